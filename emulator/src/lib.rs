@@ -1,0 +1,1 @@
+//! MIM CM REST API emulator (placeholder; see issue 2).

@@ -1,0 +1,1 @@
+//! cm-smartcard: bind a smart card to a MIM CM request (placeholder).
