@@ -7,6 +7,7 @@
 
 pub mod atr;
 pub mod auth;
+pub mod cm;
 pub mod error;
 pub mod guid;
 pub mod status;
