@@ -9,6 +9,7 @@ pub mod atr;
 pub mod auth;
 pub mod cm;
 pub mod error;
+pub mod ffi;
 pub mod guid;
 pub mod status;
 
