@@ -253,16 +253,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "cm-emulator listening on {}", emu.base_url());
-        let _ = out.flush();
-    }
+    // The port file is complete before the stdout line, so a reader of either sees the same state.
     if let Some(p) = &args.port_file
         && let Err(e) = write_port_file(p, emu.addr().port())
     {
         eprintln!("cm-emulator: cannot write port file {}: {e}", p.display());
         return ExitCode::FAILURE;
+    }
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "cm-emulator listening on {}", emu.base_url());
+        let _ = out.flush();
     }
     while !SIGNALED.load(Ordering::SeqCst) && !emu.stop_requested() {
         std::thread::sleep(Duration::from_millis(25));
