@@ -379,7 +379,7 @@ fn control_endpoints_are_never_faulted() {
     let r = req(s.emu.addr(), "DELETE", "/_emulator/faults", None);
     assert_eq!(r.status, 204);
     assert_eq!(s.bind().status, 201);
-    assert_eq!(s.get_request().json()["NewSmartcardUuid"] != NIL, true);
+    assert_ne!(s.get_request().json()["NewSmartcardUuid"], NIL);
 }
 
 #[test]
