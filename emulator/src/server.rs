@@ -15,7 +15,8 @@ pub(crate) struct Shared {
     pub stop: Arc<AtomicBool>,
     pub quiet: bool,
     next_conn: AtomicU64,
-    conns: Mutex<Vec<JoinHandle<()>>>,
+    /// Connection threads with a clone of their socket (shut down on stop to unblock them).
+    conns: Mutex<Vec<(JoinHandle<()>, Option<TcpStream>)>>,
 }
 
 impl Shared {
@@ -46,9 +47,12 @@ impl Shared {
 
     /// Joins every connection thread (after `stop` was set).
     pub fn join_connections(&self) {
-        let handles: Vec<_> =
+        let conns: Vec<_> =
             std::mem::take(&mut *self.conns.lock().unwrap_or_else(|e| e.into_inner()));
-        for h in handles {
+        for sock in conns.iter().filter_map(|(_, s)| s.as_ref()) {
+            let _ = sock.shutdown(std::net::Shutdown::Both);
+        }
+        for (h, _) in conns {
             let _ = h.join();
         }
     }
@@ -63,13 +67,14 @@ pub(crate) fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             Ok((stream, _)) => {
                 let id = shared.next_conn.fetch_add(1, Ordering::SeqCst);
                 let sh = Arc::clone(&shared);
+                let clone = stream.try_clone().ok();
                 let spawned = std::thread::Builder::new()
                     .name(format!("cm-emulator-conn-{id}"))
                     .spawn(move || handle_connection(stream, id, sh));
                 let mut conns = shared.conns.lock().unwrap_or_else(|e| e.into_inner());
-                conns.retain(|h| !h.is_finished());
+                conns.retain(|(h, _)| !h.is_finished());
                 if let Ok(h) = spawned {
-                    conns.push(h);
+                    conns.push((h, clone));
                 }
             }
             Err(_) => std::thread::sleep(Duration::from_millis(10)),

@@ -399,3 +399,17 @@ fn faults_from_config() {
         200
     );
 }
+
+#[test]
+fn shutdown_is_prompt_while_writing_to_a_client_that_does_not_read() {
+    let s = Setup::new();
+    s.emu
+        .set_fault(Fault::new(FaultKind::HugeBody { bytes: 200_000_000 }));
+    let mut c = Client::connect(s.emu.addr());
+    c.send_raw(&build("GET", &format!("{API}/requests"), None, &[]));
+    std::thread::sleep(Duration::from_millis(300)); // the server fills the socket buffers and blocks
+    let t = Instant::now();
+    s.emu.shutdown();
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    drop(c);
+}
