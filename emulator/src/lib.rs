@@ -449,3 +449,14 @@ mod tests {
         assert_eq!(RequestStatus::default(), RequestStatus::Approved);
     }
 }
+
+#[cfg(test)]
+mod send_sync {
+    fn assert_send_sync<T: Send + Sync>() {}
+    #[test]
+    fn emulator_is_send_and_sync() {
+        assert_send_sync::<super::Emulator>();
+        assert_send_sync::<super::Fault>();
+        assert_send_sync::<super::LoggedRequest>();
+    }
+}
