@@ -27,7 +27,10 @@ fn readme_status_table_matches_the_enum() {
         let name = c_name(*s);
         let row = format!("| {} | `{}` |", *s as i32, name);
         assert!(readme.contains(&row), "README lacks the row {row}");
-        assert!(header.contains(&format!("{name} = {},", *s as i32)), "header lacks {name}");
+        assert!(
+            header.contains(&format!("{name} = {},", *s as i32)),
+            "header lacks {name}"
+        );
     }
 }
 
@@ -36,14 +39,25 @@ fn every_exported_function_is_in_the_readme() {
     let readme = read("README.md");
     let header = read("include/cm_smartcard.h");
     let mut missing = Vec::new();
-    for line in header.lines().filter(|l| l.ends_with(");") && l.contains(" cm_")) {
-        let name = line.split('(').next().unwrap().rsplit([' ', '*']).next().unwrap();
+    for line in header
+        .lines()
+        .filter(|l| l.ends_with(");") && l.contains(" cm_"))
+    {
+        let name = line
+            .split('(')
+            .next()
+            .unwrap()
+            .rsplit([' ', '*'])
+            .next()
+            .unwrap();
         // Accessor families are listed as `cm_smartcard_uuid / _atr / ...`: some prefix of the name on a line
         // that also lists the rest as `/ _rest`.
         let listed = readme.contains(name)
             || name.match_indices('_').any(|(i, _)| {
                 let (prefix, rest) = name.split_at(i);
-                readme.lines().any(|l| l.contains(prefix) && l.contains(&format!("/ {rest}")))
+                readme
+                    .lines()
+                    .any(|l| l.contains(prefix) && l.contains(&format!("/ {rest}")))
             });
         if !listed {
             missing.push(name.to_string());
@@ -57,6 +71,12 @@ fn ci_runs_the_readme_test_command() {
     let readme = read("README.md");
     let ci = read(".ci/run");
     let command = "bash tests/run_all.sh";
-    assert!(readme.contains(&format!("```sh\n{command}\n```")), "README names the test command");
-    assert!(ci.lines().any(|l| l.trim() == command), ".ci/run runs the README's test command");
+    assert!(
+        readme.contains(&format!("```sh\n{command}\n```")),
+        "README names the test command"
+    );
+    assert!(
+        ci.lines().any(|l| l.trim() == command),
+        ".ci/run runs the README's test command"
+    );
 }

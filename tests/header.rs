@@ -22,24 +22,42 @@ fn version_macros_match_cargo_toml() {
     let version = env!("CARGO_PKG_VERSION");
     let mut parts = version.split('.');
     for name in ["MAJOR", "MINOR", "PATCH"] {
-        let want = format!("#define CM_SMARTCARD_VERSION_{name} {}", parts.next().unwrap());
-        assert!(h.contains(&want), "header lacks `{want}`: update cbindgen.toml after_includes");
+        let want = format!(
+            "#define CM_SMARTCARD_VERSION_{name} {}",
+            parts.next().unwrap()
+        );
+        assert!(
+            h.contains(&want),
+            "header lacks `{want}`: update cbindgen.toml after_includes"
+        );
     }
     assert!(h.contains(&format!("#define CM_SMARTCARD_VERSION \"{version}\"")));
 }
 
 #[test]
 fn header_is_current() {
-    let out = std::env::temp_dir().join(format!("cm_smartcard_header_check_{}.h", std::process::id()));
+    let out = std::env::temp_dir().join(format!(
+        "cm_smartcard_header_check_{}.h",
+        std::process::id()
+    ));
     let status = Command::new("cbindgen")
         .current_dir(root())
-        .args(["--config", "cbindgen.toml", "--crate", "cm-smartcard", "--quiet", "--output"])
+        .args([
+            "--config",
+            "cbindgen.toml",
+            "--crate",
+            "cm-smartcard",
+            "--quiet",
+            "--output",
+        ])
         .arg(&out)
         .status();
     match status {
         Ok(s) => assert!(s.success(), "cbindgen failed"),
         Err(e) if !strict() => {
-            eprintln!("SKIP header_is_current: cbindgen not runnable ({e}); install: cargo install cbindgen --version 0.29.4 --locked");
+            eprintln!(
+                "SKIP header_is_current: cbindgen not runnable ({e}); install: cargo install cbindgen --version 0.29.4 --locked"
+            );
             return;
         }
         Err(e) => panic!("cbindgen is required (CM_REQUIRE_RIGS=1): {e}"),
@@ -59,7 +77,9 @@ fn every_item_is_documented() {
     let mut undocumented = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let t = line.trim_start();
-        let is_item = (t.starts_with("#define CM_") && !t.starts_with("#define CM_SMARTCARD_H") && !t.starts_with("#define CM_MUST_USE"))
+        let is_item = (t.starts_with("#define CM_")
+            && !t.starts_with("#define CM_SMARTCARD_H")
+            && !t.starts_with("#define CM_MUST_USE"))
             || (t.starts_with("CM_STATUS_") && t.contains('='))
             || t.contains(" cm_") && t.ends_with(");")
             || t.starts_with("typedef struct cm_") && t.ends_with(';') && !t.contains('{');
@@ -86,13 +106,20 @@ fn every_item_is_documented() {
     }
     // Struct fields.
     for (i, line) in lines.iter().enumerate() {
-        if line.starts_with("  ") && line.trim_end().ends_with(';') && !line.trim_start().starts_with("//") {
+        if line.starts_with("  ")
+            && line.trim_end().ends_with(';')
+            && !line.trim_start().starts_with("//")
+        {
             if !lines[i - 1].trim_start().starts_with("//") {
                 undocumented.push(format!("line {}: {}", i + 1, line.trim()));
             }
         }
     }
-    assert!(undocumented.is_empty(), "undocumented header items:\n{}", undocumented.join("\n"));
+    assert!(
+        undocumented.is_empty(),
+        "undocumented header items:\n{}",
+        undocumented.join("\n")
+    );
 }
 
 fn compile(compiler: &str, args: &[&str], file: &Path) -> Option<std::process::Output> {
@@ -113,11 +140,19 @@ fn header_compiles_as_strict_c11_and_cpp17() {
     let mut c_args = vec!["-std=c11", "-x", "c"];
     c_args.extend(strict_flags);
     if let Some(o) = compile("cc", &c_args, &h) {
-        assert!(o.status.success(), "C11: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "C11: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
     let mut cpp_args = vec!["-std=c++17", "-x", "c++"];
     cpp_args.extend(strict_flags);
     if let Some(o) = compile("c++", &cpp_args, &h) {
-        assert!(o.status.success(), "C++17: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "C++17: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 }
