@@ -5,6 +5,7 @@
 //! Rust callers use the core modules directly; C, C#, and PowerShell callers use the `cm_*` exports
 //! declared in `include/cm_smartcard.h`.
 
+pub mod card;
 pub mod error;
 pub mod status;
 
