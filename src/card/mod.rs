@@ -273,6 +273,24 @@ impl Conn {
             };
             match outcome {
                 Ok(v) => return Ok(v),
+                // vpcd (and some drivers) report a card pulled mid-APDU as an empty response rather
+                // than an error: check whether the card is still there before blaming the card.
+                Err(Fail::Lib(e)) if e.status == Status::CardProtocolError => {
+                    match self.diagnose(pcsc::Error::CommError) {
+                        pcsc::Error::ResetCard if attempt == 0 => {
+                            self.reconnect()?;
+                            continue;
+                        }
+                        p @ (pcsc::Error::RemovedCard | pcsc::Error::ResetCard) => {
+                            return Err(errors::map(p, Some(&self.reader)));
+                        }
+                        _ => {
+                            return Err(
+                                e.context(format!("Card in reader '{}'", lossy(&self.reader)))
+                            );
+                        }
+                    }
+                }
                 Err(Fail::Lib(e)) => {
                     return Err(e.context(format!("Card in reader '{}'", lossy(&self.reader))));
                 }

@@ -25,11 +25,17 @@ if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
 log() { echo "pcsc-rig: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# pid_alive PID -> 0 when the process exists and is not a zombie
+# pid_alive PID -> 0 when the process exists and is not a zombie. A multi-threaded process whose
+# main thread has exited also shows "Z" for its PID while other threads still run (pcscd does that
+# while shutting down, still holding its sockets): it is alive while any of its tasks is not a zombie.
 pid_alive() {
-    local pid="$1"
+    local pid="$1" t
     [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
-    ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null
+    for t in /proc/"$pid"/task/*; do
+        [ -e "$t/status" ] || continue
+        grep -q '^State:[[:space:]]*Z' "$t/status" 2>/dev/null || return 0
+    done
+    return 1
 }
 
 # pid_is PID PATTERN -> 0 when the live process's command line contains PATTERN (PID-reuse guard)
@@ -135,7 +141,8 @@ start_pcscd() {
     fi
     echo "$pid" >"$RIG_DIR/pcscd.pid"
     client_env
-    if ! "$RIG_DIR/pcsc-wait" -t 10 exists "Virtual PCD 00 00" >/dev/null; then
+    if ! "$RIG_DIR/pcsc-wait" -t 10 exists "Virtual PCD 00 00" >/dev/null \
+        || ! "$RIG_DIR/pcsc-wait" -t 3 exists "$UTF8_READER_BASE 00 00" >/dev/null; then
         tail -20 "$RIG_DIR/pcscd.log" >&2
         die "pcscd (pid $pid) did not come up"
     fi
