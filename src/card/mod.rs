@@ -332,8 +332,15 @@ impl Transmit for TxTransmit<'_, '_> {
 /// An empty list means no reader is connected.
 pub fn list_readers() -> Result<Vec<ReaderInfo>> {
     let ctx = establish()?;
-    let names = list_names(&ctx)?;
-    let states = states_of(&ctx, &names)?;
+    let mut names = list_names(&ctx)?;
+    let states = match states_of(&ctx, &names) {
+        // A reader left between listing and querying: list once more.
+        Err(e) if e.status == Status::PcscUnknownReader => {
+            names = list_names(&ctx)?;
+            states_of(&ctx, &names)?
+        }
+        r => r?,
+    };
     Ok(states
         .iter()
         .map(|s| {
