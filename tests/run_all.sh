@@ -16,7 +16,7 @@ cleanup() {
   local rc=$?
   [ -f "$WORK/auth/auth.env" ] && bash tests/rigs/auth/stop.sh "$WORK/auth" >/dev/null 2>&1 || true
   [ -n "${EMULATOR_PID:-}" ] && kill "$EMULATOR_PID" 2>/dev/null && wait "$EMULATOR_PID" 2>/dev/null || true
-  [ -f "$WORK/pcsc/pcsc.env" ] && bash tests/rigs/pcsc/stop.sh "$WORK/pcsc" >/dev/null 2>&1 || true
+  [ -f "$WORK/pcsc/pcsc.env" ] && PCSC_RIG_DIR="$WORK/pcsc" bash tests/rigs/pcsc/stop.sh >/dev/null 2>&1 || true
   rm -rf "$WORK"
   exit $rc
 }
@@ -30,7 +30,8 @@ step "build"
 cargo build --workspace --all-targets --quiet
 
 step "PC/SC rig (pcscd + vpcd + virtual cards)"
-bash tests/rigs/pcsc/start.sh "$WORK/pcsc"
+export PCSC_RIG_DIR="$WORK/pcsc"
+bash tests/rigs/pcsc/start.sh
 export PCSC_RIG_ENV="$WORK/pcsc/pcsc.env"
 
 step "CM emulator as the auth rig's backend"
