@@ -33,7 +33,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 summary() {
-    echo "$passed passed, $failed failed${skipped:+ ($skipped skipped)}"
+    if [ $skipped -gt 0 ]; then echo "$passed passed, $failed failed ($skipped skipped)"; else echo "$passed passed, $failed failed"; fi
     [ $failed -eq 0 ] || exit 1
     [ $passed -gt 0 ] || exit 77
     exit 0
