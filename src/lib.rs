@@ -7,6 +7,7 @@
 
 pub mod atr;
 pub mod auth;
+pub mod card;
 pub mod cm;
 pub mod error;
 pub mod ffi;

@@ -95,12 +95,20 @@ pub struct AuthSession {
 impl AuthSession {
     /// Starts an exchange with `host` (the host name as the caller wrote it in the URL).
     pub fn new(config: &AuthConfig, host: &str, is_https: bool) -> Result<Self> {
-        Ok(AuthSession { config: config.clone(), host: host.to_string(), is_https, legs: 0 })
+        Ok(AuthSession {
+            config: config.clone(),
+            host: host.to_string(),
+            is_https,
+            legs: 0,
+        })
     }
 
     /// The SPN used for Kerberos: the override or `HTTP/<host>`.
     pub fn spn(&self) -> String {
-        self.config.spn.clone().unwrap_or_else(|| format!("HTTP/{}", self.host))
+        self.config
+            .spn
+            .clone()
+            .unwrap_or_else(|| format!("HTTP/{}", self.host))
     }
 
     fn check_transport(&self, what: &str) -> Result<()> {
@@ -122,20 +130,39 @@ impl AuthSession {
         match self.config.method {
             AuthMethod::Bearer => {
                 self.check_transport("bearer")?;
-                let token = self.config.token.as_ref().filter(|t| !t.expose().is_empty()).ok_or_else(|| {
-                    Error::new(Status::InvalidArgument, "bearer authentication needs a token")
-                })?;
+                let token = self
+                    .config
+                    .token
+                    .as_ref()
+                    .filter(|t| !t.expose().is_empty())
+                    .ok_or_else(|| {
+                        Error::new(
+                            Status::InvalidArgument,
+                            "bearer authentication needs a token",
+                        )
+                    })?;
                 Ok(Some(format!("Bearer {}", token.expose())))
             }
             AuthMethod::Basic => {
                 self.check_transport("Basic")?;
                 let user = self.config.username.as_deref().unwrap_or("");
-                let pass = self.config.password.as_ref().map(|p| p.expose()).unwrap_or("");
+                let pass = self
+                    .config
+                    .password
+                    .as_ref()
+                    .map(|p| p.expose())
+                    .unwrap_or("");
                 if user.is_empty() {
-                    return Err(Error::new(Status::InvalidArgument, "Basic authentication needs a username"));
+                    return Err(Error::new(
+                        Status::InvalidArgument,
+                        "Basic authentication needs a username",
+                    ));
                 }
                 let raw = Secret::new(format!("{user}:{pass}"));
-                Ok(Some(format!("Basic {}", base64_encode(raw.expose().as_bytes()))))
+                Ok(Some(format!(
+                    "Basic {}",
+                    base64_encode(raw.expose().as_bytes())
+                )))
             }
             _ => Ok(None),
         }
@@ -155,7 +182,10 @@ impl AuthSession {
             )),
             AuthMethod::Basic | AuthMethod::Bearer => Err(Error::new(
                 Status::AuthRejected,
-                format!("the server rejected the {:?} credentials (it offers: {offered})", self.config.method),
+                format!(
+                    "the server rejected the {:?} credentials (it offers: {offered})",
+                    self.config.method
+                ),
             )),
             _ => Err(Error::new(
                 Status::AuthUnsupported,
@@ -174,9 +204,15 @@ impl AuthSession {
 
 /// The scheme names of a list of `WWW-Authenticate` values, for messages ("Negotiate, NTLM").
 pub fn offered_schemes(www_authenticate: &[String]) -> String {
-    let names: Vec<&str> =
-        www_authenticate.iter().filter_map(|v| v.split_whitespace().next()).collect();
-    if names.is_empty() { "no scheme".to_string() } else { names.join(", ") }
+    let names: Vec<&str> = www_authenticate
+        .iter()
+        .filter_map(|v| v.split_whitespace().next())
+        .collect();
+    if names.is_empty() {
+        "no scheme".to_string()
+    } else {
+        names.join(", ")
+    }
 }
 
 /// Standard base64 with padding.
@@ -184,7 +220,11 @@ pub fn base64_encode(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -203,7 +243,13 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        let cases = [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")];
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ];
         for (plain, encoded) in cases {
             assert_eq!(base64_encode(plain.as_bytes()), encoded);
         }
@@ -217,10 +263,16 @@ mod tests {
             password: Some(Secret::new("pw")),
             ..Default::default()
         };
-        let err = AuthSession::new(&cfg, "localhost", false).unwrap().initial_header().unwrap_err();
+        let err = AuthSession::new(&cfg, "localhost", false)
+            .unwrap()
+            .initial_header()
+            .unwrap_err();
         assert_eq!(err.status, Status::AuthInsecureTransport);
         assert!(!err.message.contains("pw"));
-        let header = AuthSession::new(&cfg, "localhost", true).unwrap().initial_header().unwrap();
+        let header = AuthSession::new(&cfg, "localhost", true)
+            .unwrap()
+            .initial_header()
+            .unwrap();
         assert_eq!(header.as_deref(), Some("Basic Ym9iOnB3"));
     }
 

@@ -1,7 +1,10 @@
 //! `cm_assign_smartcard` and the reconciliation exports: the server side of the job.
 
 use super::structs::{assignment, cm_assignment, cm_connection, connection_config};
-use super::{free_boxed, guard, guard_value, into_raw, required_out, required_ref, required_str, write_str_out};
+use super::{
+    free_boxed, guard, guard_value, into_raw, required_out, required_ref, required_str,
+    write_str_out,
+};
 use crate::cm::{AssignOutcome, CmClient, CmRequest, Smartcard};
 use crate::error::{Error, Result};
 use crate::status::Status;
@@ -16,7 +19,9 @@ pub const CM_BINDING_BOUND_TO_OTHER_CARD: i32 = 2;
 
 /// The outcome of a successful `cm_assign_smartcard`. Free with `cm_assign_result_free`.
 pub struct cm_assign_result {
-    outcome: AssignOutcome,
+    pub(crate) outcome: AssignOutcome,
+    /// What was sent (normalized), so callers of the from-reader call learn the card id and ATR.
+    pub(crate) assignment: crate::cm::Assignment,
 }
 
 /// A CM smartcard object read from the server. Free with `cm_smartcard_free`.
@@ -61,11 +66,12 @@ pub unsafe extern "C" fn cm_assign_smartcard(
     guard(|| {
         reset_out(result_out);
         // SAFETY: forwarded caller contract.
-        let (config, assignment) = unsafe { (connection_config(connection)?, assignment(assignment_in)?) };
+        let (config, assignment) =
+            unsafe { (connection_config(connection)?, assignment(assignment_in)?) };
         let outcome = CmClient::new(config)?.assign_smartcard(&assignment)?;
         if !result_out.is_null() {
             // SAFETY: checked non-NULL; the caller passes a writable location.
-            unsafe { *result_out = into_raw(cm_assign_result { outcome }) };
+            unsafe { *result_out = into_raw(cm_assign_result { outcome, assignment }) };
         }
         Ok(())
     })
@@ -79,7 +85,9 @@ pub unsafe extern "C" fn cm_assign_smartcard(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn cm_assign_result_http_status(result: *const cm_assign_result) -> i32 {
     // SAFETY: forwarded.
-    guard_value(0, || unsafe { result.as_ref() }.map_or(0, |r| i32::from(r.outcome.http_status)))
+    guard_value(0, || {
+        unsafe { result.as_ref() }.map_or(0, |r| i32::from(r.outcome.http_status))
+    })
 }
 
 /// Copies the smartcard URI exactly as the server returned it (e.g. `api/v1.0/smartcards/<uuid>`);
@@ -98,7 +106,14 @@ pub unsafe extern "C" fn cm_assign_result_smartcard_uri(
         // SAFETY: forwarded.
         let r = unsafe { required_ref(result, "result") }?;
         // SAFETY: forwarded.
-        unsafe { write_str_out(r.outcome.smartcard_uri.as_deref().unwrap_or(""), buf, buf_len, len_out) }
+        unsafe {
+            write_str_out(
+                r.outcome.smartcard_uri.as_deref().unwrap_or(""),
+                buf,
+                buf_len,
+                len_out,
+            )
+        }
     })
 }
 
@@ -117,10 +132,42 @@ pub unsafe extern "C" fn cm_assign_result_smartcard_uuid(
     guard(|| {
         // SAFETY: forwarded.
         let r = unsafe { required_ref(result, "result") }?;
-        let uuid = r.outcome.smartcard_uuid.map(|u| u.hyphenated().to_string()).unwrap_or_default();
+        let uuid = r
+            .outcome
+            .smartcard_uuid
+            .map(|u| u.hyphenated().to_string())
+            .unwrap_or_default();
         // SAFETY: forwarded.
         unsafe { write_str_out(&uuid, buf, buf_len, len_out) }
     })
+}
+
+/// Copies the card id that was sent (lowercase hyphenated GUID). Size-query pattern.
+///
+/// # Safety
+/// As `cm_assign_result_smartcard_uri`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cm_assign_result_card_id(
+    result: *const cm_assign_result,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Status {
+    string_field(result, "result", |r| r.assignment.card_id.clone(), buf, buf_len, len_out)
+}
+
+/// Copies the ATR that was sent (lowercase packed hex; "" when none was sent). Size-query pattern.
+///
+/// # Safety
+/// As `cm_assign_result_smartcard_uri`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cm_assign_result_atr(
+    result: *const cm_assign_result,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Status {
+    string_field(result, "result", |r| r.assignment.atr.clone().unwrap_or_default(), buf, buf_len, len_out)
 }
 
 /// Frees a result; NULL is ignored.
@@ -160,12 +207,25 @@ pub unsafe extern "C" fn cm_reconcile_assignment(
         // SAFETY: forwarded caller contract.
         let state_out = unsafe { required_out(state_out, "state_out") }?;
         // SAFETY: forwarded.
-        let (config, assignment) = unsafe { (connection_config(connection)?, assignment(assignment_in)?) };
+        let (config, assignment) =
+            unsafe { (connection_config(connection)?, assignment(assignment_in)?) };
         let reconciliation = CmClient::new(config)?.reconcile(&assignment)?;
-        let uuid = reconciliation.smartcard_uuid.map(|u| u.hyphenated().to_string()).unwrap_or_default();
-        if !(smartcard_uuid_buf.is_null() && smartcard_uuid_buf_len == 0) || !smartcard_uuid_len_out.is_null() {
+        let uuid = reconciliation
+            .smartcard_uuid
+            .map(|u| u.hyphenated().to_string())
+            .unwrap_or_default();
+        if !(smartcard_uuid_buf.is_null() && smartcard_uuid_buf_len == 0)
+            || !smartcard_uuid_len_out.is_null()
+        {
             // SAFETY: forwarded.
-            unsafe { write_str_out(&uuid, smartcard_uuid_buf, smartcard_uuid_buf_len, smartcard_uuid_len_out) }?;
+            unsafe {
+                write_str_out(
+                    &uuid,
+                    smartcard_uuid_buf,
+                    smartcard_uuid_buf_len,
+                    smartcard_uuid_len_out,
+                )
+            }?;
         }
         *state_out = reconciliation.state as i32;
         Ok(())
@@ -175,7 +235,10 @@ pub unsafe extern "C" fn cm_reconcile_assignment(
 fn lookup<T>(out: *mut *mut T, fetch: impl FnOnce() -> Result<Option<T>>) -> Status {
     guard(|| {
         if out.is_null() {
-            return Err(Error::new(Status::NullArgument, "the output pointer is NULL"));
+            return Err(Error::new(
+                Status::NullArgument,
+                "the output pointer is NULL",
+            ));
         }
         reset_out(out);
         if let Some(value) = fetch()? {
@@ -200,8 +263,15 @@ pub unsafe extern "C" fn cm_find_smartcard(
 ) -> Status {
     lookup(smartcard_out, || {
         // SAFETY: forwarded.
-        let (config, card_id) = unsafe { (connection_config(connection)?, required_str(card_id, "card_id")?) };
-        Ok(CmClient::new(config)?.find_smartcard_by_card_id(card_id)?.map(|card| cm_smartcard { card }))
+        let (config, card_id) = unsafe {
+            (
+                connection_config(connection)?,
+                required_str(card_id, "card_id")?,
+            )
+        };
+        Ok(CmClient::new(config)?
+            .find_smartcard_by_card_id(card_id)?
+            .map(|card| cm_smartcard { card }))
     })
 }
 
@@ -219,8 +289,15 @@ pub unsafe extern "C" fn cm_get_smartcard(
 ) -> Status {
     lookup(smartcard_out, || {
         // SAFETY: forwarded.
-        let (config, id) = unsafe { (connection_config(connection)?, required_str(smartcard_uuid, "smartcard_uuid")?) };
-        Ok(CmClient::new(config)?.get_smartcard(id)?.map(|card| cm_smartcard { card }))
+        let (config, id) = unsafe {
+            (
+                connection_config(connection)?,
+                required_str(smartcard_uuid, "smartcard_uuid")?,
+            )
+        };
+        Ok(CmClient::new(config)?
+            .get_smartcard(id)?
+            .map(|card| cm_smartcard { card }))
     })
 }
 
@@ -238,12 +315,26 @@ pub unsafe extern "C" fn cm_get_request(
 ) -> Status {
     lookup(request_out, || {
         // SAFETY: forwarded.
-        let (config, id) = unsafe { (connection_config(connection)?, required_str(request_id, "request_id")?) };
-        Ok(CmClient::new(config)?.get_request(id)?.map(|request| cm_request { request }))
+        let (config, id) = unsafe {
+            (
+                connection_config(connection)?,
+                required_str(request_id, "request_id")?,
+            )
+        };
+        Ok(CmClient::new(config)?
+            .get_request(id)?
+            .map(|request| cm_request { request }))
     })
 }
 
-fn string_field<T>(obj: *const T, name: &str, pick: impl FnOnce(&T) -> String, buf: *mut c_char, buf_len: usize, len_out: *mut usize) -> Status {
+pub(crate) fn string_field<T>(
+    obj: *const T,
+    name: &str,
+    pick: impl FnOnce(&T) -> String,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Status {
     guard(|| {
         // SAFETY: the caller passes NULL or a live object.
         let o = unsafe { required_ref(obj, name) }?;
@@ -257,8 +348,20 @@ fn string_field<T>(obj: *const T, name: &str, pick: impl FnOnce(&T) -> String, b
 /// # Safety
 /// `smartcard` NULL or live; buffers as in the conventions.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn cm_smartcard_uuid(smartcard: *const cm_smartcard, buf: *mut c_char, buf_len: usize, len_out: *mut usize) -> Status {
-    string_field(smartcard, "smartcard", |s| s.card.uuid.hyphenated().to_string(), buf, buf_len, len_out)
+pub unsafe extern "C" fn cm_smartcard_uuid(
+    smartcard: *const cm_smartcard,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Status {
+    string_field(
+        smartcard,
+        "smartcard",
+        |s| s.card.uuid.hyphenated().to_string(),
+        buf,
+        buf_len,
+        len_out,
+    )
 }
 
 /// Copies the smartcard's `SerialNumber` as CM returned it (for Base CSP cards `{card id}` in braces).
@@ -267,8 +370,20 @@ pub unsafe extern "C" fn cm_smartcard_uuid(smartcard: *const cm_smartcard, buf: 
 /// # Safety
 /// As `cm_smartcard_uuid`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn cm_smartcard_serial_number(smartcard: *const cm_smartcard, buf: *mut c_char, buf_len: usize, len_out: *mut usize) -> Status {
-    string_field(smartcard, "smartcard", |s| s.card.serial_number.clone(), buf, buf_len, len_out)
+pub unsafe extern "C" fn cm_smartcard_serial_number(
+    smartcard: *const cm_smartcard,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Status {
+    string_field(
+        smartcard,
+        "smartcard",
+        |s| s.card.serial_number.clone(),
+        buf,
+        buf_len,
+        len_out,
+    )
 }
 
 /// Copies the smartcard's `Atr`. Size-query pattern.
@@ -276,8 +391,20 @@ pub unsafe extern "C" fn cm_smartcard_serial_number(smartcard: *const cm_smartca
 /// # Safety
 /// As `cm_smartcard_uuid`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn cm_smartcard_atr(smartcard: *const cm_smartcard, buf: *mut c_char, buf_len: usize, len_out: *mut usize) -> Status {
-    string_field(smartcard, "smartcard", |s| s.card.atr.clone(), buf, buf_len, len_out)
+pub unsafe extern "C" fn cm_smartcard_atr(
+    smartcard: *const cm_smartcard,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Status {
+    string_field(
+        smartcard,
+        "smartcard",
+        |s| s.card.atr.clone(),
+        buf,
+        buf_len,
+        len_out,
+    )
 }
 
 /// Copies the whole smartcard object as the server's JSON, for fields not modelled here. Size-query pattern.
@@ -285,8 +412,20 @@ pub unsafe extern "C" fn cm_smartcard_atr(smartcard: *const cm_smartcard, buf: *
 /// # Safety
 /// As `cm_smartcard_uuid`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn cm_smartcard_json(smartcard: *const cm_smartcard, buf: *mut c_char, buf_len: usize, len_out: *mut usize) -> Status {
-    string_field(smartcard, "smartcard", |s| s.card.json.to_string(), buf, buf_len, len_out)
+pub unsafe extern "C" fn cm_smartcard_json(
+    smartcard: *const cm_smartcard,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Status {
+    string_field(
+        smartcard,
+        "smartcard",
+        |s| s.card.json.to_string(),
+        buf,
+        buf_len,
+        len_out,
+    )
 }
 
 /// The smartcard's numeric `Status` as CM returned it (-1 when absent or for NULL).
@@ -296,7 +435,9 @@ pub unsafe extern "C" fn cm_smartcard_json(smartcard: *const cm_smartcard, buf: 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn cm_smartcard_status(smartcard: *const cm_smartcard) -> i32 {
     // SAFETY: forwarded.
-    guard_value(-1, || unsafe { smartcard.as_ref() }.map_or(-1, |s| i32::try_from(s.card.status).unwrap_or(-1)))
+    guard_value(-1, || {
+        unsafe { smartcard.as_ref() }.map_or(-1, |s| i32::try_from(s.card.status).unwrap_or(-1))
+    })
 }
 
 /// Frees a smartcard; NULL is ignored.
@@ -317,7 +458,9 @@ pub unsafe extern "C" fn cm_smartcard_free(smartcard: *mut cm_smartcard) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn cm_request_status(request: *const cm_request) -> i32 {
     // SAFETY: forwarded.
-    guard_value(-1, || unsafe { request.as_ref() }.map_or(-1, |r| i32::try_from(r.request.status).unwrap_or(-1)))
+    guard_value(-1, || {
+        unsafe { request.as_ref() }.map_or(-1, |r| i32::try_from(r.request.status).unwrap_or(-1))
+    })
 }
 
 /// Copies the request's `NewSmartcardUuid`: the smartcard bound to it, "" while none is. Size-query pattern.
@@ -325,11 +468,21 @@ pub unsafe extern "C" fn cm_request_status(request: *const cm_request) -> i32 {
 /// # Safety
 /// `request` NULL or live; buffers as in the conventions.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn cm_request_new_smartcard_uuid(request: *const cm_request, buf: *mut c_char, buf_len: usize, len_out: *mut usize) -> Status {
+pub unsafe extern "C" fn cm_request_new_smartcard_uuid(
+    request: *const cm_request,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Status {
     string_field(
         request,
         "request",
-        |r| r.request.new_smartcard_uuid.map(|u| u.hyphenated().to_string()).unwrap_or_default(),
+        |r| {
+            r.request
+                .new_smartcard_uuid
+                .map(|u| u.hyphenated().to_string())
+                .unwrap_or_default()
+        },
         buf,
         buf_len,
         len_out,
@@ -341,8 +494,20 @@ pub unsafe extern "C" fn cm_request_new_smartcard_uuid(request: *const cm_reques
 /// # Safety
 /// As `cm_request_new_smartcard_uuid`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn cm_request_json(request: *const cm_request, buf: *mut c_char, buf_len: usize, len_out: *mut usize) -> Status {
-    string_field(request, "request", |r| r.request.json.to_string(), buf, buf_len, len_out)
+pub unsafe extern "C" fn cm_request_json(
+    request: *const cm_request,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Status {
+    string_field(
+        request,
+        "request",
+        |r| r.request.json.to_string(),
+        buf,
+        buf_len,
+        len_out,
+    )
 }
 
 /// Frees a request; NULL is ignored.

@@ -23,7 +23,12 @@ pub(crate) fn last_error() -> Option<Error> {
 }
 
 /// Reads a text field of the last error without touching the last error itself.
-fn read_field(pick: impl Fn(Option<&Error>) -> String, buf: *mut c_char, buf_len: usize, len_out: *mut usize) -> Status {
+fn read_field(
+    pick: impl Fn(Option<&Error>) -> String,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Status {
     guard_value(Status::Panic, || {
         let value = LAST_ERROR.with(|e| pick(e.borrow().as_ref()));
         // SAFETY: forwarded caller contract.
@@ -37,7 +42,9 @@ fn read_field(pick: impl Fn(Option<&Error>) -> String, buf: *mut c_char, buf_len
 /// The status of the last failing call on this thread, or `CM_STATUS_OK` (0) when the last call succeeded.
 #[unsafe(no_mangle)]
 pub extern "C" fn cm_last_error_status() -> i32 {
-    guard_value(Status::Panic as i32, || last_error().map_or(0, |e| e.status as i32))
+    guard_value(Status::Panic as i32, || {
+        last_error().map_or(0, |e| e.status as i32)
+    })
 }
 
 /// Copies the detailed English message of the last failing call on this thread ("" when the last call
@@ -48,8 +55,17 @@ pub extern "C" fn cm_last_error_status() -> i32 {
 /// # Safety
 /// `buf` must be NULL or point to `buf_len` writable bytes; `len_out` must point to a writable `size_t`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn cm_last_error_message(buf: *mut c_char, buf_len: usize, len_out: *mut usize) -> Status {
-    read_field(|e| e.map(|e| e.message.clone()).unwrap_or_default(), buf, buf_len, len_out)
+pub unsafe extern "C" fn cm_last_error_message(
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Status {
+    read_field(
+        |e| e.map(|e| e.message.clone()).unwrap_or_default(),
+        buf,
+        buf_len,
+        len_out,
+    )
 }
 
 /// The HTTP status of the server answer behind the last error on this thread; 0 when there was none.
@@ -70,8 +86,17 @@ pub extern "C" fn cm_last_error_pcsc_code() -> u32 {
 /// # Safety
 /// As `cm_last_error_message`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn cm_last_error_server_message(buf: *mut c_char, buf_len: usize, len_out: *mut usize) -> Status {
-    read_field(|e| e.and_then(|e| e.server_message.clone()).unwrap_or_default(), buf, buf_len, len_out)
+pub unsafe extern "C" fn cm_last_error_server_message(
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Status {
+    read_field(
+        |e| e.and_then(|e| e.server_message.clone()).unwrap_or_default(),
+        buf,
+        buf_len,
+        len_out,
+    )
 }
 
 /// Copies the correlation id the server sent with a 5xx answer ("" when none). Give it to the CM
@@ -81,6 +106,15 @@ pub unsafe extern "C" fn cm_last_error_server_message(buf: *mut c_char, buf_len:
 /// # Safety
 /// As `cm_last_error_message`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn cm_last_error_correlation_id(buf: *mut c_char, buf_len: usize, len_out: *mut usize) -> Status {
-    read_field(|e| e.and_then(|e| e.correlation_id.clone()).unwrap_or_default(), buf, buf_len, len_out)
+pub unsafe extern "C" fn cm_last_error_correlation_id(
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Status {
+    read_field(
+        |e| e.and_then(|e| e.correlation_id.clone()).unwrap_or_default(),
+        buf,
+        buf_len,
+        len_out,
+    )
 }

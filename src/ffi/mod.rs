@@ -13,6 +13,7 @@
 #![allow(non_camel_case_types)] // C names for the C API.
 
 pub mod assign;
+pub mod card;
 pub mod error;
 pub mod structs;
 pub mod version;
@@ -55,7 +56,9 @@ fn panic_error(payload: &(dyn Any + Send)) -> Error {
         .unwrap_or_else(|| "unknown panic".to_string());
     Error::new(
         Status::Panic,
-        format!("internal error (a bug in cm-smartcard, please report it): {what}. The call was aborted safely."),
+        format!(
+            "internal error (a bug in cm-smartcard, please report it): {what}. The call was aborted safely."
+        ),
     )
 }
 
@@ -72,7 +75,10 @@ pub(crate) unsafe fn required_str<'a>(ptr: *const c_char, name: &str) -> Result<
     std::str::from_utf8(bytes).map_err(|e| {
         Error::new(
             Status::InvalidUtf8,
-            format!("{name} is not valid UTF-8 (invalid byte at offset {}); pass UTF-8 strings", e.valid_up_to()),
+            format!(
+                "{name} is not valid UTF-8 (invalid byte at offset {}); pass UTF-8 strings",
+                e.valid_up_to()
+            ),
         )
     })
 }
@@ -96,7 +102,8 @@ pub(crate) unsafe fn optional_str<'a>(ptr: *const c_char, name: &str) -> Result<
 /// `ptr` must be NULL or point to a valid `T`.
 pub(crate) unsafe fn required_ref<'a, T>(ptr: *const T, name: &str) -> Result<&'a T> {
     // SAFETY: the caller promises validity when non-NULL.
-    unsafe { ptr.as_ref() }.ok_or_else(|| Error::new(Status::NullArgument, format!("{name} is NULL")))
+    unsafe { ptr.as_ref() }
+        .ok_or_else(|| Error::new(Status::NullArgument, format!("{name} is NULL")))
 }
 
 /// A required output location.
@@ -105,16 +112,25 @@ pub(crate) unsafe fn required_ref<'a, T>(ptr: *const T, name: &str) -> Result<&'
 /// `ptr` must be NULL or point to writable memory for a `T`.
 pub(crate) unsafe fn required_out<'a, T>(ptr: *mut T, name: &str) -> Result<&'a mut T> {
     // SAFETY: the caller promises validity when non-NULL.
-    unsafe { ptr.as_mut() }.ok_or_else(|| Error::new(Status::NullArgument, format!("{name} is NULL")))
+    unsafe { ptr.as_mut() }
+        .ok_or_else(|| Error::new(Status::NullArgument, format!("{name} is NULL")))
 }
 
 /// Copies `value` into a caller buffer with the size-query pattern.
 ///
 /// # Safety
 /// `buf` must be NULL or point to `buf_len` writable bytes; `len_out` must be NULL or writable.
-pub(crate) unsafe fn write_str_out(value: &str, buf: *mut c_char, buf_len: usize, len_out: *mut usize) -> Result<()> {
+pub(crate) unsafe fn write_str_out(
+    value: &str,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Result<()> {
     if value.as_bytes().contains(&0) {
-        return Err(Error::new(Status::Internal, "a string to return contains a NUL byte"));
+        return Err(Error::new(
+            Status::Internal,
+            "a string to return contains a NUL byte",
+        ));
     }
     // SAFETY: forwarded contract.
     let len_out = unsafe { required_out(len_out, "len_out") }?;
@@ -122,7 +138,11 @@ pub(crate) unsafe fn write_str_out(value: &str, buf: *mut c_char, buf_len: usize
     if buf.is_null() || buf_len < value.len() + 1 {
         return Err(Error::new(
             Status::BufferTooSmall,
-            format!("the buffer holds {buf_len} bytes; {} are needed (length {} plus the NUL)", value.len() + 1, value.len()),
+            format!(
+                "the buffer holds {buf_len} bytes; {} are needed (length {} plus the NUL)",
+                value.len() + 1,
+                value.len()
+            ),
         ));
     }
     // SAFETY: buf has at least len + 1 writable bytes, checked above; the regions cannot overlap a Rust str.
@@ -175,14 +195,23 @@ mod tests {
         assert_eq!(small, [1, 1, 1], "a short buffer is left untouched");
         let mut buf = [1 as c_char; 4];
         unsafe { write_str_out("abc", buf.as_mut_ptr(), 4, &mut len) }.unwrap();
-        assert_eq!(unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap(), "abc");
-        let err = unsafe { write_str_out("abc", buf.as_mut_ptr(), 4, std::ptr::null_mut()) }.unwrap_err();
+        assert_eq!(
+            unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap(),
+            "abc"
+        );
+        let err =
+            unsafe { write_str_out("abc", buf.as_mut_ptr(), 4, std::ptr::null_mut()) }.unwrap_err();
         assert_eq!(err.status, Status::NullArgument);
     }
 
     #[test]
     fn input_strings_are_checked() {
-        assert_eq!(unsafe { required_str(std::ptr::null(), "x") }.unwrap_err().status, Status::NullArgument);
+        assert_eq!(
+            unsafe { required_str(std::ptr::null(), "x") }
+                .unwrap_err()
+                .status,
+            Status::NullArgument
+        );
         let bad = [0x66u8, 0xff, 0];
         let err = unsafe { required_str(bad.as_ptr().cast(), "request_id") }.unwrap_err();
         assert_eq!(err.status, Status::InvalidUtf8);

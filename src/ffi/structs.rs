@@ -6,7 +6,9 @@
 
 use super::{optional_str, required_ref, required_str};
 use crate::auth::{AuthConfig, AuthMethod, Secret};
-use crate::cm::http::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, TransportConfig};
+use crate::cm::http::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, TransportConfig,
+};
 use crate::cm::{Assignment, ConnectionConfig};
 use crate::error::{Error, Result};
 use crate::status::Status;
@@ -81,14 +83,21 @@ pub struct cm_assignment {
 ///
 /// # Safety
 /// `ptr` must be NULL or point to at least `struct_size` readable bytes (its first field).
-pub(crate) unsafe fn read_versioned<T: Copy>(ptr: *const T, name: &str, min_size: usize) -> Result<T> {
+pub(crate) unsafe fn read_versioned<T: Copy>(
+    ptr: *const T,
+    name: &str,
+    min_size: usize,
+) -> Result<T> {
     // SAFETY: forwarded; the first field of every versioned struct is a u32 struct_size.
     let first: &u32 = unsafe { required_ref(ptr.cast::<u32>(), name) }?;
     let given = *first as usize;
     if given < min_size {
         return Err(Error::new(
             Status::InvalidStructSize,
-            format!("{name}->struct_size is {given}; set it to sizeof the struct ({} in this version)", size_of::<T>()),
+            format!(
+                "{name}->struct_size is {given}; set it to sizeof the struct ({} in this version)",
+                size_of::<T>()
+            ),
         ));
     }
     // SAFETY: T is a repr(C) struct of integers and raw pointers, for which all-zero bytes are valid.
@@ -100,7 +109,11 @@ pub(crate) unsafe fn read_versioned<T: Copy>(ptr: *const T, name: &str, min_size
 }
 
 fn ms(value: u32, default: Duration) -> Duration {
-    if value == 0 { default } else { Duration::from_millis(u64::from(value)) }
+    if value == 0 {
+        default
+    } else {
+        Duration::from_millis(u64::from(value))
+    }
 }
 
 /// Converts a caller's connection struct.
@@ -120,11 +133,20 @@ pub(crate) unsafe fn connection_config(conn: *const cm_connection) -> Result<Con
         CM_AUTH_BASIC => AuthMethod::Basic,
         CM_AUTH_BEARER => AuthMethod::Bearer,
         other => {
-            return Err(Error::new(Status::InvalidArgument, format!("connection->auth_method {other} is not a CM_AUTH_* value")));
+            return Err(Error::new(
+                Status::InvalidArgument,
+                format!("connection->auth_method {other} is not a CM_AUTH_* value"),
+            ));
         }
     };
     if c.auth_flags & !CM_AUTH_FLAG_ALLOW_INSECURE_HTTP != 0 {
-        return Err(Error::new(Status::InvalidArgument, format!("connection->auth_flags has unknown bits {:#x}", c.auth_flags)));
+        return Err(Error::new(
+            Status::InvalidArgument,
+            format!(
+                "connection->auth_flags has unknown bits {:#x}",
+                c.auth_flags
+            ),
+        ));
     }
     // SAFETY: forwarded string contracts.
     let (username, password, token, spn, extra_ca) = unsafe {
@@ -136,12 +158,21 @@ pub(crate) unsafe fn connection_config(conn: *const cm_connection) -> Result<Con
             optional_str(c.extra_ca_file, "connection->extra_ca_file")?,
         )
     };
-    let needs_password = matches!(method, AuthMethod::NegotiateExplicit | AuthMethod::Ntlm | AuthMethod::Basic);
+    let needs_password = matches!(
+        method,
+        AuthMethod::NegotiateExplicit | AuthMethod::Ntlm | AuthMethod::Basic
+    );
     if needs_password && username.is_none() {
-        return Err(Error::new(Status::InvalidArgument, "this auth_method needs connection->username"));
+        return Err(Error::new(
+            Status::InvalidArgument,
+            "this auth_method needs connection->username",
+        ));
     }
     if method == AuthMethod::Bearer && token.is_none() {
-        return Err(Error::new(Status::InvalidArgument, "CM_AUTH_BEARER needs connection->bearer_token"));
+        return Err(Error::new(
+            Status::InvalidArgument,
+            "CM_AUTH_BEARER needs connection->bearer_token",
+        ));
     }
     Ok(ConnectionConfig {
         server_url,
@@ -149,7 +180,11 @@ pub(crate) unsafe fn connection_config(conn: *const cm_connection) -> Result<Con
             connect_timeout: ms(c.connect_timeout_ms, DEFAULT_CONNECT_TIMEOUT),
             timeout: ms(c.timeout_ms, DEFAULT_TIMEOUT),
             extra_ca_file: extra_ca.map(Into::into),
-            max_response_bytes: if c.max_response_bytes == 0 { DEFAULT_MAX_RESPONSE_BYTES } else { u64::from(c.max_response_bytes) },
+            max_response_bytes: if c.max_response_bytes == 0 {
+                DEFAULT_MAX_RESPONSE_BYTES
+            } else {
+                u64::from(c.max_response_bytes)
+            },
             auth: AuthConfig {
                 method,
                 username: username.map(str::to_string),

@@ -17,15 +17,21 @@ pub const CM_UUID_BUFFER_SIZE: usize = 37;
 /// Size of a buffer that holds any ATR as hex this library returns (33 bytes = 66 characters plus the NUL).
 pub const CM_ATR_BUFFER_SIZE: usize = 67;
 
-static VERSION: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
-    Ok(v) => v,
-    Err(_) => panic!("version contains a NUL"),
-};
+static VERSION: &CStr =
+    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(v) => v,
+        Err(_) => panic!("version contains a NUL"),
+    };
 
 static DESCRIPTIONS: LazyLock<HashMap<i32, CString>> = LazyLock::new(|| {
     Status::ALL
         .iter()
-        .map(|s| (*s as i32, CString::new(s.description()).expect("descriptions have no NUL")))
+        .map(|s| {
+            (
+                *s as i32,
+                CString::new(s.description()).expect("descriptions have no NUL"),
+            )
+        })
         .collect()
 });
 
@@ -47,7 +53,9 @@ pub extern "C" fn cm_abi_version() -> u32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn cm_status_str(status: i32) -> *const c_char {
     guard_value(c"internal error".as_ptr(), || {
-        DESCRIPTIONS.get(&status).map_or(c"unknown status code".as_ptr(), |s| s.as_ptr())
+        DESCRIPTIONS
+            .get(&status)
+            .map_or(c"unknown status code".as_ptr(), |s| s.as_ptr())
     })
 }
 
@@ -58,14 +66,21 @@ mod tests {
     #[test]
     fn every_status_has_a_description_and_unknown_codes_are_handled() {
         for s in Status::ALL {
-            let text = unsafe { CStr::from_ptr(cm_status_str(*s as i32)) }.to_str().unwrap();
+            let text = unsafe { CStr::from_ptr(cm_status_str(*s as i32)) }
+                .to_str()
+                .unwrap();
             assert_eq!(text, s.description());
             assert!(!text.is_empty());
         }
         for code in [-1, 10, 99, 250, i32::MAX, i32::MIN] {
-            let text = unsafe { CStr::from_ptr(cm_status_str(code)) }.to_str().unwrap();
+            let text = unsafe { CStr::from_ptr(cm_status_str(code)) }
+                .to_str()
+                .unwrap();
             assert_eq!(text, "unknown status code", "{code}");
         }
-        assert_eq!(unsafe { CStr::from_ptr(cm_version()) }.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+        assert_eq!(
+            unsafe { CStr::from_ptr(cm_version()) }.to_str().unwrap(),
+            env!("CARGO_PKG_VERSION")
+        );
     }
 }
