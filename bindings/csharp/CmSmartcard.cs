@@ -445,8 +445,107 @@ namespace CmSmartcard
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
         public static extern void cm_request_free(IntPtr request);
 
-        // CARD-EXPORTS: the PC/SC exports (reader listing, ATR, card id, assign from reader) are declared
-        // here once they are in include/cm_smartcard.h.
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_assign_result_card_id(CmAssignResultHandle result, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_assign_result_atr(CmAssignResultHandle result, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+
+        // Card (PC/SC)
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_read_card_atr(IntPtr reader, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_read_card_id(IntPtr reader, uint byteOrder, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_list_readers(out CmReaderListHandle listOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern uint cm_reader_list_count(CmReaderListHandle list);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_reader_list_name(CmReaderListHandle list, uint index, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_reader_list_card_present(CmReaderListHandle list, uint index);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_reader_list_atr(CmReaderListHandle list, uint index, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern void cm_reader_list_free(IntPtr list);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_wait_for_card(IntPtr reader, uint timeoutMs, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern uint cm_cancel_waits();
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_parse_atr(IntPtr atr, ref NativeAtrInfo infoOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_assign_smartcard_from_reader(ref NativeConnection connection, IntPtr requestId, IntPtr reader,
+            uint byteOrder, out CmAssignResultHandle resultOut);
+
+        /// <summary>CM_WAIT_INFINITE.</summary>
+        public const uint WaitInfinite = 4294967295;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct NativeAtrInfo
+    {
+        public uint struct_size;
+        public uint length;
+        public uint ts;
+        public uint protocol_mask;
+        public uint historical_length;
+        [MarshalAs(UnmanagedType.ByValArray, SizeConst = 15)]
+        public byte[] historical_bytes;
+        public int tck_required;
+        public int tck_present;
+        public int tck_valid;
+        public int well_formed;
+        public uint expected_length;
+    }
+
+    /// <summary>Card-id byte order (CM_GUID_ORDER_*).</summary>
+    public enum CmGuidOrder : uint
+    {
+        /// <summary>Windows / .NET new Guid(bytes): the default, the most likely reading of MIM CM.</summary>
+        Windows = 0,
+        /// <summary>RFC 4122: the 16 bytes in string order.</summary>
+        Rfc4122 = 1
+    }
+
+    /// <summary>An owned cm_reader_list*; freed with cm_reader_list_free.</summary>
+    public sealed class CmReaderListHandle : Microsoft.Win32.SafeHandles.SafeHandleZeroOrMinusOneIsInvalid
+    {
+        public CmReaderListHandle() : base(true) { }
+        protected override bool ReleaseHandle() { NativeMethods.cm_reader_list_free(handle); return true; }
+    }
+
+    /// <summary>A PC/SC reader in a snapshot.</summary>
+    public sealed class CmReader
+    {
+        internal CmReader(string name, bool cardPresent, string atr) { Name = name; CardPresent = cardPresent; Atr = atr; }
+        public string Name { get; private set; }
+        public bool CardPresent { get; private set; }
+        /// <summary>The ATR of the card in the reader, "" when none.</summary>
+        public string Atr { get; private set; }
+        public override string ToString() { return Name; }
+    }
+
+    /// <summary>The structure of an ATR (cm_parse_atr).</summary>
+    public sealed class CmAtrInfo
+    {
+        internal CmAtrInfo(NativeAtrInfo n)
+        {
+            Length = (int)n.length; Ts = (int)n.ts; ProtocolMask = n.protocol_mask;
+            HistoricalBytes = new byte[Math.Min((int)n.historical_length, 15)];
+            Array.Copy(n.historical_bytes, HistoricalBytes, HistoricalBytes.Length);
+            TckRequired = n.tck_required != 0; TckPresent = n.tck_present != 0; TckValid = n.tck_valid != 0;
+            WellFormed = n.well_formed != 0; ExpectedLength = (int)n.expected_length;
+        }
+        public int Length { get; private set; }
+        public int Ts { get; private set; }
+        /// <summary>Bit n set = T=n indicated.</summary>
+        public uint ProtocolMask { get; private set; }
+        public byte[] HistoricalBytes { get; private set; }
+        public bool TckRequired { get; private set; }
+        public bool TckPresent { get; private set; }
+        public bool TckValid { get; private set; }
+        public bool WellFormed { get; private set; }
+        public int ExpectedLength { get; private set; }
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -688,12 +787,7 @@ namespace CmSmartcard
                 using (h)
                 {
                     CmLibrary.Check(rc, "cm_assign_smartcard");
-                    int http = NativeMethods.cm_assign_result_http_status(h);
-                    string uri = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                        { return NativeMethods.cm_assign_result_smartcard_uri(h, b, l, out o); }, "cm_assign_result_smartcard_uri");
-                    string uuid = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                        { return NativeMethods.cm_assign_result_smartcard_uuid(h, b, l, out o); }, "cm_assign_result_smartcard_uuid");
-                    return new CmAssignResult(assignment.RequestId, assignment.CardId, assignment.Atr, http, uri, uuid);
+                    return ToAssignResult(h, assignment.RequestId, assignment.Atr);
                 }
             }
         }
@@ -795,7 +889,125 @@ namespace CmSmartcard
             }
         }
 
-        // CARD-EXPORTS: ListReaders(), ReadCardAtr(reader), ReadCardId(reader) and
-        // AssignSmartcardFromReader(connection, requestId, reader) go here once the C exports exist.
+        // ---- card (PC/SC); reader null = the first reader that holds a card ----
+
+        /// <summary>The PC/SC readers with their card state; empty when no reader is connected.</summary>
+        public static CmReader[] ListReaders()
+        {
+            CmLibrary.EnsureCompatible();
+            CmReaderListHandle h;
+            int rc = NativeMethods.cm_list_readers(out h);
+            using (h)
+            {
+                CmLibrary.Check(rc, "cm_list_readers");
+                uint n = NativeMethods.cm_reader_list_count(h);
+                var list = new CmReader[n];
+                for (uint i = 0; i < n; i++)
+                {
+                    uint k = i;
+                    string name = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                        { return NativeMethods.cm_reader_list_name(h, k, b, l, out o); }, "cm_reader_list_name");
+                    bool present = NativeMethods.cm_reader_list_card_present(h, k) == 1;
+                    string atr = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                        { return NativeMethods.cm_reader_list_atr(h, k, b, l, out o); }, "cm_reader_list_atr");
+                    list[i] = new CmReader(name, present, atr);
+                }
+                return list;
+            }
+        }
+
+        /// <summary>The ATR of the card in reader (null = first reader with a card), lowercase packed hex.</summary>
+        public static string ReadCardAtr(string reader)
+        {
+            CmLibrary.EnsureCompatible();
+            using (var s = new Utf8Strings())
+            {
+                IntPtr r = s.Add(reader);
+                return CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                    { return NativeMethods.cm_read_card_atr(r, b, l, out o); }, "cm_read_card_atr");
+            }
+        }
+
+        /// <summary>The minidriver card ID of the card in reader (null = first reader with a card).</summary>
+        public static string ReadCardId(string reader, CmGuidOrder byteOrder)
+        {
+            CmLibrary.EnsureCompatible();
+            using (var s = new Utf8Strings())
+            {
+                IntPtr r = s.Add(reader);
+                return CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                    { return NativeMethods.cm_read_card_id(r, (uint)byteOrder, b, l, out o); }, "cm_read_card_id");
+            }
+        }
+
+        /// <summary>The card ID in the default (Windows) byte order.</summary>
+        public static string ReadCardId(string reader) { return ReadCardId(reader, CmGuidOrder.Windows); }
+
+        /// <summary>Waits for a card in reader (null = any); returns the reader's name. Throws PcscTimeout / PcscCancelled.</summary>
+        public static string WaitForCard(string reader, uint timeoutMs)
+        {
+            CmLibrary.EnsureCompatible();
+            using (var s = new Utf8Strings())
+            {
+                IntPtr r = s.Add(reader);
+                return CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                    { return NativeMethods.cm_wait_for_card(r, timeoutMs, b, l, out o); }, "cm_wait_for_card");
+            }
+        }
+
+        /// <summary>Cancels every WaitForCard in progress in this process; returns how many were cancelled.</summary>
+        public static uint CancelWaits() { return NativeMethods.cm_cancel_waits(); }
+
+        /// <summary>Parses an ATR given as hex in any common notation.</summary>
+        public static CmAtrInfo ParseAtr(string atr)
+        {
+            if (atr == null) throw new ArgumentNullException("atr");
+            CmLibrary.EnsureCompatible();
+            using (var s = new Utf8Strings())
+            {
+                var info = new NativeAtrInfo();
+                info.struct_size = (uint)Marshal.SizeOf(typeof(NativeAtrInfo));
+                info.historical_bytes = new byte[15];
+                CmLibrary.Check(NativeMethods.cm_parse_atr(s.Add(atr), ref info), "cm_parse_atr");
+                return new CmAtrInfo(info);
+            }
+        }
+
+        /// <summary>Reads the ATR and card ID of the card in reader (null = first with a card) and binds it to the request.</summary>
+        public static CmAssignResult AssignSmartcardFromReader(CmConnection connection, string requestId, string reader, CmGuidOrder byteOrder)
+        {
+            if (requestId == null) throw new ArgumentNullException("requestId");
+            using (var s = new Utf8Strings())
+            {
+                NativeConnection conn = ToNative(connection, s);
+                CmAssignResultHandle h;
+                int rc = NativeMethods.cm_assign_smartcard_from_reader(ref conn, s.Add(requestId), s.Add(reader), (uint)byteOrder, out h);
+                using (h)
+                {
+                    CmLibrary.Check(rc, "cm_assign_smartcard_from_reader");
+                    return ToAssignResult(h, requestId, null);
+                }
+            }
+        }
+
+        /// <summary>AssignSmartcardFromReader with the default (Windows) card-id byte order.</summary>
+        public static CmAssignResult AssignSmartcardFromReader(CmConnection connection, string requestId, string reader)
+        {
+            return AssignSmartcardFromReader(connection, requestId, reader, CmGuidOrder.Windows);
+        }
+
+        private static CmAssignResult ToAssignResult(CmAssignResultHandle h, string requestId, string atr)
+        {
+            int http = NativeMethods.cm_assign_result_http_status(h);
+            string uri = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                { return NativeMethods.cm_assign_result_smartcard_uri(h, b, l, out o); }, "cm_assign_result_smartcard_uri");
+            string uuid = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                { return NativeMethods.cm_assign_result_smartcard_uuid(h, b, l, out o); }, "cm_assign_result_smartcard_uuid");
+            string card = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                { return NativeMethods.cm_assign_result_card_id(h, b, l, out o); }, "cm_assign_result_card_id");
+            string sentAtr = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                { return NativeMethods.cm_assign_result_atr(h, b, l, out o); }, "cm_assign_result_atr");
+            return new CmAssignResult(requestId, card, sentAtr, http, uri, uuid);
+        }
     }
 }

@@ -445,8 +445,50 @@ static class CmSmartcardTest
             Eq(0, NativeMethods.cm_assign_result_http_status(new CmAssignResultHandle()), "NULL result status");
         });
 
-        // CARD-EXPORTS: tests of ListReaders / ReadCardAtr / ReadCardId / AssignSmartcardFromReader against
-        // the virtual card go here once the C exports exist.
+        Test("ParseAtr", delegate
+        {
+            CmAtrInfo a = CmApi.ParseAtr(Atr);
+            Eq(17, a.Length, "length"); Eq(0x3b, a.Ts, "TS"); True(a.WellFormed, "well formed");
+            Eq(13, a.HistoricalBytes.Length, "historical bytes");
+            Throws(CmStatus.InvalidAtr, delegate { CmApi.ParseAtr("zz"); });
+        });
+
+        // Card functions: against the virtual card when the PC/SC rig runs (tests/rigs/pcsc), otherwise they
+        // must fail with a PC/SC status (100-199) mapped to CmException.IsCardError.
+        Test("card: ListReaders, ReadCardAtr, ReadCardId, WaitForCard, CancelWaits, AssignSmartcardFromReader", delegate
+        {
+            CmReader[] readers = null;
+            try { readers = CmApi.ListReaders(); }
+            catch (CmException e) { True(e.IsCardError, "PC/SC status " + e.Status); }
+            string withCard = null;
+            if (readers != null)
+                foreach (CmReader r in readers) { Console.WriteLine("     reader: " + r.Name + (r.CardPresent ? " [" + r.Atr + "]" : "")); if (r.CardPresent && withCard == null) withCard = r.Name; }
+            if (withCard != null)
+            {
+                string atr = CmApi.ReadCardAtr(withCard);
+                True(atr.Length >= 4, "ATR " + atr);
+                string id = CmApi.ReadCardId(withCard);
+                Eq(36, id.Length, "card id " + id);
+                Eq(withCard, CmApi.WaitForCard(withCard, 0), "WaitForCard");
+                CmAssignResult r = CmApi.AssignSmartcardFromReader(Conn(), NewRequest("Approved"), withCard);
+                Eq(201, r.HttpStatus, "assign from reader");
+                Eq(id, r.CardId, "card id of the result");
+            }
+            else
+            {
+                Body[] calls = {
+                    delegate { CmApi.ReadCardAtr(null); },
+                    delegate { CmApi.ReadCardId(null); },
+                    delegate { CmApi.WaitForCard(null, 0); },
+                    delegate { CmApi.AssignSmartcardFromReader(Conn(), NewRequest("Approved"), null); } };
+                foreach (Body call in calls)
+                {
+                    try { call(); throw new Exception("no card, yet no exception"); }
+                    catch (CmException e) { True(e.IsCardError, "PC/SC status expected, got " + e.Status + ": " + e.Message); }
+                }
+            }
+            CmApi.CancelWaits();
+        });
 
         Console.WriteLine(passed + " passed, " + failed + " failed");
         return failed == 0 ? 0 : 1;
