@@ -47,6 +47,12 @@ export AUTH_RIG_ENV="$WORK/auth/auth.env"
 step "Rust tests (unit, emulator, PC/SC, auth, header, C API)"
 run "cargo test" cargo test --workspace --all-features -- --test-threads=2
 
+step "exports, examples, install, PowerShell module (static)"
+run "exports-linux" bash scripts/check-exports.sh target/debug/libcm_smartcard.so
+run "examples+install" bash examples/run.sh
+run "powershell-static" python3 bindings/powershell/tests/check_module.py
+run "demo" bash scripts/demo.sh
+
 step "C# binding under mono"
 run "csharp" bash tests/csharp/run.sh
 
