@@ -14,7 +14,11 @@
         'Register-CmSmartcard',
         'Test-CmSmartcardAssignment',
         'Get-CmSmartcard',
-        'Get-CmRequest'
+        'Get-CmRequest',
+        'Get-CmSmartcardReader',
+        'Get-CmSmartcardAtr',
+        'Get-CmCardId',
+        'Register-CmSmartcardFromReader'
     )
     CmdletsToExport      = @()
     VariablesToExport    = @()

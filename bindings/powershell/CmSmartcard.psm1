@@ -444,7 +444,116 @@ function Get-CmRequest {
     }
 }
 
-# CARD-EXPORTS: Get-CmSmartcardReader, Get-CmSmartcardAtr, Get-CmCardId and Register-CmSmartcard -Reader
-# go here once the C exports and their CmApi methods exist (add them to FunctionsToExport in the .psd1).
+<#
+.SYNOPSIS
+Lists the PC/SC smart-card readers, with whether each holds a card and the card's ATR.
+.DESCRIPTION
+Takes a snapshot of the readers through PC/SC (the Windows Smart Card service, or pcscd). Each reader is
+written to the pipeline as an object with Name, CardPresent and Atr (lowercase hex, "" when empty).
+.EXAMPLE
+Get-CmSmartcardReader | Where-Object CardPresent
+.OUTPUTS
+CmSmartcard.CmReader
+#>
+function Get-CmSmartcardReader {
+    [CmdletBinding()]
+    [OutputType('CmSmartcard.CmReader')]
+    param()
+    try { [CmSmartcard.CmApi]::ListReaders() }
+    catch { $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $null)) }
+}
 
-Export-ModuleMember -Function Get-CmLibraryVersion, New-CmConnection, Register-CmSmartcard, Test-CmSmartcardAssignment, Get-CmSmartcard, Get-CmRequest
+<#
+.SYNOPSIS
+Reads the ATR of the card in a reader.
+.DESCRIPTION
+Connects to the card in shared mode and returns its ATR as lowercase packed hex, exactly as PC/SC reports it.
+.PARAMETER Reader
+The reader name (exact, or a unique case-insensitive part of it). Omit it for the first reader that holds a card.
+Accepts reader objects from Get-CmSmartcardReader through the pipeline.
+.EXAMPLE
+Get-CmSmartcardAtr
+.EXAMPLE
+Get-CmSmartcardReader | Where-Object CardPresent | Get-CmSmartcardAtr
+.OUTPUTS
+System.String
+#>
+function Get-CmSmartcardAtr {
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(ValueFromPipelineByPropertyName = $true)] [Alias('Name')] [string] $Reader
+    )
+    process {
+        try { [CmSmartcard.CmApi]::ReadCardAtr($(if ($Reader) { $Reader } else { $null })) }
+        catch { $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $Reader)) }
+    }
+}
+
+<#
+.SYNOPSIS
+Reads the minidriver card ID of the card in a reader.
+.DESCRIPTION
+Reads the 16-byte card ID (GIDS cards and Windows virtual smart cards: DF20 in A012; PIV cards: from the CHUID)
+and returns it as a GUID string. -ByteOrder Windows (the default, as .NET new Guid(bytes)) is the most likely
+reading of MIM CM; Rfc4122 is offered because that is unverified on a real server.
+.PARAMETER Reader
+The reader name, or omit it for the first reader that holds a card. Accepts reader objects from the pipeline.
+.PARAMETER ByteOrder
+Windows (default) or Rfc4122.
+.EXAMPLE
+Get-CmCardId -Reader 'Virtual PCD 00 00'
+.OUTPUTS
+System.String
+#>
+function Get-CmCardId {
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(ValueFromPipelineByPropertyName = $true)] [Alias('Name')] [string] $Reader,
+        [CmSmartcard.CmGuidOrder] $ByteOrder = [CmSmartcard.CmGuidOrder]::Windows
+    )
+    process {
+        try { [CmSmartcard.CmApi]::ReadCardId($(if ($Reader) { $Reader } else { $null }), $ByteOrder) }
+        catch { $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $Reader)) }
+    }
+}
+
+<#
+.SYNOPSIS
+Binds the smart card in a reader to a MIM CM request: the whole job in one step.
+.DESCRIPTION
+Reads the ATR and card ID of the card in the reader and posts them to the CM REST API. The POST is sent at most
+once: on OutcomeUnknown, use Test-CmSmartcardAssignment before trying again. A card whose ID is all zeros is
+refused.
+.PARAMETER RequestId
+The CM request id (Approved or Executing).
+.PARAMETER Reader
+The reader name, or omit it for the first reader that holds a card.
+.PARAMETER ByteOrder
+Card-id byte order: Windows (default) or Rfc4122.
+.PARAMETER Connection
+Settings from New-CmConnection.
+.EXAMPLE
+$cm = New-CmConnection https://cm.contoso.com
+Register-CmSmartcardFromReader -Connection $cm -RequestId $req
+.OUTPUTS
+CmSmartcard.CmAssignResult
+#>
+function Register-CmSmartcardFromReader {
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium')]
+    [OutputType('CmSmartcard.CmAssignResult')]
+    param(
+        [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $RequestId,
+        [Parameter(ValueFromPipelineByPropertyName = $true)] [string] $Reader,
+        [CmSmartcard.CmGuidOrder] $ByteOrder = [CmSmartcard.CmGuidOrder]::Windows,
+        [Parameter(Mandatory = $true)] [CmSmartcard.CmConnection] $Connection
+    )
+    process {
+        if (-not $PSCmdlet.ShouldProcess("CM request $RequestId", "Bind the card in reader '$Reader'")) { return }
+        try { [CmSmartcard.CmApi]::AssignSmartcardFromReader($Connection, $RequestId, $(if ($Reader) { $Reader } else { $null }), $ByteOrder) }
+        catch { $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $RequestId)) }
+    }
+}
+
+Export-ModuleMember -Function Get-CmLibraryVersion, New-CmConnection, Register-CmSmartcard, Test-CmSmartcardAssignment, Get-CmSmartcard, Get-CmRequest, Get-CmSmartcardReader, Get-CmSmartcardAtr, Get-CmCardId, Register-CmSmartcardFromReader
