@@ -8,6 +8,37 @@
 //! 3. on the final non-401 answer, `finish(all WWW-Authenticate values)` verifies mutual authentication.
 //!
 //! Secrets never appear in messages or logs.
+//!
+//! # Backends (see `docs/auth.md` for the reasons)
+//!
+//! | Platform | Negotiate (current user) | Negotiate (explicit) | NTLM (explicit) | Build cost |
+//! |---|---|---|---|---|
+//! | Windows | SSPI `Negotiate`, logon session | SSPI `Negotiate` + `SEC_WINNT_AUTH_IDENTITY_W` | SSPI `NTLM` | `windows-sys` (already in the tree) |
+//! | Linux/macOS, feature `gssapi` (default) | GSSAPI SPNEGO, ticket cache / client keytab | `gss_acquire_cred_with_password` (SPNEGO) | gss-ntlmssp mechanism (raw `NTLM` scheme) | none: `libgssapi_krb5` is `dlopen`ed at run time |
+//! | Unix without `gssapi` | `AuthUnsupported` | `AuthUnsupported` | `AuthUnsupported` | — |
+//!
+//! # Rules implemented here
+//!
+//! * **Scheme choice:** every `WWW-Authenticate` value is parsed (several challenges may share one header,
+//!   RFC 9110 §11.6.1). The Negotiate methods prefer `Negotiate`, then `NTLM`; [`AuthMethod::Ntlm`] uses only
+//!   `NTLM`. A 401 with no usable scheme is `AuthRequired`.
+//! * **Rejection:** once a context has started, a 401 whose challenge for that scheme carries no token (a bare
+//!   `Negotiate`/`NTLM`) means the credentials were refused: `AuthRejected` naming the scheme. More than
+//!   [`MAX_LEGS`] challenges is also `AuthRejected`.
+//! * **Mutual authentication:** contexts request `GSS_C_MUTUAL_FLAG` / `ISC_REQ_MUTUAL_AUTH`. A final
+//!   `Negotiate <token>` is always fed to the context and must complete it, else `AuthMutualFailed`. If the
+//!   final answer carries no token and the context is not complete: after the server *demanded*
+//!   authentication (a 401) and accepted a single Negotiate token (Kerberos, one round), the server has not
+//!   proved its identity — GSSAPI says the context is not established — so this is `AuthMutualFailed`.
+//!   If the server never sent a 401 (our pre-emptive token was simply ignored, e.g. an anonymous endpoint)
+//!   or the mechanism took several rounds (NTLM inside SPNEGO, which has no mutual authentication), the
+//!   answer is accepted.
+//! * **Transport:** Negotiate and NTLM count as credentials: an NTLMv2 response can be cracked offline and a
+//!   Kerberos AP-REQ over plain HTTP protects nothing that follows it. Over `http://` without
+//!   `allow_insecure_http` no token is sent pre-emptively, and a challenge answers `AuthInsecureTransport`.
+//!   So an anonymous `http://` server still works with the default method.
+//! * **SPN:** `HTTP/<host as the caller wrote it>` (GSSAPI host-based name `HTTP@host`), overridable with
+//!   [`AuthConfig::spn`]; `HTTP/host@REALM` is imported as a Kerberos principal name on Unix.
 
 use crate::error::{Error, Result};
 use crate::status::Status;
@@ -83,6 +114,50 @@ pub struct AuthConfig {
     pub allow_insecure_http: bool,
 }
 
+/// The HTTP scheme a context speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Negotiate` (SPNEGO: Kerberos, or NTLM inside SPNEGO).
+    Negotiate,
+    /// `NTLM` (raw NTLMSSP messages).
+    Ntlm,
+}
+
+impl Scheme {
+    /// The scheme's name as it appears in HTTP headers.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Negotiate => "Negotiate",
+            Scheme::Ntlm => "NTLM",
+        }
+    }
+}
+
+/// One step of a security context: the token to send (possibly empty) and whether the context is complete.
+#[derive(Debug)]
+pub(crate) struct Step {
+    pub(crate) token: Vec<u8>,
+    #[allow(dead_code)]
+    pub(crate) complete: bool,
+}
+
+/// A platform security context (GSSAPI or SSPI), initiator side.
+pub(crate) trait Mechanism: Send + std::fmt::Debug {
+    /// Feeds the server's token (None for the first call) and returns the next client token.
+    fn step(&mut self, input: Option<&[u8]>) -> Result<Step>;
+    /// Whether the context is fully established (the server is authenticated when mutual auth was requested).
+    fn complete(&self) -> bool;
+}
+
+/// A context in progress.
+#[derive(Debug)]
+struct Active {
+    scheme: Scheme,
+    mech: Box<dyn Mechanism>,
+    /// Tokens sent so far under this scheme.
+    tokens_sent: usize,
+}
+
 /// One authentication exchange, for one logical call.
 #[derive(Debug)]
 pub struct AuthSession {
@@ -90,12 +165,22 @@ pub struct AuthSession {
     host: String,
     is_https: bool,
     legs: usize,
+    active: Option<Active>,
+    /// The server sent at least one 401 (it demanded authentication).
+    challenged: bool,
 }
 
 impl AuthSession {
     /// Starts an exchange with `host` (the host name as the caller wrote it in the URL).
     pub fn new(config: &AuthConfig, host: &str, is_https: bool) -> Result<Self> {
-        Ok(AuthSession { config: config.clone(), host: host.to_string(), is_https, legs: 0 })
+        Ok(AuthSession {
+            config: config.clone(),
+            host: host.to_string(),
+            is_https,
+            legs: 0,
+            active: None,
+            challenged: false,
+        })
     }
 
     /// The SPN used for Kerberos: the override or `HTTP/<host>`.
@@ -103,8 +188,17 @@ impl AuthSession {
         self.config.spn.clone().unwrap_or_else(|| format!("HTTP/{}", self.host))
     }
 
+    /// The scheme of the context in progress or completed, if any (for logs: which mechanism was used).
+    pub fn scheme(&self) -> Option<Scheme> {
+        self.active.as_ref().map(|a| a.scheme)
+    }
+
+    fn transport_ok(&self) -> bool {
+        self.is_https || self.config.allow_insecure_http
+    }
+
     fn check_transport(&self, what: &str) -> Result<()> {
-        if self.is_https || self.config.allow_insecure_http {
+        if self.transport_ok() {
             Ok(())
         } else {
             Err(Error::new(
@@ -137,45 +231,380 @@ impl AuthSession {
                 let raw = Secret::new(format!("{user}:{pass}"));
                 Ok(Some(format!("Basic {}", base64_encode(raw.expose().as_bytes()))))
             }
-            _ => Ok(None),
+            AuthMethod::NegotiateCurrentUser | AuthMethod::NegotiateExplicit => {
+                // Pre-emptive Negotiate only when it is allowed and a context starts (a ticket is at hand);
+                // any failure here is silent: the server's challenge retries and reports it.
+                if !self.transport_ok() || !backend::AVAILABLE {
+                    return Ok(None);
+                }
+                if self.config.method == AuthMethod::NegotiateExplicit && self.explicit_user().is_err() {
+                    return Ok(None);
+                }
+                match self.start(Scheme::Negotiate, None) {
+                    Ok(header) => Ok(Some(header)),
+                    Err(_) => {
+                        self.active = None;
+                        Ok(None)
+                    }
+                }
+            }
+            AuthMethod::None | AuthMethod::Ntlm => Ok(None),
         }
+    }
+
+    fn explicit_user(&self) -> Result<(&str, &Secret)> {
+        let user = self.config.username.as_deref().filter(|u| !u.is_empty());
+        match (user, self.config.password.as_ref()) {
+            (Some(u), Some(p)) => Ok((u, p)),
+            _ => Err(Error::new(
+                Status::InvalidArgument,
+                format!("{:?} authentication needs a username and a password", self.config.method),
+            )),
+        }
+    }
+
+    /// Creates the context for `scheme`, steps it with `server_token` and returns the header value.
+    fn start(&mut self, scheme: Scheme, server_token: Option<&[u8]>) -> Result<String> {
+        let creds = match self.config.method {
+            AuthMethod::NegotiateExplicit | AuthMethod::Ntlm => {
+                let (u, p) = self.explicit_user()?;
+                Some((u.to_string(), p.clone()))
+            }
+            _ => None,
+        };
+        let creds_ref = creds.as_ref().map(|(u, p)| (u.as_str(), p));
+        let mech = backend::new_context(scheme, &self.spn(), creds_ref)?;
+        self.active = Some(Active { scheme, mech, tokens_sent: 0 });
+        self.step_active(server_token)
+    }
+
+    fn step_active(&mut self, server_token: Option<&[u8]>) -> Result<String> {
+        let active = self.active.as_mut().ok_or_else(|| Error::new(Status::Internal, "no auth context"))?;
+        let step = active.mech.step(server_token)?;
+        if step.token.is_empty() {
+            return Err(Error::new(
+                Status::AuthRejected,
+                format!(
+                    "the server keeps asking for {} authentication although the security context has nothing \
+                     more to send; the credentials were not accepted",
+                    active.scheme.name()
+                ),
+            ));
+        }
+        active.tokens_sent += 1;
+        Ok(format!("{} {}", active.scheme.name(), base64_encode(&step.token)))
     }
 
     /// The `Authorization` value answering a 401 with these `WWW-Authenticate` values.
     pub fn respond_to_challenge(&mut self, www_authenticate: &[String]) -> Result<String> {
         self.legs += 1;
+        self.challenged = true;
         let offered = offered_schemes(www_authenticate);
+        let challenges = parse_challenges(www_authenticate);
         match self.config.method {
-            AuthMethod::None => Err(Error::new(
-                Status::AuthRequired,
-                format!(
-                    "the server requires authentication (offers: {offered}) and no authentication method \
-                     was configured"
-                ),
-            )),
-            AuthMethod::Basic | AuthMethod::Bearer => Err(Error::new(
+            AuthMethod::None => {
+                return Err(Error::new(
+                    Status::AuthRequired,
+                    format!(
+                        "the server requires authentication (offers: {offered}) and no authentication method \
+                         was configured"
+                    ),
+                ));
+            }
+            AuthMethod::Basic | AuthMethod::Bearer => {
+                let name = if self.config.method == AuthMethod::Basic { "Basic" } else { "Bearer" };
+                return Err(Error::new(
+                    Status::AuthRejected,
+                    format!("the server rejected the {name} credentials (it offers: {offered})"),
+                ));
+            }
+            _ => {}
+        }
+        if self.legs > MAX_LEGS {
+            let scheme = self.active.as_ref().map_or("authentication", |a| a.scheme.name());
+            return Err(Error::new(
                 Status::AuthRejected,
-                format!("the server rejected the {:?} credentials (it offers: {offered})", self.config.method),
-            )),
-            _ => Err(Error::new(
+                format!("{scheme} credentials rejected: the server still answered 401 after {MAX_LEGS} legs"),
+            ));
+        }
+        // A context in progress continues with the server's token for its scheme.
+        if let Some(scheme) = self.active.as_ref().map(|a| a.scheme) {
+            let token = challenges.iter().find(|c| c.is(scheme.name())).and_then(|c| c.token());
+            return match token {
+                Some(Ok(token)) => self.step_active(Some(&token)),
+                Some(Err(e)) => Err(e),
+                None => Err(Error::new(
+                    Status::AuthRejected,
+                    format!(
+                        "{} credentials rejected by the server (it answered 401 again, offering: {offered}){}",
+                        scheme.name(),
+                        self.rejection_hint(scheme)
+                    ),
+                )),
+            };
+        }
+        let has = |name: &str| challenges.iter().any(|c| c.is(name));
+        let scheme = match self.config.method {
+            AuthMethod::Ntlm if has("NTLM") => Scheme::Ntlm,
+            AuthMethod::NegotiateCurrentUser | AuthMethod::NegotiateExplicit if has("Negotiate") => {
+                Scheme::Negotiate
+            }
+            AuthMethod::NegotiateCurrentUser | AuthMethod::NegotiateExplicit if has("NTLM") => Scheme::Ntlm,
+            _ => {
+                return Err(Error::new(
+                    Status::AuthRequired,
+                    format!(
+                        "the server requires authentication but offers no scheme usable with the configured \
+                         method {:?} (it offers: {offered})",
+                        self.config.method
+                    ),
+                ));
+            }
+        };
+        self.check_transport(scheme.name())?;
+        if !backend::AVAILABLE {
+            return Err(Error::new(
                 Status::AuthUnsupported,
                 format!(
-                    "the server asks for {offered}; Negotiate/NTLM authentication is not available in this build"
+                    "the server asks for {offered}; {} authentication is not built into this library \
+                     (Unix builds need the cargo feature \"gssapi\")",
+                    scheme.name()
                 ),
-            )),
+            ));
+        }
+        // A first challenge normally carries no token; if it does (rare), pass it to the new context.
+        let token = match challenges.iter().find(|c| c.is(scheme.name())).and_then(|c| c.token()) {
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => return Err(e),
+            None => None,
+        };
+        self.start(scheme, token.as_deref())
+    }
+
+    fn rejection_hint(&self, scheme: Scheme) -> &'static str {
+        match (scheme, self.config.method) {
+            (Scheme::Negotiate, AuthMethod::NegotiateCurrentUser) => {
+                "; check the SPN, the clock and that the current user's ticket is valid for this server"
+            }
+            _ => "; check the user name and password",
         }
     }
 
     /// Verifies the final answer's `WWW-Authenticate` values (mutual authentication).
-    pub fn finish(&mut self, _www_authenticate: &[String]) -> Result<()> {
-        Ok(())
+    pub fn finish(&mut self, www_authenticate: &[String]) -> Result<()> {
+        let Some(active) = self.active.as_mut() else { return Ok(()) };
+        let challenges = parse_challenges(www_authenticate);
+        let token = challenges.iter().find(|c| c.is(active.scheme.name())).and_then(|c| c.token());
+        match token {
+            Some(Ok(token)) if !active.mech.complete() => {
+                let step = active.mech.step(Some(&token)).map_err(|e| {
+                    Error::new(
+                        Status::AuthMutualFailed,
+                        format!("mutual authentication failed: the server's final token did not verify ({})", e.message),
+                    )
+                })?;
+                if !active.mech.complete() || !step.token.is_empty() {
+                    return Err(Error::new(
+                        Status::AuthMutualFailed,
+                        "mutual authentication failed: the server's final token did not complete the security \
+                         context",
+                    ));
+                }
+                Ok(())
+            }
+            Some(Ok(_)) => Ok(()), // already complete (e.g. NTLM); nothing to verify
+            Some(Err(e)) => Err(Error::new(Status::AuthMutualFailed, format!("mutual authentication failed: {}", e.message))),
+            None => {
+                if active.mech.complete()
+                    || !self.challenged
+                    || active.scheme != Scheme::Negotiate
+                    || active.tokens_sent > 1
+                {
+                    Ok(())
+                } else {
+                    Err(Error::new(
+                        Status::AuthMutualFailed,
+                        "mutual authentication failed: the server accepted the Kerberos credentials but sent no \
+                         final Negotiate token proving its identity",
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// One challenge of a `WWW-Authenticate` header: `scheme [token68 | auth-param, ...]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// The scheme as sent (compare with [`Challenge::is`], case-insensitively).
+    pub scheme: String,
+    /// The token68 (base64 for Negotiate/NTLM), if any.
+    pub token68: Option<String>,
+    /// The auth-params (`realm="x"`), names lower-cased, quotes removed.
+    pub params: Vec<(String, String)>,
+}
+
+impl Challenge {
+    /// Whether this challenge is for `scheme` (case-insensitive).
+    pub fn is(&self, scheme: &str) -> bool {
+        self.scheme.eq_ignore_ascii_case(scheme)
+    }
+
+    /// The decoded token, if the challenge carries one.
+    fn token(&self) -> Option<Result<Vec<u8>>> {
+        self.token68.as_deref().map(|t| {
+            base64_decode(t).ok_or_else(|| {
+                Error::new(Status::AuthUnavailable, format!("the server sent a malformed {} token", self.scheme))
+            })
+        })
+    }
+}
+
+/// Splits `s` at commas outside double-quoted strings.
+fn split_commas(s: &str) -> Vec<&str> {
+    let (mut out, mut start, mut quoted, mut escaped) = (Vec::new(), 0, false, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+fn is_token68(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    !body.is_empty() && body.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
+fn parse_param(item: &str) -> Option<(String, String)> {
+    let (name, value) = item.split_once('=')?;
+    let name = name.trim();
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        return None;
+    }
+    let value = value.trim();
+    let value = if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
+        value[1..value.len() - 1].replace("\\\"", "\"").replace("\\\\", "\\")
+    } else {
+        value.to_string()
+    };
+    Some((name.to_ascii_lowercase(), value))
+}
+
+/// Parses every `WWW-Authenticate` value (each may hold several comma-separated challenges).
+pub fn parse_challenges(www_authenticate: &[String]) -> Vec<Challenge> {
+    let mut out: Vec<Challenge> = Vec::new();
+    for value in www_authenticate {
+        let mut current: Option<Challenge> = None;
+        for item in split_commas(value) {
+            let item = item.trim();
+            if item.is_empty() {
+                continue;
+            }
+            // `name=value` with no space before '=' continues the current challenge's params.
+            let first_ws = item.find(char::is_whitespace).unwrap_or(item.len());
+            let eq = item.find('=');
+            if let (Some(c), Some(eq)) = (current.as_mut(), eq) {
+                if eq < first_ws && !is_token68(item) || eq < first_ws && item[eq..].trim_start_matches('=').starts_with('"') {
+                    if let Some(p) = parse_param(item) {
+                        c.params.push(p);
+                        continue;
+                    }
+                }
+            }
+            if let Some(c) = current.take() {
+                out.push(c);
+            }
+            let (scheme, rest) = item.split_at(first_ws);
+            let rest = rest.trim();
+            let mut ch = Challenge { scheme: scheme.to_string(), token68: None, params: Vec::new() };
+            if !rest.is_empty() {
+                if is_token68(rest) {
+                    ch.token68 = Some(rest.to_string());
+                } else if let Some(p) = parse_param(rest) {
+                    ch.params.push(p);
+                }
+            }
+            current = Some(ch);
+        }
+        if let Some(c) = current.take() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(all(unix, feature = "gssapi"))]
+mod gssapi;
+#[cfg(windows)]
+mod sspi;
+
+/// The platform backend: GSSAPI on Unix (feature `gssapi`), SSPI on Windows.
+mod backend {
+    use super::{Mechanism, Scheme, Secret};
+    use crate::error::Result;
+
+    #[cfg(any(windows, all(unix, feature = "gssapi")))]
+    pub(super) const AVAILABLE: bool = true;
+    #[cfg(not(any(windows, all(unix, feature = "gssapi"))))]
+    pub(super) const AVAILABLE: bool = false;
+
+    #[cfg(all(unix, feature = "gssapi"))]
+    pub(super) fn new_context(
+        scheme: Scheme,
+        spn: &str,
+        creds: Option<(&str, &Secret)>,
+    ) -> Result<Box<dyn Mechanism>> {
+        use super::gssapi::{GssContext, Mech};
+        let mech = match scheme {
+            Scheme::Negotiate => Mech::Spnego,
+            Scheme::Ntlm => Mech::Ntlm,
+        };
+        // Kerberos wants user@REALM; accept the Windows form DOMAIN\user for Negotiate too.
+        let user = creds.map(|(u, _)| match (scheme, u.split_once('\\')) {
+            (Scheme::Negotiate, Some((domain, user))) => format!("{user}@{}", domain.to_ascii_uppercase()),
+            _ => u.to_string(),
+        });
+        let creds = match (&user, creds) {
+            (Some(u), Some((_, p))) => Some((u.as_str(), p.expose().as_bytes())),
+            _ => None,
+        };
+        Ok(Box::new(GssContext::new(mech, spn, creds)?))
+    }
+
+    #[cfg(windows)]
+    pub(super) fn new_context(
+        scheme: Scheme,
+        spn: &str,
+        creds: Option<(&str, &Secret)>,
+    ) -> Result<Box<dyn Mechanism>> {
+        Ok(Box::new(super::sspi::SspiContext::new(scheme, spn, creds)?))
+    }
+
+    #[cfg(not(any(windows, all(unix, feature = "gssapi"))))]
+    pub(super) fn new_context(
+        scheme: Scheme,
+        _spn: &str,
+        _creds: Option<(&str, &Secret)>,
+    ) -> Result<Box<dyn Mechanism>> {
+        Err(crate::error::Error::new(
+            crate::status::Status::AuthUnsupported,
+            format!("{} authentication is not built into this library", scheme.name()),
+        ))
     }
 }
 
 /// The scheme names of a list of `WWW-Authenticate` values, for messages ("Negotiate, NTLM").
 pub fn offered_schemes(www_authenticate: &[String]) -> String {
-    let names: Vec<&str> =
-        www_authenticate.iter().filter_map(|v| v.split_whitespace().next()).collect();
+    let names: Vec<String> = parse_challenges(www_authenticate).into_iter().map(|c| c.scheme).collect();
     if names.is_empty() { "no scheme".to_string() } else { names.join(", ") }
 }
 
@@ -195,6 +624,39 @@ pub fn base64_encode(input: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Standard base64 decoding (padding optional, whitespace ignored); None when malformed.
+pub fn base64_decode(input: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(input.len() / 4 * 3);
+    let (mut acc, mut bits, mut pad) = (0u32, 0u32, 0usize);
+    for b in input.bytes() {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => {
+                pad += 1;
+                continue;
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => continue,
+            _ => return None,
+        };
+        if pad > 0 {
+            return None; // data after padding
+        }
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    // 6 leftover bits can never be valid (1 char of a 4-char group); more than 2 pads is malformed.
+    if bits >= 6 || pad > 2 { None } else { Some(out) }
 }
 
 #[cfg(test)]
