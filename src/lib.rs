@@ -5,8 +5,11 @@
 //! Rust callers use the core modules directly; C, C#, and PowerShell callers use the `cm_*` exports
 //! declared in `include/cm_smartcard.h`.
 
+pub mod atr;
 pub mod auth;
+pub mod cm;
 pub mod error;
+pub mod guid;
 pub mod status;
 
 pub use error::{Error, Result};

@@ -1,0 +1,156 @@
+//! The CM server base URL as callers write it, normalized to the API root.
+
+use crate::error::{Error, Result};
+use crate::guid::printable;
+use crate::status::Status;
+
+/// The CM application path every API URL starts with (IIS treats it case-insensitively).
+pub const APP_PATH: &str = "/CertificateManagement";
+/// The API version segment.
+pub const API_PATH: &str = "/api/v1.0";
+
+/// A validated server URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerUrl {
+    /// True for `https://`.
+    pub is_https: bool,
+    /// The host exactly as the caller wrote it (brackets removed from IPv6 literals), used for the SPN.
+    pub host: String,
+    /// `scheme://authority/…/CertificateManagement`, without a trailing slash.
+    pub app_root: String,
+}
+
+impl ServerUrl {
+    /// Accepts `http(s)://host[:port][/prefix][/CertificateManagement][/api/v1.0][/]`.
+    pub fn parse(text: &str) -> Result<ServerUrl> {
+        let bad = |why: &str| {
+            Error::new(Status::InvalidUrl, format!("server URL '{}' {why}", printable(text)))
+        };
+        let text = text.trim();
+        let (scheme, rest) = text.split_once("://").ok_or_else(|| {
+            bad("has no scheme; write it like https://cm.contoso.com/CertificateManagement")
+        })?;
+        let is_https = if scheme.eq_ignore_ascii_case("https") {
+            true
+        } else if scheme.eq_ignore_ascii_case("http") {
+            false
+        } else {
+            return Err(bad("must start with https:// (or http:// for labs)"));
+        };
+        if rest.contains(['?', '#']) {
+            return Err(bad("must not contain a query (?) or fragment (#)"));
+        }
+        if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad("contains spaces or control characters"));
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        if authority.contains('@') {
+            // Do not echo the URL: it holds a password.
+            return Err(Error::new(
+                Status::InvalidUrl,
+                "the server URL must not contain credentials (user:password@); set them in the connection's \
+                 authentication fields",
+            ));
+        }
+        let host = if let Some(v6) = authority.strip_prefix('[') {
+            let end = v6.find(']').ok_or_else(|| bad("has an unterminated IPv6 address"))?;
+            let after = &v6[end + 1..];
+            if !after.is_empty() && !valid_port_suffix(after) {
+                return Err(bad("has an invalid port"));
+            }
+            v6[..end].to_string()
+        } else {
+            let (h, port) = match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            };
+            if let Some(p) = port {
+                if !valid_port_suffix(&format!(":{p}")) {
+                    return Err(bad("has an invalid port"));
+                }
+            }
+            h.to_string()
+        };
+        if host.is_empty() {
+            return Err(bad("has no host name"));
+        }
+        if !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':')) {
+            return Err(bad("has an invalid host name (international names must be given in punycode)"));
+        }
+        let mut path = path.trim_end_matches('/').to_string();
+        if ends_with_ignore_case(&path, API_PATH) {
+            path.truncate(path.len() - API_PATH.len());
+            path = path.trim_end_matches('/').to_string();
+        }
+        if !ends_with_ignore_case(&path, APP_PATH) {
+            path.push_str(APP_PATH);
+        }
+        if path.contains("//") {
+            return Err(bad("has an empty path segment (//)"));
+        }
+        let scheme = if is_https { "https" } else { "http" };
+        Ok(ServerUrl { is_https, host, app_root: format!("{scheme}://{authority}{path}") })
+    }
+
+    /// The full URL of an API path such as `/smartcards`.
+    pub fn api_url(&self, path: &str) -> String {
+        format!("{}{API_PATH}{path}", self.app_root)
+    }
+}
+
+fn valid_port_suffix(s: &str) -> bool {
+    s.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok_and(|n| n > 0))
+}
+
+fn ends_with_ignore_case(s: &str, suffix: &str) -> bool {
+    s.len() >= suffix.len() && s.is_char_boundary(s.len() - suffix.len()) && s[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_forms_normalize_to_the_app_root() {
+        for (input, root) in [
+            ("https://cm.contoso.com", "https://cm.contoso.com/CertificateManagement"),
+            ("https://cm.contoso.com/", "https://cm.contoso.com/CertificateManagement"),
+            ("https://cm.contoso.com/CertificateManagement", "https://cm.contoso.com/CertificateManagement"),
+            ("https://cm.contoso.com/certificatemanagement/", "https://cm.contoso.com/certificatemanagement"),
+            ("https://cm.contoso.com/CertificateManagement/api/v1.0/", "https://cm.contoso.com/CertificateManagement"),
+            ("HTTP://127.0.0.1:8080/negotiate", "http://127.0.0.1:8080/negotiate/CertificateManagement"),
+            ("http://[::1]:8080", "http://[::1]:8080/CertificateManagement"),
+        ] {
+            let url = ServerUrl::parse(input).unwrap();
+            assert_eq!(url.app_root, root, "{input}");
+        }
+        let url = ServerUrl::parse("https://cm.contoso.com:8443/x").unwrap();
+        assert_eq!(url.host, "cm.contoso.com");
+        assert!(url.is_https);
+        assert_eq!(url.api_url("/smartcards"), "https://cm.contoso.com:8443/x/CertificateManagement/api/v1.0/smartcards");
+        assert_eq!(ServerUrl::parse("http://[::1]:80").unwrap().host, "::1");
+    }
+
+    #[test]
+    fn malformed_urls_are_rejected() {
+        for (input, needle) in [
+            ("cm.contoso.com", "no scheme"),
+            ("ftp://cm", "https://"),
+            ("https://", "no host"),
+            ("https://user:pw@cm/", "credentials"),
+            ("https://cm/?a=1", "query"),
+            ("https://cm:99999/", "port"),
+            ("https://cm:/", "port"),
+            ("https://c m/", "spaces"),
+            ("https://cm//x", "empty path segment"),
+        ] {
+            let err = ServerUrl::parse(input).unwrap_err();
+            assert_eq!(err.status, Status::InvalidUrl, "{input}");
+            assert!(err.message.contains(needle), "{input}: {}", err.message);
+            assert!(!err.message.contains("pw@"), "{}", err.message);
+        }
+    }
+}
