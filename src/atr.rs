@@ -44,13 +44,18 @@ impl AtrInfo {
         if bytes.len() < MIN_ATR_LEN || bytes.len() > MAX_ATR_LEN {
             return Err(Error::new(
                 Status::InvalidAtr,
-                format!("an ATR has {MIN_ATR_LEN} to {MAX_ATR_LEN} bytes, this one has {}", bytes.len()),
+                format!(
+                    "an ATR has {MIN_ATR_LEN} to {MAX_ATR_LEN} bytes, this one has {}",
+                    bytes.len()
+                ),
             ));
         }
         let mut problems = Vec::new();
         let ts = bytes[0];
         if ts != 0x3B && ts != 0x3F {
-            problems.push(format!("TS is {ts:02x}; it must be 3b (direct) or 3f (inverse convention)"));
+            problems.push(format!(
+                "TS is {ts:02x}; it must be 3b (direct) or 3f (inverse convention)"
+            ));
         }
         let t0 = bytes[1];
         let historical_len = usize::from(t0 & 0x0F);
@@ -86,8 +91,10 @@ impl AtrInfo {
         let interface_end = pos;
         let historical_end = interface_end + historical_len;
         let expected_len = historical_end + usize::from(tck_required);
-        let historical_bytes =
-            bytes.get(interface_end.min(bytes.len())..historical_end.min(bytes.len())).unwrap_or(&[]).to_vec();
+        let historical_bytes = bytes
+            .get(interface_end.min(bytes.len())..historical_end.min(bytes.len()))
+            .unwrap_or(&[])
+            .to_vec();
         if truncated || bytes.len() < historical_end {
             problems.push(format!(
                 "the ATR is truncated: its structure needs at least {} bytes, it has {}",
@@ -95,21 +102,35 @@ impl AtrInfo {
                 bytes.len()
             ));
         }
-        let tck = if tck_required { bytes.get(historical_end).copied() } else { None };
+        let tck = if tck_required {
+            bytes.get(historical_end).copied()
+        } else {
+            None
+        };
         if tck_required && tck.is_none() && !truncated && bytes.len() >= historical_end {
-            problems.push("TCK is missing: a protocol other than T=0 is indicated, so TCK is required".into());
+            problems.push(
+                "TCK is missing: a protocol other than T=0 is indicated, so TCK is required".into(),
+            );
         }
         if bytes.len() > expected_len && !truncated {
             problems.push(format!(
                 "{} unexpected byte(s) after the {}",
                 bytes.len() - expected_len,
-                if tck_required { "TCK" } else { "historical bytes (T=0 only: no TCK expected)" }
+                if tck_required {
+                    "TCK"
+                } else {
+                    "historical bytes (T=0 only: no TCK expected)"
+                }
             ));
         }
-        let tck_valid = tck.map(|_| bytes[1..=historical_end].iter().fold(0u8, |acc, b| acc ^ b) == 0);
+        let tck_valid =
+            tck.map(|_| bytes[1..=historical_end].iter().fold(0u8, |acc, b| acc ^ b) == 0);
         if tck_valid == Some(false) {
             let expected = bytes[1..historical_end].iter().fold(0u8, |acc, b| acc ^ b);
-            problems.push(format!("TCK is {:02x}, the checksum needs {expected:02x}", tck.unwrap_or(0)));
+            problems.push(format!(
+                "TCK is {:02x}, the checksum needs {expected:02x}",
+                tck.unwrap_or(0)
+            ));
         }
         Ok(AtrInfo {
             bytes: bytes.to_vec(),
@@ -139,17 +160,28 @@ impl AtrInfo {
 /// (`3b:8d:01`), with or without `0x` prefixes, any case.
 pub fn decode_hex_text(text: &str) -> Result<Vec<u8>> {
     let mut digits = Vec::with_capacity(text.len());
-    let tokens: Vec<&str> =
-        text.split(|c: char| c.is_whitespace() || c == ':' || c == '-' || c == ',').filter(|t| !t.is_empty()).collect();
+    let tokens: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || c == ':' || c == '-' || c == ',')
+        .filter(|t| !t.is_empty())
+        .collect();
     for token in &tokens {
-        let token = token.strip_prefix("0x").or_else(|| token.strip_prefix("0X")).unwrap_or(token);
+        let token = token
+            .strip_prefix("0x")
+            .or_else(|| token.strip_prefix("0X"))
+            .unwrap_or(token);
         // A separated notation must use whole bytes per token ("3B 8D"), not "3 B8D".
         if tokens.len() > 1 && token.len() % 2 != 0 {
-            return Err(Error::new(Status::InvalidAtr, format!("ATR byte '{token}' is not two hex digits")));
+            return Err(Error::new(
+                Status::InvalidAtr,
+                format!("ATR byte '{token}' is not two hex digits"),
+            ));
         }
         for c in token.chars() {
             let v = c.to_digit(16).ok_or_else(|| {
-                Error::new(Status::InvalidAtr, format!("ATR contains '{c}', which is not a hex digit"))
+                Error::new(
+                    Status::InvalidAtr,
+                    format!("ATR contains '{c}', which is not a hex digit"),
+                )
             })?;
             digits.push(v as u8);
         }
@@ -158,7 +190,10 @@ pub fn decode_hex_text(text: &str) -> Result<Vec<u8>> {
         return Err(Error::new(Status::InvalidAtr, "the ATR is empty"));
     }
     if digits.len() % 2 != 0 {
-        return Err(Error::new(Status::InvalidAtr, "the ATR has an odd number of hex digits"));
+        return Err(Error::new(
+            Status::InvalidAtr,
+            "the ATR has an odd number of hex digits",
+        ));
     }
     Ok(digits.chunks(2).map(|p| (p[0] << 4) | p[1]).collect())
 }
@@ -180,7 +215,10 @@ pub fn parse_atr_text(text: &str) -> Result<Vec<u8>> {
     let bytes = decode_hex_text(text)?;
     let info = AtrInfo::parse(&bytes)?;
     if let Some(problem) = info.problems.first() {
-        return Err(Error::new(Status::InvalidAtr, format!("invalid ATR {}: {problem}", to_hex(&bytes))));
+        return Err(Error::new(
+            Status::InvalidAtr,
+            format!("invalid ATR {}: {problem}", to_hex(&bytes)),
+        ));
     }
     Ok(bytes)
 }
@@ -223,7 +261,11 @@ mod tests {
 
     #[test]
     fn other_documented_vectors_are_valid() {
-        for atr in ["3B8D0180FBA000000397425446590401CF", "3B80800101", "3B8F8001804F0CA000000306030001000000006A"] {
+        for atr in [
+            "3B8D0180FBA000000397425446590401CF",
+            "3B80800101",
+            "3B8F8001804F0CA000000306030001000000006A",
+        ] {
             assert!(normalize_atr(atr).is_ok(), "{atr}");
         }
     }
@@ -281,7 +323,9 @@ mod tests {
     fn thirty_three_byte_atr_is_accepted() {
         // T0 = FF: TA1 TB1 TC1 TD1, K = 15. TD1 = F1 and TD2 = F1: next group full, T=1. TD3 = 71: TA4 TB4 TC4, T=1.
         // 1 + 1 + 4 + 4 + 4 + 3 + 15 historical + TCK = 33 bytes, the ISO maximum.
-        let mut atr = vec![0x3B, 0xFF, 0x11, 0x00, 0x00, 0xF1, 0x00, 0x00, 0x00, 0xF1, 0x00, 0x00, 0x00, 0x71];
+        let mut atr = vec![
+            0x3B, 0xFF, 0x11, 0x00, 0x00, 0xF1, 0x00, 0x00, 0x00, 0xF1, 0x00, 0x00, 0x00, 0x71,
+        ];
         atr.extend_from_slice(&[0x00, 0x00, 0x00]);
         atr.extend_from_slice(&[0x41; 15]);
         atr.push(atr[1..].iter().fold(0u8, |a, b| a ^ b));

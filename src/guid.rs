@@ -34,7 +34,11 @@ pub fn is_empty_guid(u: &Uuid) -> bool {
 
 /// A shortened, control-character-free copy of caller input for error messages.
 pub fn printable(text: &str) -> String {
-    let mut s: String = text.chars().take(64).map(|c| if c.is_control() { '?' } else { c }).collect();
+    let mut s: String = text
+        .chars()
+        .take(64)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
     if text.chars().count() > 64 {
         s.push('…');
     }
@@ -62,7 +66,14 @@ mod tests {
 
     #[test]
     fn rejects_malformed_guids_with_a_helpful_message() {
-        for text in ["", "not-a-guid", "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a09", "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a0991", "{a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099", "g9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099"] {
+        for text in [
+            "",
+            "not-a-guid",
+            "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a09",
+            "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a0991",
+            "{a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099",
+            "g9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099",
+        ] {
             let err = normalize_guid(text, "card id").unwrap_err();
             assert_eq!(err.status, Status::InvalidGuid, "{text}");
             assert!(err.message.starts_with("card id '"), "{}", err.message);

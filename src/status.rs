@@ -216,7 +216,9 @@ impl Status {
             ConnectFailed => "could not connect to the server",
             TlsFailed => "TLS failure (certificate not trusted or handshake failed)",
             Timeout => "the server did not answer in time",
-            OutcomeUnknown => "the request may have reached the server but no answer was received; outcome unknown",
+            OutcomeUnknown => {
+                "the request may have reached the server but no answer was received; outcome unknown"
+            }
             ResponseTooLarge => "the server's response is too large",
             RedirectRefused => "the server answered with a redirect, which is not followed",
             TransportError => "transport error",

@@ -185,7 +185,10 @@ impl AuthSession {
 
     /// The SPN used for Kerberos: the override or `HTTP/<host>`.
     pub fn spn(&self) -> String {
-        self.config.spn.clone().unwrap_or_else(|| format!("HTTP/{}", self.host))
+        self.config
+            .spn
+            .clone()
+            .unwrap_or_else(|| format!("HTTP/{}", self.host))
     }
 
     /// The scheme of the context in progress or completed, if any (for logs: which mechanism was used).
@@ -216,20 +219,39 @@ impl AuthSession {
         match self.config.method {
             AuthMethod::Bearer => {
                 self.check_transport("bearer")?;
-                let token = self.config.token.as_ref().filter(|t| !t.expose().is_empty()).ok_or_else(|| {
-                    Error::new(Status::InvalidArgument, "bearer authentication needs a token")
-                })?;
+                let token = self
+                    .config
+                    .token
+                    .as_ref()
+                    .filter(|t| !t.expose().is_empty())
+                    .ok_or_else(|| {
+                        Error::new(
+                            Status::InvalidArgument,
+                            "bearer authentication needs a token",
+                        )
+                    })?;
                 Ok(Some(format!("Bearer {}", token.expose())))
             }
             AuthMethod::Basic => {
                 self.check_transport("Basic")?;
                 let user = self.config.username.as_deref().unwrap_or("");
-                let pass = self.config.password.as_ref().map(|p| p.expose()).unwrap_or("");
+                let pass = self
+                    .config
+                    .password
+                    .as_ref()
+                    .map(|p| p.expose())
+                    .unwrap_or("");
                 if user.is_empty() {
-                    return Err(Error::new(Status::InvalidArgument, "Basic authentication needs a username"));
+                    return Err(Error::new(
+                        Status::InvalidArgument,
+                        "Basic authentication needs a username",
+                    ));
                 }
                 let raw = Secret::new(format!("{user}:{pass}"));
-                Ok(Some(format!("Basic {}", base64_encode(raw.expose().as_bytes()))))
+                Ok(Some(format!(
+                    "Basic {}",
+                    base64_encode(raw.expose().as_bytes())
+                )))
             }
             AuthMethod::NegotiateCurrentUser | AuthMethod::NegotiateExplicit => {
                 // Pre-emptive Negotiate only when it is allowed and a context starts (a ticket is at hand);
@@ -237,7 +259,9 @@ impl AuthSession {
                 if !self.transport_ok() || !backend::AVAILABLE {
                     return Ok(None);
                 }
-                if self.config.method == AuthMethod::NegotiateExplicit && self.explicit_user().is_err() {
+                if self.config.method == AuthMethod::NegotiateExplicit
+                    && self.explicit_user().is_err()
+                {
                     return Ok(None);
                 }
                 match self.start(Scheme::Negotiate, None) {
@@ -258,7 +282,10 @@ impl AuthSession {
             (Some(u), Some(p)) => Ok((u, p)),
             _ => Err(Error::new(
                 Status::InvalidArgument,
-                format!("{:?} authentication needs a username and a password", self.config.method),
+                format!(
+                    "{:?} authentication needs a username and a password",
+                    self.config.method
+                ),
             )),
         }
     }
@@ -274,12 +301,19 @@ impl AuthSession {
         };
         let creds_ref = creds.as_ref().map(|(u, p)| (u.as_str(), p));
         let mech = backend::new_context(scheme, &self.spn(), creds_ref)?;
-        self.active = Some(Active { scheme, mech, tokens_sent: 0 });
+        self.active = Some(Active {
+            scheme,
+            mech,
+            tokens_sent: 0,
+        });
         self.step_active(server_token)
     }
 
     fn step_active(&mut self, server_token: Option<&[u8]>) -> Result<String> {
-        let active = self.active.as_mut().ok_or_else(|| Error::new(Status::Internal, "no auth context"))?;
+        let active = self
+            .active
+            .as_mut()
+            .ok_or_else(|| Error::new(Status::Internal, "no auth context"))?;
         let step = active.mech.step(server_token)?;
         if step.token.is_empty() {
             return Err(Error::new(
@@ -292,12 +326,17 @@ impl AuthSession {
             ));
         }
         active.tokens_sent += 1;
-        Ok(format!("{} {}", active.scheme.name(), base64_encode(&step.token)))
+        Ok(format!(
+            "{} {}",
+            active.scheme.name(),
+            base64_encode(&step.token)
+        ))
     }
 
     /// The `Authorization` value answering a 401 with these `WWW-Authenticate` values.
     pub fn respond_to_challenge(&mut self, www_authenticate: &[String]) -> Result<String> {
         self.legs += 1;
+        let first_challenge = !self.challenged;
         self.challenged = true;
         let offered = offered_schemes(www_authenticate);
         let challenges = parse_challenges(www_authenticate);
@@ -312,7 +351,11 @@ impl AuthSession {
                 ));
             }
             AuthMethod::Basic | AuthMethod::Bearer => {
-                let name = if self.config.method == AuthMethod::Basic { "Basic" } else { "Bearer" };
+                let name = if self.config.method == AuthMethod::Basic {
+                    "Basic"
+                } else {
+                    "Bearer"
+                };
                 return Err(Error::new(
                     Status::AuthRejected,
                     format!("the server rejected the {name} credentials (it offers: {offered})"),
@@ -321,15 +364,38 @@ impl AuthSession {
             _ => {}
         }
         if self.legs > MAX_LEGS {
-            let scheme = self.active.as_ref().map_or("authentication", |a| a.scheme.name());
+            let scheme = self
+                .active
+                .as_ref()
+                .map_or("authentication", |a| a.scheme.name());
             return Err(Error::new(
                 Status::AuthRejected,
-                format!("{scheme} credentials rejected: the server still answered 401 after {MAX_LEGS} legs"),
+                format!(
+                    "{scheme} credentials rejected: the server still answered 401 after {MAX_LEGS} legs"
+                ),
             ));
+        }
+        // A pre-emptive token answered by a 401 without a token for its scheme: the optimisation failed (for
+        // example the server wants NTLM). Start over from the offered schemes, unless that would pick the same
+        // scheme again (then the pre-emptive credentials were refused).
+        let mut refused_preemptive = None;
+        if first_challenge {
+            if let Some(a) = self.active.as_ref() {
+                let continues = challenges
+                    .iter()
+                    .any(|c| c.is(a.scheme.name()) && c.token68.is_some());
+                if !continues && a.tokens_sent == 1 {
+                    refused_preemptive = Some(a.scheme);
+                    self.active = None;
+                }
+            }
         }
         // A context in progress continues with the server's token for its scheme.
         if let Some(scheme) = self.active.as_ref().map(|a| a.scheme) {
-            let token = challenges.iter().find(|c| c.is(scheme.name())).and_then(|c| c.token());
+            let token = challenges
+                .iter()
+                .find(|c| c.is(scheme.name()))
+                .and_then(|c| c.token());
             return match token {
                 Some(Ok(token)) => self.step_active(Some(&token)),
                 Some(Err(e)) => Err(e),
@@ -346,10 +412,14 @@ impl AuthSession {
         let has = |name: &str| challenges.iter().any(|c| c.is(name));
         let scheme = match self.config.method {
             AuthMethod::Ntlm if has("NTLM") => Scheme::Ntlm,
-            AuthMethod::NegotiateCurrentUser | AuthMethod::NegotiateExplicit if has("Negotiate") => {
+            AuthMethod::NegotiateCurrentUser | AuthMethod::NegotiateExplicit
+                if has("Negotiate") =>
+            {
                 Scheme::Negotiate
             }
-            AuthMethod::NegotiateCurrentUser | AuthMethod::NegotiateExplicit if has("NTLM") => Scheme::Ntlm,
+            AuthMethod::NegotiateCurrentUser | AuthMethod::NegotiateExplicit if has("NTLM") => {
+                Scheme::Ntlm
+            }
             _ => {
                 return Err(Error::new(
                     Status::AuthRequired,
@@ -361,6 +431,16 @@ impl AuthSession {
                 ));
             }
         };
+        if refused_preemptive == Some(scheme) {
+            return Err(Error::new(
+                Status::AuthRejected,
+                format!(
+                    "{} credentials rejected by the server (it answered 401 to them, offering: {offered}){}",
+                    scheme.name(),
+                    self.rejection_hint(scheme)
+                ),
+            ));
+        }
         self.check_transport(scheme.name())?;
         if !backend::AVAILABLE {
             return Err(Error::new(
@@ -373,7 +453,11 @@ impl AuthSession {
             ));
         }
         // A first challenge normally carries no token; if it does (rare), pass it to the new context.
-        let token = match challenges.iter().find(|c| c.is(scheme.name())).and_then(|c| c.token()) {
+        let token = match challenges
+            .iter()
+            .find(|c| c.is(scheme.name()))
+            .and_then(|c| c.token())
+        {
             Some(Ok(t)) => Some(t),
             Some(Err(e)) => return Err(e),
             None => None,
@@ -392,9 +476,14 @@ impl AuthSession {
 
     /// Verifies the final answer's `WWW-Authenticate` values (mutual authentication).
     pub fn finish(&mut self, www_authenticate: &[String]) -> Result<()> {
-        let Some(active) = self.active.as_mut() else { return Ok(()) };
+        let Some(active) = self.active.as_mut() else {
+            return Ok(());
+        };
         let challenges = parse_challenges(www_authenticate);
-        let token = challenges.iter().find(|c| c.is(active.scheme.name())).and_then(|c| c.token());
+        let token = challenges
+            .iter()
+            .find(|c| c.is(active.scheme.name()))
+            .and_then(|c| c.token());
         match token {
             Some(Ok(token)) if !active.mech.complete() => {
                 let step = active.mech.step(Some(&token)).map_err(|e| {
@@ -413,7 +502,10 @@ impl AuthSession {
                 Ok(())
             }
             Some(Ok(_)) => Ok(()), // already complete (e.g. NTLM); nothing to verify
-            Some(Err(e)) => Err(Error::new(Status::AuthMutualFailed, format!("mutual authentication failed: {}", e.message))),
+            Some(Err(e)) => Err(Error::new(
+                Status::AuthMutualFailed,
+                format!("mutual authentication failed: {}", e.message),
+            )),
             None => {
                 if active.mech.complete()
                     || !self.challenged
@@ -454,7 +546,10 @@ impl Challenge {
     fn token(&self) -> Option<Result<Vec<u8>>> {
         self.token68.as_deref().map(|t| {
             base64_decode(t).ok_or_else(|| {
-                Error::new(Status::AuthUnavailable, format!("the server sent a malformed {} token", self.scheme))
+                Error::new(
+                    Status::AuthUnavailable,
+                    format!("the server sent a malformed {} token", self.scheme),
+                )
             })
         })
     }
@@ -481,7 +576,10 @@ fn split_commas(s: &str) -> Vec<&str> {
 
 fn is_token68(s: &str) -> bool {
     let body = s.trim_end_matches('=');
-    !body.is_empty() && body.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
 }
 
 fn parse_param(item: &str) -> Option<(String, String)> {
@@ -492,7 +590,9 @@ fn parse_param(item: &str) -> Option<(String, String)> {
     }
     let value = value.trim();
     let value = if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
-        value[1..value.len() - 1].replace("\\\"", "\"").replace("\\\\", "\\")
+        value[1..value.len() - 1]
+            .replace("\\\"", "\"")
+            .replace("\\\\", "\\")
     } else {
         value.to_string()
     };
@@ -513,7 +613,9 @@ pub fn parse_challenges(www_authenticate: &[String]) -> Vec<Challenge> {
             let first_ws = item.find(char::is_whitespace).unwrap_or(item.len());
             let eq = item.find('=');
             if let (Some(c), Some(eq)) = (current.as_mut(), eq) {
-                if eq < first_ws && !is_token68(item) || eq < first_ws && item[eq..].trim_start_matches('=').starts_with('"') {
+                if eq < first_ws && !is_token68(item)
+                    || eq < first_ws && item[eq..].trim_start_matches('=').starts_with('"')
+                {
                     if let Some(p) = parse_param(item) {
                         c.params.push(p);
                         continue;
@@ -525,7 +627,11 @@ pub fn parse_challenges(www_authenticate: &[String]) -> Vec<Challenge> {
             }
             let (scheme, rest) = item.split_at(first_ws);
             let rest = rest.trim();
-            let mut ch = Challenge { scheme: scheme.to_string(), token68: None, params: Vec::new() };
+            let mut ch = Challenge {
+                scheme: scheme.to_string(),
+                token68: None,
+                params: Vec::new(),
+            };
             if !rest.is_empty() {
                 if is_token68(rest) {
                     ch.token68 = Some(rest.to_string());
@@ -570,11 +676,13 @@ mod backend {
         };
         // Kerberos wants user@REALM; accept the Windows form DOMAIN\user for Negotiate too.
         let user = creds.map(|(u, _)| match (scheme, u.split_once('\\')) {
-            (Scheme::Negotiate, Some((domain, user))) => format!("{user}@{}", domain.to_ascii_uppercase()),
+            (Scheme::Negotiate, Some((domain, user))) => {
+                format!("{user}@{}", domain.to_ascii_uppercase())
+            }
             _ => u.to_string(),
         });
         let creds = match (&user, creds) {
-            (Some(u), Some((_, p))) => Some((u.as_str(), p.expose().as_bytes())),
+            (Some(u), Some((_, p))) => Some((u.as_str(), p)),
             _ => None,
         };
         Ok(Box::new(GssContext::new(mech, spn, creds)?))
@@ -597,15 +705,25 @@ mod backend {
     ) -> Result<Box<dyn Mechanism>> {
         Err(crate::error::Error::new(
             crate::status::Status::AuthUnsupported,
-            format!("{} authentication is not built into this library", scheme.name()),
+            format!(
+                "{} authentication is not built into this library",
+                scheme.name()
+            ),
         ))
     }
 }
 
 /// The scheme names of a list of `WWW-Authenticate` values, for messages ("Negotiate, NTLM").
 pub fn offered_schemes(www_authenticate: &[String]) -> String {
-    let names: Vec<String> = parse_challenges(www_authenticate).into_iter().map(|c| c.scheme).collect();
-    if names.is_empty() { "no scheme".to_string() } else { names.join(", ") }
+    let names: Vec<String> = parse_challenges(www_authenticate)
+        .into_iter()
+        .map(|c| c.scheme)
+        .collect();
+    if names.is_empty() {
+        "no scheme".to_string()
+    } else {
+        names.join(", ")
+    }
 }
 
 /// Standard base64 with padding.
@@ -613,7 +731,11 @@ pub fn base64_encode(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -656,7 +778,11 @@ pub fn base64_decode(input: &str) -> Option<Vec<u8>> {
         }
     }
     // 6 leftover bits can never be valid (1 char of a 4-char group); more than 2 pads is malformed.
-    if bits >= 6 || pad > 2 { None } else { Some(out) }
+    if bits >= 6 || pad > 2 {
+        None
+    } else {
+        Some(out)
+    }
 }
 
 #[cfg(test)]
@@ -665,7 +791,13 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        let cases = [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")];
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ];
         for (plain, encoded) in cases {
             assert_eq!(base64_encode(plain.as_bytes()), encoded);
         }
@@ -679,10 +811,16 @@ mod tests {
             password: Some(Secret::new("pw")),
             ..Default::default()
         };
-        let err = AuthSession::new(&cfg, "localhost", false).unwrap().initial_header().unwrap_err();
+        let err = AuthSession::new(&cfg, "localhost", false)
+            .unwrap()
+            .initial_header()
+            .unwrap_err();
         assert_eq!(err.status, Status::AuthInsecureTransport);
         assert!(!err.message.contains("pw"));
-        let header = AuthSession::new(&cfg, "localhost", true).unwrap().initial_header().unwrap();
+        let header = AuthSession::new(&cfg, "localhost", true)
+            .unwrap()
+            .initial_header()
+            .unwrap();
         assert_eq!(header.as_deref(), Some("Basic Ym9iOnB3"));
     }
 

@@ -76,7 +76,10 @@ impl Transport {
     /// Builds the agent: OS trust store (plus the extra CA file), no redirects, timeouts always set.
     pub fn new(config: TransportConfig) -> Result<Transport> {
         if config.timeout.is_zero() || config.connect_timeout.is_zero() {
-            return Err(Error::new(Status::InvalidArgument, "timeouts must be greater than zero"));
+            return Err(Error::new(
+                Status::InvalidArgument,
+                "timeouts must be greater than zero",
+            ));
         }
         let root_certs = match &config.extra_ca_file {
             None => RootCerts::PlatformVerifier,
@@ -95,7 +98,10 @@ impl Transport {
             .accept("application/json")
             .tls_config(tls)
             .build();
-        Ok(Transport { agent: agent_config.new_agent(), config })
+        Ok(Transport {
+            agent: agent_config.new_agent(),
+            config,
+        })
     }
 
     /// Sends one logical request, answering up to [`MAX_LEGS`] authentication challenges.
@@ -114,8 +120,13 @@ impl Transport {
         let mut session = AuthSession::new(&self.config.auth, host, is_https)?;
         let mut authorization = session.initial_header()?;
         for leg in 0..=MAX_LEGS {
-            let (answer, www_authenticate) =
-                self.exchange(method, url, authorization.as_deref(), json_body, idempotency)?;
+            let (answer, www_authenticate) = self.exchange(
+                method,
+                url,
+                authorization.as_deref(),
+                json_body,
+                idempotency,
+            )?;
             if answer.status == 401 {
                 if leg == MAX_LEGS {
                     return Err(Error::new(
@@ -124,11 +135,15 @@ impl Transport {
                     )
                     .with_http_status(401));
                 }
-                let next = session.respond_to_challenge(&www_authenticate).map_err(|e| e.with_http_status(401))?;
+                let next = session
+                    .respond_to_challenge(&www_authenticate)
+                    .map_err(|e| e.with_http_status(401))?;
                 authorization = Some(next);
                 continue;
             }
-            session.finish(&www_authenticate).map_err(|e| e.with_http_status(answer.status))?;
+            session
+                .finish(&www_authenticate)
+                .map_err(|e| e.with_http_status(answer.status))?;
             return Ok(answer);
         }
         unreachable!("the loop returns on its last leg")
@@ -151,19 +166,33 @@ impl Transport {
                 let request = builder
                     .header("Content-Type", "application/json; charset=utf-8")
                     .body(body.as_bytes().to_vec())
-                    .map_err(|e| Error::new(Status::InvalidUrl, format!("cannot build the request for {url}: {e}")))?;
+                    .map_err(|e| {
+                        Error::new(
+                            Status::InvalidUrl,
+                            format!("cannot build the request for {url}: {e}"),
+                        )
+                    })?;
                 self.agent.run(request)
             }
             None => {
-                let request = builder
-                    .body(())
-                    .map_err(|e| Error::new(Status::InvalidUrl, format!("cannot build the request for {url}: {e}")))?;
+                let request = builder.body(()).map_err(|e| {
+                    Error::new(
+                        Status::InvalidUrl,
+                        format!("cannot build the request for {url}: {e}"),
+                    )
+                })?;
                 self.agent.run(request)
             }
         };
         let mut response = result.map_err(|e| classify_error(e, method, url, idempotency))?;
         let status = response.status().as_u16();
-        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
         let content_type = header("content-type");
         let location = header("location");
         let www_authenticate: Vec<String> = response
@@ -176,7 +205,11 @@ impl Transport {
         // Read to the end (under the cap) so the connection can carry the next authentication leg.
         let mut body = Vec::new();
         let cap = self.config.max_response_bytes;
-        let read = response.body_mut().as_reader().take(cap + 1).read_to_end(&mut body);
+        let read = response
+            .body_mut()
+            .as_reader()
+            .take(cap + 1)
+            .read_to_end(&mut body);
         if let Err(e) = read {
             // The status line arrived, so the outcome is known; only the body is incomplete.
             if (200..300).contains(&status) {
@@ -194,11 +227,21 @@ impl Transport {
         if body.len() as u64 > cap {
             return Err(Error::new(
                 Status::ResponseTooLarge,
-                format!("the answer to {method} {url} (HTTP {status}) is larger than the {cap}-byte cap"),
+                format!(
+                    "the answer to {method} {url} (HTTP {status}) is larger than the {cap}-byte cap"
+                ),
             )
             .with_http_status(status));
         }
-        Ok((HttpAnswer { status, content_type, location, body }, www_authenticate))
+        Ok((
+            HttpAnswer {
+                status,
+                content_type,
+                location,
+                body,
+            },
+            www_authenticate,
+        ))
     }
 }
 
@@ -218,12 +261,18 @@ fn trust_roots_with_extra(path: &std::path::Path) -> Result<Vec<Certificate<'sta
             .collect())
     };
     let extra = read_pem(path).map_err(|e| {
-        Error::new(Status::InvalidFile, format!("cannot read the extra CA file '{}': {e}", path.display()))
+        Error::new(
+            Status::InvalidFile,
+            format!("cannot read the extra CA file '{}': {e}", path.display()),
+        )
     })?;
     if extra.is_empty() {
         return Err(Error::new(
             Status::InvalidFile,
-            format!("the extra CA file '{}' contains no PEM certificate", path.display()),
+            format!(
+                "the extra CA file '{}' contains no PEM certificate",
+                path.display()
+            ),
         ));
     }
     let mut roots = Vec::new();
@@ -279,19 +328,37 @@ fn classify_error(err: ureq::Error, method: &str, url: &str, idempotency: Idempo
             Status::ConnectFailed,
             format!("{method} {url}: connecting to the server timed out; nothing was sent"),
         ),
-        E::Timeout(phase) if at_most_once => unknown_outcome(method, url, &format!("timed out ({phase})")),
+        E::Timeout(phase) if at_most_once => {
+            unknown_outcome(method, url, &format!("timed out ({phase})"))
+        }
         E::Timeout(phase) => Error::new(
             Status::Timeout,
             format!("{method} {url}: the server did not answer in time ({phase})"),
         ),
         E::Io(io) => classify_io(io, method, url, idempotency),
-        E::Tls(msg) => Error::new(Status::TlsFailed, format!("{method} {url}: TLS failed: {msg}")),
+        E::Tls(msg) => Error::new(
+            Status::TlsFailed,
+            format!("{method} {url}: TLS failed: {msg}"),
+        ),
         E::Rustls(e) => Error::new(Status::TlsFailed, tls_message(method, url, &e.to_string())),
-        E::Pem(e) => Error::new(Status::InvalidFile, format!("cannot parse a PEM certificate: {e}")),
+        E::Pem(e) => Error::new(
+            Status::InvalidFile,
+            format!("cannot parse a PEM certificate: {e}"),
+        ),
         E::BadUri(u) => Error::new(Status::InvalidUrl, format!("{method}: invalid URL {u}")),
-        E::Http(e) => Error::new(Status::InvalidUrl, format!("{method} {url}: invalid request: {e}")),
-        E::Protocol(e) if at_most_once => unknown_outcome(method, url, &format!("the answer broke the HTTP protocol ({e})")),
-        E::Protocol(e) => Error::new(Status::TransportError, format!("{method} {url}: malformed HTTP answer: {e}")),
+        E::Http(e) => Error::new(
+            Status::InvalidUrl,
+            format!("{method} {url}: invalid request: {e}"),
+        ),
+        E::Protocol(e) if at_most_once => unknown_outcome(
+            method,
+            url,
+            &format!("the answer broke the HTTP protocol ({e})"),
+        ),
+        E::Protocol(e) => Error::new(
+            Status::TransportError,
+            format!("{method} {url}: malformed HTTP answer: {e}"),
+        ),
         E::TooManyRedirects | E::RedirectFailed => Error::new(
             Status::RedirectRefused,
             format!("{method} {url}: the server redirected; redirects are not followed"),
@@ -300,7 +367,9 @@ fn classify_error(err: ureq::Error, method: &str, url: &str, idempotency: Idempo
             Status::ResponseTooLarge,
             format!("{method} {url}: the answer is larger than the {n}-byte cap"),
         ),
-        other if at_most_once => unknown_outcome(method, url, &format!("the exchange failed ({other})")),
+        other if at_most_once => {
+            unknown_outcome(method, url, &format!("the exchange failed ({other})"))
+        }
         other => Error::new(Status::TransportError, format!("{method} {url}: {other}")),
     }
 }
@@ -318,25 +387,37 @@ fn classify_io(io: std::io::Error, method: &str, url: &str, idempotency: Idempot
     if let Some(inner) = io.get_ref() {
         if let Some(tls) = inner.downcast_ref::<ureq::Error>() {
             if matches!(tls, ureq::Error::Rustls(_) | ureq::Error::Tls(_)) {
-                return Error::new(Status::TlsFailed, tls_message(method, url, &tls.to_string()));
+                return Error::new(
+                    Status::TlsFailed,
+                    tls_message(method, url, &tls.to_string()),
+                );
             }
         }
         let text = inner.to_string();
-        if text.contains("certificate") || text.contains("InvalidCertificate") || text.contains("UnknownIssuer") {
+        if text.contains("certificate")
+            || text.contains("InvalidCertificate")
+            || text.contains("UnknownIssuer")
+        {
             return Error::new(Status::TlsFailed, tls_message(method, url, &text));
         }
     }
     match io.kind() {
-        K::ConnectionRefused | K::AddrNotAvailable | K::NetworkUnreachable | K::HostUnreachable => Error::new(
-            Status::ConnectFailed,
-            format!("{method} {url}: could not connect to the server ({io}); nothing was sent"),
-        ),
-        K::TimedOut | K::WouldBlock if idempotency == Idempotency::Safe => {
-            Error::new(Status::Timeout, format!("{method} {url}: the server did not answer in time ({io})"))
+        K::ConnectionRefused | K::AddrNotAvailable | K::NetworkUnreachable | K::HostUnreachable => {
+            Error::new(
+                Status::ConnectFailed,
+                format!("{method} {url}: could not connect to the server ({io}); nothing was sent"),
+            )
         }
+        K::TimedOut | K::WouldBlock if idempotency == Idempotency::Safe => Error::new(
+            Status::Timeout,
+            format!("{method} {url}: the server did not answer in time ({io})"),
+        ),
         _ if idempotency == Idempotency::AtMostOnce => {
             unknown_outcome(method, url, &format!("the connection broke ({io})"))
         }
-        _ => Error::new(Status::TransportError, format!("{method} {url}: the connection broke ({io})")),
+        _ => Error::new(
+            Status::TransportError,
+            format!("{method} {url}: the connection broke ({io})"),
+        ),
     }
 }

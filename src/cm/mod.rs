@@ -145,19 +145,37 @@ impl CmClient {
         &self.server
     }
 
-    fn call(&self, method: &str, path: &str, body: Option<&str>, idempotency: Idempotency) -> Result<(String, HttpAnswer)> {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        idempotency: Idempotency,
+    ) -> Result<(String, HttpAnswer)> {
         let url = self.server.api_url(path);
-        let answer = self.transport.send(method, &url, &self.server.host, self.server.is_https, body, idempotency)?;
+        let answer = self.transport.send(
+            method,
+            &url,
+            &self.server.host,
+            self.server.is_https,
+            body,
+            idempotency,
+        )?;
         Ok((url, answer))
     }
 
     /// `POST /smartcards`: binds the card to the request. Sent at most once; never retried.
     pub fn assign_smartcard(&self, assignment: &Assignment) -> Result<AssignOutcome> {
         let body = assignment.to_json();
-        let (url, answer) = self.call("POST", "/smartcards", Some(&body), Idempotency::AtMostOnce)?;
+        let (url, answer) =
+            self.call("POST", "/smartcards", Some(&body), Idempotency::AtMostOnce)?;
         match answer.status {
             201 => parse_created_body(&url, &answer),
-            204 => Ok(AssignOutcome { http_status: 204, smartcard_uri: None, smartcard_uuid: None }),
+            204 => Ok(AssignOutcome {
+                http_status: 204,
+                smartcard_uri: None,
+                smartcard_uuid: None,
+            }),
             200 => {
                 // Not documented for this endpoint; accept the documented body shape if present.
                 let mut outcome = parse_created_body(&url, &answer)?;
@@ -171,8 +189,12 @@ impl CmClient {
     /// `GET /smartcards?cardid=`: the smartcard CM holds for this card id, if any.
     pub fn find_smartcard_by_card_id(&self, card_id: &str) -> Result<Option<Smartcard>> {
         let card_id = normalize_guid(card_id, "card id")?;
-        let (url, answer) =
-            self.call("GET", &format!("/smartcards?cardid={card_id}"), None, Idempotency::Safe)?;
+        let (url, answer) = self.call(
+            "GET",
+            &format!("/smartcards?cardid={card_id}"),
+            None,
+            Idempotency::Safe,
+        )?;
         match answer.status {
             200 => {
                 let value = parse_json_body(&url, &answer)?;
@@ -198,7 +220,8 @@ impl CmClient {
     /// `GET /smartcards/{uuid}`.
     pub fn get_smartcard(&self, smartcard_uuid: &str) -> Result<Option<Smartcard>> {
         let id = normalize_guid(smartcard_uuid, "smartcard uuid")?;
-        let (url, answer) = self.call("GET", &format!("/smartcards/{id}"), None, Idempotency::Safe)?;
+        let (url, answer) =
+            self.call("GET", &format!("/smartcards/{id}"), None, Idempotency::Safe)?;
         match answer.status {
             200 => parse_smartcard(&url, parse_json_body(&url, &answer)?).map(Some),
             204 => Ok(None),
@@ -209,7 +232,8 @@ impl CmClient {
     /// `GET /requests/{id}`.
     pub fn get_request(&self, request_id: &str) -> Result<Option<CmRequest>> {
         let id = normalize_guid(request_id, "request id")?;
-        let (url, answer) = self.call("GET", &format!("/requests/{id}"), None, Idempotency::Safe)?;
+        let (url, answer) =
+            self.call("GET", &format!("/requests/{id}"), None, Idempotency::Safe)?;
         match answer.status {
             200 => parse_request(&url, parse_json_body(&url, &answer)?).map(Some),
             204 => Ok(None),
@@ -223,12 +247,19 @@ impl CmClient {
         let request = self.get_request(&assignment.request_id)?.ok_or_else(|| {
             Error::new(
                 Status::HttpForbidden,
-                format!("CM does not know request {} (GET answered 204 No Content)", assignment.request_id),
+                format!(
+                    "CM does not know request {} (GET answered 204 No Content)",
+                    assignment.request_id
+                ),
             )
             .with_http_status(204)
         })?;
         let Some(bound) = request.new_smartcard_uuid else {
-            return Ok(Reconciliation { state: BindingState::NotBound, smartcard_uuid: None, request });
+            return Ok(Reconciliation {
+                state: BindingState::NotBound,
+                smartcard_uuid: None,
+                request,
+            });
         };
         let wanted = parse_guid(&assignment.card_id, "card id")?;
         let state = match self.get_smartcard(&bound.to_string())? {
@@ -237,7 +268,11 @@ impl CmClient {
             // The request names a smartcard CM cannot show: report it bound, to another card we cannot see.
             None => BindingState::BoundToOtherCard,
         };
-        Ok(Reconciliation { state, smartcard_uuid: Some(bound), request })
+        Ok(Reconciliation {
+            state,
+            smartcard_uuid: Some(bound),
+            request,
+        })
     }
 }
 
@@ -261,21 +296,41 @@ fn parse_created_body(url: &str, answer: &HttpAnswer) -> Result<AssignOutcome> {
         .with_http_status(answer.status)
         .with_server_message(Some(body_excerpt(&answer.body)))
     };
-    let text = std::str::from_utf8(&answer.body).map_err(|_| malformed("the body is not UTF-8".into()))?;
+    let text =
+        std::str::from_utf8(&answer.body).map_err(|_| malformed("the body is not UTF-8".into()))?;
     let uri = match serde_json::from_str::<Value>(text) {
         Ok(Value::String(s)) => s,
-        Ok(other) => return Err(malformed(format!("the body is JSON {} instead of a URI string", json_kind(&other)))),
+        Ok(other) => {
+            return Err(malformed(format!(
+                "the body is JSON {} instead of a URI string",
+                json_kind(&other)
+            )));
+        }
         Err(_) => {
             let ct = answer.content_type.as_deref().unwrap_or("none");
-            return Err(malformed(format!("the body is not JSON (Content-Type: {ct})")));
+            return Err(malformed(format!(
+                "the body is not JSON (Content-Type: {ct})"
+            )));
         }
     };
     let last = uri.trim_end_matches('/').rsplit('/').next().unwrap_or("");
-    let uuid = Uuid::parse_str(last).map_err(|_| malformed(format!("the URI '{}' does not end in a smartcard uuid", crate::guid::printable(&uri))))?;
+    let uuid = Uuid::parse_str(last).map_err(|_| {
+        malformed(format!(
+            "the URI '{}' does not end in a smartcard uuid",
+            crate::guid::printable(&uri)
+        ))
+    })?;
     if !uri.to_ascii_lowercase().contains("smartcards/") {
-        return Err(malformed(format!("the URI '{}' is not a smartcards URI", crate::guid::printable(&uri))));
+        return Err(malformed(format!(
+            "the URI '{}' is not a smartcards URI",
+            crate::guid::printable(&uri)
+        )));
     }
-    Ok(AssignOutcome { http_status: answer.status, smartcard_uri: Some(uri), smartcard_uuid: Some(uuid) })
+    Ok(AssignOutcome {
+        http_status: answer.status,
+        smartcard_uri: Some(uri),
+        smartcard_uuid: Some(uuid),
+    })
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -306,11 +361,16 @@ fn parse_json_body(url: &str, answer: &HttpAnswer) -> Result<Value> {
 
 /// Case-insensitive property lookup (CM uses PascalCase; be lenient).
 fn field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
-    v.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    v.as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
 }
 
 fn field_uuid(v: &Value, name: &str) -> Option<Uuid> {
-    field(v, name)?.as_str().and_then(|s| Uuid::parse_str(s.trim()).ok())
+    field(v, name)?
+        .as_str()
+        .and_then(|s| Uuid::parse_str(s.trim()).ok())
 }
 
 fn smartcard_card_id(v: &Value) -> Option<Uuid> {
@@ -320,14 +380,23 @@ fn smartcard_card_id(v: &Value) -> Option<Uuid> {
 
 fn parse_smartcard(url: &str, json: Value) -> Result<Smartcard> {
     let uuid = field_uuid(&json, "Uuid").ok_or_else(|| {
-        Error::new(Status::MalformedResponse, format!("GET {url}: the smartcard object has no valid Uuid"))
-            .with_http_status(200)
+        Error::new(
+            Status::MalformedResponse,
+            format!("GET {url}: the smartcard object has no valid Uuid"),
+        )
+        .with_http_status(200)
     })?;
     Ok(Smartcard {
         uuid,
-        serial_number: field(&json, "SerialNumber").and_then(Value::as_str).unwrap_or("").to_string(),
+        serial_number: field(&json, "SerialNumber")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
         card_id: smartcard_card_id(&json),
-        atr: field(&json, "Atr").and_then(Value::as_str).unwrap_or("").to_string(),
+        atr: field(&json, "Atr")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
         status: field(&json, "Status").and_then(Value::as_i64).unwrap_or(-1),
         json,
     })
@@ -335,8 +404,11 @@ fn parse_smartcard(url: &str, json: Value) -> Result<Smartcard> {
 
 fn parse_request(url: &str, json: Value) -> Result<CmRequest> {
     let uuid = field_uuid(&json, "Uuid").ok_or_else(|| {
-        Error::new(Status::MalformedResponse, format!("GET {url}: the request object has no valid Uuid"))
-            .with_http_status(200)
+        Error::new(
+            Status::MalformedResponse,
+            format!("GET {url}: the request object has no valid Uuid"),
+        )
+        .with_http_status(200)
     })?;
     Ok(CmRequest {
         uuid,
@@ -349,7 +421,10 @@ fn parse_request(url: &str, json: Value) -> Result<CmRequest> {
 /// A short printable excerpt of a body for messages.
 fn body_excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
-    let clean: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let clean = clean.split_whitespace().collect::<Vec<_>>().join(" ");
     if clean.chars().count() > MAX_SERVER_MESSAGE {
         let mut cut: String = clean.chars().take(MAX_SERVER_MESSAGE).collect();
@@ -370,7 +445,13 @@ fn server_message(answer: &HttpAnswer) -> Option<String> {
             return Some(body_excerpt(s.as_bytes()));
         }
         let mut parts = Vec::new();
-        for key in ["Message", "ExceptionMessage", "error_description", "error", "MessageDetail"] {
+        for key in [
+            "Message",
+            "ExceptionMessage",
+            "error_description",
+            "error",
+            "MessageDetail",
+        ] {
             if let Some(Value::String(s)) = field(&v, key) {
                 parts.push(s.clone());
             }
@@ -379,7 +460,10 @@ fn server_message(answer: &HttpAnswer) -> Option<String> {
             return Some(body_excerpt(parts.join(" — ").as_bytes()));
         }
     }
-    let looks_html = answer.content_type.as_deref().is_some_and(|c| c.contains("html"));
+    let looks_html = answer
+        .content_type
+        .as_deref()
+        .is_some_and(|c| c.contains("html"));
     let text = String::from_utf8_lossy(&answer.body);
     if looks_html {
         // Keep the <title> of an IIS error page, not the markup.
@@ -416,14 +500,20 @@ fn first_guid(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     (0..bytes.len()).find_map(|i| {
         let candidate = text.get(i..i + 36)?;
-        Uuid::parse_str(candidate).ok().filter(|_| candidate.as_bytes()[8] == b'-').map(|u| u.hyphenated().to_string())
+        Uuid::parse_str(candidate)
+            .ok()
+            .filter(|_| candidate.as_bytes()[8] == b'-')
+            .map(|u| u.hyphenated().to_string())
     })
 }
 
 fn status_error(method: &str, url: &str, answer: &HttpAnswer, op: Operation) -> Error {
     let status = answer.status;
     let message = server_message(answer);
-    let said = message.as_deref().map(|m| format!(" The server said: \"{m}\".")).unwrap_or_default();
+    let said = message
+        .as_deref()
+        .map(|m| format!(" The server said: \"{m}\"."))
+        .unwrap_or_default();
     let (code, text) = match status {
         300..=399 => (
             Status::RedirectRefused,
@@ -433,7 +523,10 @@ fn status_error(method: &str, url: &str, answer: &HttpAnswer, op: Operation) -> 
                 answer.location.as_deref().unwrap_or("?")
             ),
         ),
-        400 => (Status::HttpBadRequest, format!("{method} {url}: HTTP 400 Bad Request: the server rejected the request.{said}")),
+        400 => (
+            Status::HttpBadRequest,
+            format!("{method} {url}: HTTP 400 Bad Request: the server rejected the request.{said}"),
+        ),
         403 => {
             let advice = match op {
                 Operation::Assign => {
@@ -444,7 +537,10 @@ fn status_error(method: &str, url: &str, answer: &HttpAnswer, op: Operation) -> 
                 }
                 Operation::Lookup => " Your account may lack CM permissions to read this object.",
             };
-            (Status::HttpForbidden, format!("{method} {url}: HTTP 403 Forbidden.{said}{advice}"))
+            (
+                Status::HttpForbidden,
+                format!("{method} {url}: HTTP 403 Forbidden.{said}{advice}"),
+            )
         }
         404 => (
             Status::HttpNotFound,
@@ -468,9 +564,14 @@ fn status_error(method: &str, url: &str, answer: &HttpAnswer, op: Operation) -> 
             .with_server_message(message)
             .with_correlation_id(corr);
         }
-        _ => (Status::HttpUnexpectedStatus, format!("{method} {url}: unexpected HTTP {status}.{said}")),
+        _ => (
+            Status::HttpUnexpectedStatus,
+            format!("{method} {url}: unexpected HTTP {status}.{said}"),
+        ),
     };
-    Error::new(code, text).with_http_status(status).with_server_message(message)
+    Error::new(code, text)
+        .with_http_status(status)
+        .with_server_message(message)
 }
 
 #[cfg(test)]
@@ -478,7 +579,12 @@ mod tests {
     use super::*;
 
     fn answer(status: u16, ct: &str, body: &str) -> HttpAnswer {
-        HttpAnswer { status, content_type: Some(ct.into()), location: None, body: body.as_bytes().to_vec() }
+        HttpAnswer {
+            status,
+            content_type: Some(ct.into()),
+            location: None,
+            body: body.as_bytes().to_vec(),
+        }
     }
 
     #[test]
@@ -493,21 +599,56 @@ mod tests {
         assert_eq!(v["requestid"], "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
         assert_eq!(v["cardid"], "bc88f13f-83ba-4037-8262-46eba1291c6e");
         assert_eq!(v["atr"], "3b8d0180fba000000397425446590301c8");
-        let no_atr = Assignment::new("a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099", "bc88f13f-83ba-4037-8262-46eba1291c6e", None).unwrap();
+        let no_atr = Assignment::new(
+            "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099",
+            "bc88f13f-83ba-4037-8262-46eba1291c6e",
+            None,
+        )
+        .unwrap();
         assert!(!no_atr.to_json().contains("atr"));
-        assert_eq!(Assignment::new("x", "bc88f13f-83ba-4037-8262-46eba1291c6e", None).unwrap_err().status, Status::InvalidGuid);
         assert_eq!(
-            Assignment::new("a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099", "bc88f13f-83ba-4037-8262-46eba1291c6e", Some("3b")).unwrap_err().status,
+            Assignment::new("x", "bc88f13f-83ba-4037-8262-46eba1291c6e", None)
+                .unwrap_err()
+                .status,
+            Status::InvalidGuid
+        );
+        assert_eq!(
+            Assignment::new(
+                "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099",
+                "bc88f13f-83ba-4037-8262-46eba1291c6e",
+                Some("3b")
+            )
+            .unwrap_err()
+            .status,
             Status::InvalidAtr
         );
     }
 
     #[test]
     fn created_body_is_parsed() {
-        let ok = parse_created_body("u", &answer(201, "application/json", "\"api/v1.0/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9\"")).unwrap();
-        assert_eq!(ok.smartcard_uri.as_deref(), Some("api/v1.0/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9"));
-        assert_eq!(ok.smartcard_uuid.unwrap().to_string(), "17cf063d-e337-4aa9-a822-346554ddd3c9");
-        for body in ["<html>ok</html>", "{\"Uuid\":\"x\"}", "\"api/v1.0/smartcards/nope\"", "\"api/v1.0/requests/17cf063d-e337-4aa9-a822-346554ddd3c9\""] {
+        let ok = parse_created_body(
+            "u",
+            &answer(
+                201,
+                "application/json",
+                "\"api/v1.0/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9\"",
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            ok.smartcard_uri.as_deref(),
+            Some("api/v1.0/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9")
+        );
+        assert_eq!(
+            ok.smartcard_uuid.unwrap().to_string(),
+            "17cf063d-e337-4aa9-a822-346554ddd3c9"
+        );
+        for body in [
+            "<html>ok</html>",
+            "{\"Uuid\":\"x\"}",
+            "\"api/v1.0/smartcards/nope\"",
+            "\"api/v1.0/requests/17cf063d-e337-4aa9-a822-346554ddd3c9\"",
+        ] {
             let err = parse_created_body("u", &answer(201, "text/html", body)).unwrap_err();
             assert_eq!(err.status, Status::MalformedResponse, "{body}");
             assert_eq!(err.http_status, 201);
@@ -527,7 +668,12 @@ mod tests {
             (418, Status::HttpUnexpectedStatus, "unexpected HTTP 418"),
         ];
         for (status, code, needle) in cases {
-            let err = status_error("POST", "u", &answer(status, "application/json", "{\"Message\":\"nope\"}"), Operation::Assign);
+            let err = status_error(
+                "POST",
+                "u",
+                &answer(status, "application/json", "{\"Message\":\"nope\"}"),
+                Operation::Assign,
+            );
             assert_eq!(err.status, code, "{status}");
             assert_eq!(err.http_status, status);
             assert!(err.message.contains(needle), "{status}: {}", err.message);
@@ -537,21 +683,45 @@ mod tests {
 
     #[test]
     fn correlation_id_is_found_in_field_or_text() {
-        let field_form = answer(500, "application/json", "{\"Message\":\"x\",\"CorrelationId\":\"5f0c1d2e-0000-4000-8000-000000000001\"}");
-        assert_eq!(correlation_id(&field_form).as_deref(), Some("5f0c1d2e-0000-4000-8000-000000000001"));
-        let text_form = answer(500, "application/json", "{\"Message\":\"An error has occurred. Correlation ID: 5F0C1D2E-0000-4000-8000-000000000002.\"}");
+        let field_form = answer(
+            500,
+            "application/json",
+            "{\"Message\":\"x\",\"CorrelationId\":\"5f0c1d2e-0000-4000-8000-000000000001\"}",
+        );
+        assert_eq!(
+            correlation_id(&field_form).as_deref(),
+            Some("5f0c1d2e-0000-4000-8000-000000000001")
+        );
+        let text_form = answer(
+            500,
+            "application/json",
+            "{\"Message\":\"An error has occurred. Correlation ID: 5F0C1D2E-0000-4000-8000-000000000002.\"}",
+        );
         let err = status_error("POST", "u", &text_form, Operation::Assign);
-        assert_eq!(err.correlation_id.as_deref(), Some("5f0c1d2e-0000-4000-8000-000000000002"));
+        assert_eq!(
+            err.correlation_id.as_deref(),
+            Some("5f0c1d2e-0000-4000-8000-000000000002")
+        );
         assert!(err.message.contains("5f0c1d2e-0000-4000-8000-000000000002"));
         assert_eq!(correlation_id(&answer(500, "text/plain", "boom")), None);
     }
 
     #[test]
     fn html_error_pages_are_summarized_by_title() {
-        let a = answer(401, "text/html", "<html><head><title>401 - Unauthorized: Access is denied</title></head><body>long</body></html>");
-        assert_eq!(server_message(&a).as_deref(), Some("401 - Unauthorized: Access is denied"));
+        let a = answer(
+            401,
+            "text/html",
+            "<html><head><title>401 - Unauthorized: Access is denied</title></head><body>long</body></html>",
+        );
+        assert_eq!(
+            server_message(&a).as_deref(),
+            Some("401 - Unauthorized: Access is denied")
+        );
         let long = answer(500, "text/plain", &"x".repeat(2000));
-        assert_eq!(server_message(&long).unwrap().chars().count(), MAX_SERVER_MESSAGE + 1);
+        assert_eq!(
+            server_message(&long).unwrap().chars().count(),
+            MAX_SERVER_MESSAGE + 1
+        );
     }
 
     #[test]
@@ -560,7 +730,15 @@ mod tests {
         assert_eq!(r.status, 3);
         assert_eq!(r.new_smartcard_uuid, None);
         let s = parse_smartcard("u", serde_json::json!({"Uuid":"17cf063d-e337-4aa9-a822-346554ddd3c9","SerialNumber":"{bc88f13f-83ba-4037-8262-46eba1291c6e}","Atr":"3b","Status":2})).unwrap();
-        assert_eq!(s.card_id.unwrap().to_string(), "bc88f13f-83ba-4037-8262-46eba1291c6e");
-        assert_eq!(parse_smartcard("u", serde_json::json!({"SerialNumber":"x"})).unwrap_err().status, Status::MalformedResponse);
+        assert_eq!(
+            s.card_id.unwrap().to_string(),
+            "bc88f13f-83ba-4037-8262-46eba1291c6e"
+        );
+        assert_eq!(
+            parse_smartcard("u", serde_json::json!({"SerialNumber":"x"}))
+                .unwrap_err()
+                .status,
+            Status::MalformedResponse
+        );
     }
 }

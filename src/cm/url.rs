@@ -24,7 +24,10 @@ impl ServerUrl {
     /// Accepts `http(s)://host[:port][/prefix][/CertificateManagement][/api/v1.0][/]`.
     pub fn parse(text: &str) -> Result<ServerUrl> {
         let bad = |why: &str| {
-            Error::new(Status::InvalidUrl, format!("server URL '{}' {why}", printable(text)))
+            Error::new(
+                Status::InvalidUrl,
+                format!("server URL '{}' {why}", printable(text)),
+            )
         };
         let text = text.trim();
         let (scheme, rest) = text.split_once("://").ok_or_else(|| {
@@ -56,7 +59,9 @@ impl ServerUrl {
             ));
         }
         let host = if let Some(v6) = authority.strip_prefix('[') {
-            let end = v6.find(']').ok_or_else(|| bad("has an unterminated IPv6 address"))?;
+            let end = v6
+                .find(']')
+                .ok_or_else(|| bad("has an unterminated IPv6 address"))?;
             let after = &v6[end + 1..];
             if !after.is_empty() && !valid_port_suffix(after) {
                 return Err(bad("has an invalid port"));
@@ -77,8 +82,13 @@ impl ServerUrl {
         if host.is_empty() {
             return Err(bad("has no host name"));
         }
-        if !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':')) {
-            return Err(bad("has an invalid host name (international names must be given in punycode)"));
+        if !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+        {
+            return Err(bad(
+                "has an invalid host name (international names must be given in punycode)",
+            ));
         }
         let mut path = path.trim_end_matches('/').to_string();
         if ends_with_ignore_case(&path, API_PATH) {
@@ -92,7 +102,11 @@ impl ServerUrl {
             return Err(bad("has an empty path segment (//)"));
         }
         let scheme = if is_https { "https" } else { "http" };
-        Ok(ServerUrl { is_https, host, app_root: format!("{scheme}://{authority}{path}") })
+        Ok(ServerUrl {
+            is_https,
+            host,
+            app_root: format!("{scheme}://{authority}{path}"),
+        })
     }
 
     /// The full URL of an API path such as `/smartcards`.
@@ -102,11 +116,14 @@ impl ServerUrl {
 }
 
 fn valid_port_suffix(s: &str) -> bool {
-    s.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok_and(|n| n > 0))
+    s.strip_prefix(':')
+        .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok_and(|n| n > 0))
 }
 
 fn ends_with_ignore_case(s: &str, suffix: &str) -> bool {
-    s.len() >= suffix.len() && s.is_char_boundary(s.len() - suffix.len()) && s[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    s.len() >= suffix.len()
+        && s.is_char_boundary(s.len() - suffix.len())
+        && s[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
 }
 
 #[cfg(test)]
@@ -116,13 +133,34 @@ mod tests {
     #[test]
     fn base_url_forms_normalize_to_the_app_root() {
         for (input, root) in [
-            ("https://cm.contoso.com", "https://cm.contoso.com/CertificateManagement"),
-            ("https://cm.contoso.com/", "https://cm.contoso.com/CertificateManagement"),
-            ("https://cm.contoso.com/CertificateManagement", "https://cm.contoso.com/CertificateManagement"),
-            ("https://cm.contoso.com/certificatemanagement/", "https://cm.contoso.com/certificatemanagement"),
-            ("https://cm.contoso.com/CertificateManagement/api/v1.0/", "https://cm.contoso.com/CertificateManagement"),
-            ("HTTP://127.0.0.1:8080/negotiate", "http://127.0.0.1:8080/negotiate/CertificateManagement"),
-            ("http://[::1]:8080", "http://[::1]:8080/CertificateManagement"),
+            (
+                "https://cm.contoso.com",
+                "https://cm.contoso.com/CertificateManagement",
+            ),
+            (
+                "https://cm.contoso.com/",
+                "https://cm.contoso.com/CertificateManagement",
+            ),
+            (
+                "https://cm.contoso.com/CertificateManagement",
+                "https://cm.contoso.com/CertificateManagement",
+            ),
+            (
+                "https://cm.contoso.com/certificatemanagement/",
+                "https://cm.contoso.com/certificatemanagement",
+            ),
+            (
+                "https://cm.contoso.com/CertificateManagement/api/v1.0/",
+                "https://cm.contoso.com/CertificateManagement",
+            ),
+            (
+                "HTTP://127.0.0.1:8080/negotiate",
+                "http://127.0.0.1:8080/negotiate/CertificateManagement",
+            ),
+            (
+                "http://[::1]:8080",
+                "http://[::1]:8080/CertificateManagement",
+            ),
         ] {
             let url = ServerUrl::parse(input).unwrap();
             assert_eq!(url.app_root, root, "{input}");
@@ -130,7 +168,10 @@ mod tests {
         let url = ServerUrl::parse("https://cm.contoso.com:8443/x").unwrap();
         assert_eq!(url.host, "cm.contoso.com");
         assert!(url.is_https);
-        assert_eq!(url.api_url("/smartcards"), "https://cm.contoso.com:8443/x/CertificateManagement/api/v1.0/smartcards");
+        assert_eq!(
+            url.api_url("/smartcards"),
+            "https://cm.contoso.com:8443/x/CertificateManagement/api/v1.0/smartcards"
+        );
         assert_eq!(ServerUrl::parse("http://[::1]:80").unwrap().host, "::1");
     }
 

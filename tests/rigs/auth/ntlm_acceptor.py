@@ -81,7 +81,7 @@ class Handler(BaseHTTPRequestHandler):
                     self.ctx = spnego.server(protocol="ntlm")
                 out = self.ctx.step(token)
             except Exception as e:  # bad credentials, malformed token
-                log(f"conn={self.conn_id} req={self.req_no} ntlm failure: {type(e).__name__}")
+                log(f"conn={self.conn_id} req={self.req_no} ntlm failure: {type(e).__name__}: {str(e)[:200]}")
                 self.ctx = None
                 return self._reply(401, b"NTLM credentials rejected", [("WWW-Authenticate", "NTLM")])
             if not self.ctx.complete:
