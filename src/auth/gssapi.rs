@@ -582,13 +582,12 @@ impl Mechanism for GssContext {
                     "GSSAPI could not process the server's authentication token",
                 )
             };
-            if self.mech == Mech::Spnego {
-                if let Some(e) = self
+            if self.mech == Mech::Spnego
+                && let Some(e) = self
                     .diagnose_password()
                     .filter(|e| e.status == Status::AuthRejected)
-                {
-                    return Err(e);
-                }
+            {
+                return Err(e);
             }
             return Err(gss_error(lib, status, what, major, minor));
         }

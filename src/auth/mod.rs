@@ -379,15 +379,13 @@ impl AuthSession {
         // example the server wants NTLM). Start over from the offered schemes, unless that would pick the same
         // scheme again (then the pre-emptive credentials were refused).
         let mut refused_preemptive = None;
-        if first_challenge {
-            if let Some(a) = self.active.as_ref() {
-                let continues = challenges
-                    .iter()
-                    .any(|c| c.is(a.scheme.name()) && c.token68.is_some());
-                if !continues && a.tokens_sent == 1 {
-                    refused_preemptive = Some(a.scheme);
-                    self.active = None;
-                }
+        if first_challenge && let Some(a) = self.active.as_ref() {
+            let continues = challenges
+                .iter()
+                .any(|c| c.is(a.scheme.name()) && c.token68.is_some());
+            if !continues && a.tokens_sent == 1 {
+                refused_preemptive = Some(a.scheme);
+                self.active = None;
             }
         }
         // A context in progress continues with the server's token for its scheme.
@@ -612,15 +610,13 @@ pub fn parse_challenges(www_authenticate: &[String]) -> Vec<Challenge> {
             // `name=value` with no space before '=' continues the current challenge's params.
             let first_ws = item.find(char::is_whitespace).unwrap_or(item.len());
             let eq = item.find('=');
-            if let (Some(c), Some(eq)) = (current.as_mut(), eq) {
-                if eq < first_ws && !is_token68(item)
-                    || eq < first_ws && item[eq..].trim_start_matches('=').starts_with('"')
-                {
-                    if let Some(p) = parse_param(item) {
-                        c.params.push(p);
-                        continue;
-                    }
-                }
+            if let (Some(c), Some(eq)) = (current.as_mut(), eq)
+                && eq < first_ws
+                && !is_token68(item)
+                && let Some(p) = parse_param(item)
+            {
+                c.params.push(p);
+                continue;
             }
             if let Some(c) = current.take() {
                 out.push(c);
@@ -827,5 +823,156 @@ mod tests {
     #[test]
     fn secret_debug_hides_value() {
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    }
+
+    fn v(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_separate_and_comma_joined_challenges() {
+        let c = parse_challenges(&v(&[
+            "Negotiate",
+            "NTLM",
+            r#"Basic realm="cm, prod", charset="UTF-8""#,
+        ]));
+        assert_eq!(c.len(), 3);
+        assert!(c[0].is("negotiate") && c[0].token68.is_none());
+        assert!(c[1].is("NTLM"));
+        assert_eq!(
+            c[2].params,
+            vec![
+                ("realm".into(), "cm, prod".into()),
+                ("charset".into(), "UTF-8".into())
+            ]
+        );
+
+        let joined = parse_challenges(&v(&[r#"Negotiate, NTLM, Basic realm="x""#]));
+        let names: Vec<&str> = joined.iter().map(|c| c.scheme.as_str()).collect();
+        assert_eq!(names, ["Negotiate", "NTLM", "Basic"]);
+        assert_eq!(
+            offered_schemes(&v(&[r#"Negotiate, NTLM, Basic realm="x""#])),
+            "Negotiate, NTLM, Basic"
+        );
+    }
+
+    #[test]
+    fn parses_tokens_with_padding_and_params_after_them() {
+        let c = parse_challenges(&v(&[
+            "Negotiate oYG3MIG0oAMKAQA=",
+            "NTLM TlRMTVNTUAACAAAA",
+            "ntlm",
+            "Bearer realm=\"a\", error=\"invalid_token\"",
+        ]));
+        assert_eq!(c[0].token68.as_deref(), Some("oYG3MIG0oAMKAQA="));
+        assert_eq!(c[0].token().unwrap().unwrap()[..2], [0xa1, 0x81]);
+        assert_eq!(c[1].token68.as_deref(), Some("TlRMTVNTUAACAAAA"));
+        assert!(c[2].is("NTLM") && c[2].token68.is_none());
+        assert_eq!(c[3].params.len(), 2);
+        let joined = parse_challenges(&v(&["Negotiate abc==, NTLM"]));
+        assert_eq!(joined.len(), 2);
+        assert_eq!(joined[0].token68.as_deref(), Some("abc=="));
+        assert!(parse_challenges(&v(&["", " , "])).is_empty());
+    }
+
+    #[test]
+    fn base64_round_trip_and_rejects_garbage() {
+        for len in 0..40u8 {
+            let data: Vec<u8> = (0..len).map(|i| i.wrapping_mul(37)).collect();
+            assert_eq!(base64_decode(&base64_encode(&data)).unwrap(), data);
+        }
+        assert!(base64_decode("a").is_none());
+        assert!(base64_decode("ab=c").is_none());
+        assert!(base64_decode("ab*c").is_none());
+        assert_eq!(base64_decode("Zm9v YmFy").unwrap(), b"foobar");
+    }
+
+    #[test]
+    fn no_method_or_no_usable_scheme_is_auth_required() {
+        let cfg = AuthConfig {
+            method: AuthMethod::None,
+            ..Default::default()
+        };
+        let e = AuthSession::new(&cfg, "h", true)
+            .unwrap()
+            .respond_to_challenge(&v(&["Negotiate, NTLM"]))
+            .unwrap_err();
+        assert_eq!(e.status, Status::AuthRequired);
+        assert!(e.message.contains("Negotiate, NTLM"));
+        let cfg = AuthConfig {
+            method: AuthMethod::Ntlm,
+            username: Some("D\\u".into()),
+            password: Some(Secret::new("pw")),
+            ..Default::default()
+        };
+        let e = AuthSession::new(&cfg, "h", true)
+            .unwrap()
+            .respond_to_challenge(&v(&["Negotiate"]))
+            .unwrap_err();
+        assert_eq!(e.status, Status::AuthRequired);
+        let e = AuthSession::new(&cfg, "h", true)
+            .unwrap()
+            .respond_to_challenge(&v(&["Basic realm=\"x\""]))
+            .unwrap_err();
+        assert_eq!(e.status, Status::AuthRequired);
+    }
+
+    #[test]
+    fn negotiate_and_ntlm_refused_over_http_without_opt_in() {
+        for method in [
+            AuthMethod::NegotiateCurrentUser,
+            AuthMethod::NegotiateExplicit,
+            AuthMethod::Ntlm,
+        ] {
+            let cfg = AuthConfig {
+                method,
+                username: Some("D\\u".into()),
+                password: Some(Secret::new("hunter2")),
+                ..Default::default()
+            };
+            let mut s = AuthSession::new(&cfg, "h", false).unwrap();
+            assert_eq!(
+                s.initial_header().unwrap(),
+                None,
+                "{method:?}: nothing pre-emptive over http"
+            );
+            let e = s
+                .respond_to_challenge(&v(&["Negotiate", "NTLM"]))
+                .unwrap_err();
+            assert_eq!(e.status, Status::AuthInsecureTransport, "{method:?}");
+            assert!(!e.message.contains("hunter2"));
+        }
+    }
+
+    #[test]
+    fn basic_or_bearer_challenged_again_is_rejected() {
+        let cfg = AuthConfig {
+            method: AuthMethod::Bearer,
+            token: Some(Secret::new("t0k")),
+            ..Default::default()
+        };
+        let mut s = AuthSession::new(&cfg, "h", true).unwrap();
+        assert_eq!(s.initial_header().unwrap().as_deref(), Some("Bearer t0k"));
+        let e = s
+            .respond_to_challenge(&v(&["Bearer error=\"invalid_token\""]))
+            .unwrap_err();
+        assert_eq!(e.status, Status::AuthRejected);
+        assert!(e.message.contains("Bearer") && !e.message.contains("t0k"));
+    }
+
+    #[test]
+    fn finish_without_context_is_ok_and_spn_defaults() {
+        let cfg = AuthConfig::default();
+        let mut s = AuthSession::new(&cfg, "cm.contoso.com", true).unwrap();
+        assert_eq!(s.spn(), "HTTP/cm.contoso.com");
+        s.finish(&v(&["Negotiate abcd"])).unwrap();
+        let cfg = AuthConfig {
+            spn: Some("HTTP/cmsrv.contoso.com".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            AuthSession::new(&cfg, "cm", true).unwrap().spn(),
+            "HTTP/cmsrv.contoso.com"
+        );
     }
 }
