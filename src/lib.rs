@@ -7,8 +7,10 @@
 
 pub mod atr;
 pub mod auth;
+pub mod card;
 pub mod cm;
 pub mod error;
+pub mod ffi;
 pub mod guid;
 pub mod status;
 

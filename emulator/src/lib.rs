@@ -1,1 +1,462 @@
-//! MIM CM REST API emulator (placeholder; see issue 2).
+//! # cm-emulator: a stand-in for the MIM CM REST API
+//!
+//! An in-process (library) or standalone (binary `cm-emulator`) HTTP/1.1 server that emulates the
+//! parts of the Microsoft Identity Manager Certificate Management REST API that cm-smartcard uses,
+//! with fault injection for tests. Plain HTTP on loopback only; no authentication is performed
+//! (the `Authorization` header is logged as `"<scheme> …"`, never its value).
+//!
+//! ```no_run
+//! use cm_emulator::{Config, Emulator, RequestStatus};
+//! let emu = Emulator::start(Config::default()).unwrap();
+//! let req = uuid::Uuid::new_v4();
+//! emu.add_request(req, RequestStatus::Approved);
+//! // POST {emu.base_url()}/CertificateManagement/api/v1.0/smartcards ...
+//! ```
+//!
+//! ## Faithful to the reference (`mimcm-rest-api.md`)
+//! - Prefix `/CertificateManagement/api/v1.0/`, matched case-insensitively (IIS).
+//! - `POST /smartcards` with `{"requestid","cardid","atr"}` binds a card: **201** with a JSON
+//!   *string* body `"api/v1.0/smartcards/<new smart card uuid>"` (no `/CertificateManagement`).
+//!   The request must be Approved or Executing. The new Smartcard has `Status` 2, `Flags` 1,
+//!   `SerialNumber` `"{cardid}"` (lowercase, hyphenated, braced), `Middleware` `"MSBaseCSP"`, `Atr`
+//!   echoing what was posted, `ProfileTemplateVersion` 46, `Comment` `""`, unset GUIDs all zero.
+//! - `GET /smartcards/{uuid}` → 200 Smartcard or 204; `GET /smartcards?cardid=X` → 200 single object
+//!   whose `SerialNumber` matches X (not the Uuid; the docs' own example) or 204.
+//! - `GET /requests/{id}` → 200 Request (all §6.2 fields; `NewSmartcardUuid` is the empty GUID until a
+//!   card is bound; `Completed` is `0001-01-01T00:00:00` while open; `SecurityDescriptor` ends with two
+//!   NULs) or 204. `GET /requests[?status=Name]` → array.
+//! - `PUT /requests/{id}` `{"status":"Completed"|"Canceled"|"Abandoned"}` → 200 updated Request.
+//! - Request property names are lowercase in the docs; responses are PascalCase; enums are numbers in
+//!   responses and names in requests. `Approved` = 3 and `Completed` = 8 (the documented examples).
+//! - API disabled (`Clm.WebApi.Enabled=false`) → 404 for every API URL.
+//! - Unhandled server errors are 500 with the correlation ID in the message.
+//! - Responses are `application/json; charset=utf-8` with `Content-Length`.
+//!
+//! ## The emulator's own choices (undocumented or uncertain in the reference)
+//! - **RequestStatus numbers** other than Approved=3 and Completed=8: None=0, Pending=1, Denied=2,
+//!   Executing=4, Failed=5, Canceled=6, Abandoned=7. RequestType is always 1 (Enroll).
+//! - **Error bodies** are ASP.NET Web API's default `{"Message":"..."}`; the 500 message is
+//!   `"An error has occurred. Correlation ID: <uuid>"`.
+//! - **403 causes**: unknown request, request not Approved/Executing, request already has a card,
+//!   card id already bound to any request. `PUT` on an unknown request or an invalid transition
+//!   (Completed needs Approved/Executing; Canceled/Abandoned need a non-final state) → 403.
+//!   Closing a request (any of the three) sets `Completed` to now.
+//! - **400**: malformed JSON, body not an object, `requestid`/`cardid` missing, not a string or not a
+//!   GUID, `atr` not a string, a bad GUID in a URL or query, an unknown `status`.
+//!   Property names are matched case-insensitively (like model binding); `null` counts as absent.
+//!   GUIDs are accepted in the .NET `Guid.Parse` forms D, N, B and P in any case (not X, not urn).
+//!   JSON parsing is strict (no trailing commas, although Json.NET may accept them).
+//! - `atr` is optional (the docs are uncertain); when absent the Smartcard's `Atr` is `""`. It is
+//!   lowercased, not otherwise validated.
+//! - **415** when a POST/PUT API body's `Content-Type` is not `application/json` (or `text/json`),
+//!   as ASP.NET Web API does for a complex parameter.
+//! - **404 bodies**: IIS-like HTML (`text/html`) for URLs outside the API prefix and for every URL
+//!   while the API is disabled (no routes mapped); JSON `{"Message":"No HTTP resource was found that
+//!   matches the request URI '...'."}` for unknown routes under the prefix while enabled.
+//! - **405** (with `Allow`) for other methods on known routes. `POST /requests` is not emulated (405).
+//! - Bare `GET /smartcards` (undocumented) returns a 200 array of all smart cards.
+//! - The seeded request's `TargetUserUuid`/`OriginatorUserUuid` is random; `ProfileTemplateUuid` is a
+//!   fixed emulator constant; they flow into the bound Smartcard's `AssignedUserUuid` /
+//!   `ProfileTemplateUuid`. Binding leaves the request's status unchanged.
+//! - HTTP: keep-alive (HTTP/1.1 default, `Connection: close` honoured, HTTP/1.0 closes unless
+//!   keep-alive), Content-Length and chunked request bodies, `Expect: 100-continue`, request body cap
+//!   1 MiB (413), head cap 64 KiB (431). 204 answers carry no body and no Content-Length.
+//! - Control endpoints `/_emulator/...` are neither faulted nor logged.
+
+mod api;
+mod control;
+mod fault;
+mod http;
+mod server;
+mod state;
+
+pub use fault::{DEFAULT_HUGE_BYTES, Fault, FaultKind};
+pub use state::parse_guid;
+
+use serde_json::Value;
+use server::Shared;
+use state::{State, to_value};
+use std::fmt;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use uuid::Uuid;
+
+/// Lifecycle status of a CM request. Names as in `Microsoft.Clm.Shared.Requests.RequestStatus`;
+/// the numbers other than Approved (3) and Completed (8) are the emulator's choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum RequestStatus {
+    None,
+    Pending,
+    Denied,
+    #[default]
+    Approved,
+    Executing,
+    Failed,
+    Canceled,
+    Completed,
+    Abandoned,
+}
+
+impl RequestStatus {
+    /// Every status, in numeric order of [`RequestStatus::code`].
+    pub const ALL: [RequestStatus; 9] = [
+        RequestStatus::None,
+        RequestStatus::Pending,
+        RequestStatus::Denied,
+        RequestStatus::Approved,
+        RequestStatus::Executing,
+        RequestStatus::Failed,
+        RequestStatus::Canceled,
+        RequestStatus::Abandoned,
+        RequestStatus::Completed,
+    ];
+
+    /// The number used in JSON responses (`"Status":3`).
+    pub fn code(self) -> u32 {
+        match self {
+            RequestStatus::None => 0,
+            RequestStatus::Pending => 1,
+            RequestStatus::Denied => 2,
+            RequestStatus::Approved => 3,
+            RequestStatus::Executing => 4,
+            RequestStatus::Failed => 5,
+            RequestStatus::Canceled => 6,
+            RequestStatus::Abandoned => 7,
+            RequestStatus::Completed => 8,
+        }
+    }
+
+    /// The status with this number.
+    pub fn from_code(code: u32) -> Option<RequestStatus> {
+        RequestStatus::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    /// The .NET member name (`"Approved"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RequestStatus::None => "None",
+            RequestStatus::Pending => "Pending",
+            RequestStatus::Denied => "Denied",
+            RequestStatus::Approved => "Approved",
+            RequestStatus::Executing => "Executing",
+            RequestStatus::Failed => "Failed",
+            RequestStatus::Canceled => "Canceled",
+            RequestStatus::Completed => "Completed",
+            RequestStatus::Abandoned => "Abandoned",
+        }
+    }
+
+    /// Parses a name, case-insensitively (surrounding whitespace ignored). `Cancelled` is accepted too.
+    pub fn from_name(name: &str) -> Option<RequestStatus> {
+        let n = name.trim();
+        if n.eq_ignore_ascii_case("cancelled") {
+            return Some(RequestStatus::Canceled);
+        }
+        RequestStatus::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(n))
+    }
+
+    /// Denied, Failed, Canceled, Completed and Abandoned: no further change is possible.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            RequestStatus::Denied
+                | RequestStatus::Failed
+                | RequestStatus::Canceled
+                | RequestStatus::Completed
+                | RequestStatus::Abandoned
+        )
+    }
+}
+
+impl fmt::Display for RequestStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for RequestStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        RequestStatus::from_name(s).ok_or_else(|| format!("unknown request status {s:?}"))
+    }
+}
+
+/// A CM request that exists when the emulator starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedRequest {
+    pub uuid: Uuid,
+    pub status: RequestStatus,
+}
+
+impl SeedRequest {
+    /// An Approved request.
+    pub fn approved(uuid: Uuid) -> Self {
+        SeedRequest {
+            uuid,
+            status: RequestStatus::Approved,
+        }
+    }
+}
+
+/// Emulator configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on. Default `127.0.0.1:0` (a free loopback port).
+    pub listen: SocketAddr,
+    /// Start with the API disabled (every API URL answers 404).
+    pub api_disabled: bool,
+    /// Requests that exist from the start.
+    pub requests: Vec<SeedRequest>,
+    /// Do not print one line per request to stderr.
+    pub quiet: bool,
+    /// Faults active from the start.
+    pub faults: Vec<Fault>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_disabled: false,
+            requests: Vec::new(),
+            quiet: false,
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// One request the emulator received (control endpoints excluded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// Counter of accepted TCP connections, from 1: equal ids = same connection.
+    pub connection_id: u64,
+    pub method: String,
+    /// Path and query, as sent.
+    pub path: String,
+    /// Headers in order. `Authorization`/`Proxy-Authorization` values are reduced to
+    /// `"<scheme> …"`, cookie values to `name=…`.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The fault applied to this request (`FaultKind::name`), if any.
+    pub fault: Option<String>,
+}
+
+impl LoggedRequest {
+    /// First header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as (lossy) UTF-8.
+    pub fn body_str(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A running emulator. Dropping it stops the server and joins its threads.
+pub struct Emulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emulator")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl Emulator {
+    /// Binds `config.listen` and starts serving in background threads.
+    pub fn start(config: Config) -> std::io::Result<Emulator> {
+        let listener = TcpListener::bind(config.listen)?;
+        let addr = listener.local_addr()?;
+        let mut state = State {
+            api_disabled: config.api_disabled,
+            faults: config.faults,
+            ..State::default()
+        };
+        for r in &config.requests {
+            state.upsert_request(r.uuid, r.status);
+        }
+        let shared = Arc::new(Shared::new(state, config.quiet));
+        let sh = Arc::clone(&shared);
+        let accept = std::thread::Builder::new()
+            .name("cm-emulator-accept".into())
+            .spawn(move || server::accept_loop(listener, sh))?;
+        Ok(Emulator {
+            addr,
+            shared,
+            accept: Some(accept),
+        })
+    }
+
+    /// The address actually listened on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`: the server root, without `/CertificateManagement`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `{base_url}/CertificateManagement/api/v1.0`.
+    pub fn api_url(&self) -> String {
+        format!("{}/CertificateManagement/api/v1.0", self.base_url())
+    }
+
+    /// Adds a request (or resets an existing one with that UUID, dropping its card binding).
+    pub fn add_request(&self, uuid: Uuid, status: RequestStatus) {
+        self.shared.lock().upsert_request(uuid, status);
+    }
+
+    /// Changes a request's status; false if unknown.
+    pub fn set_request_status(&self, uuid: Uuid, status: RequestStatus) -> bool {
+        match self.shared.lock().request_mut(uuid) {
+            Some(r) => {
+                r.status = status;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Replaces the fault list with this one fault.
+    pub fn set_fault(&self, fault: Fault) {
+        let mut st = self.shared.lock();
+        st.faults.clear();
+        st.faults.push(fault);
+    }
+
+    /// Appends a fault (earlier faults win when several match).
+    pub fn add_fault(&self, fault: Fault) {
+        self.shared.lock().faults.push(fault);
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// The faults still active (with their remaining `times`).
+    pub fn faults(&self) -> Vec<Fault> {
+        self.shared.lock().faults.clone()
+    }
+
+    /// Enables (false) or disables (true) the API; disabled = 404 for every API URL.
+    pub fn set_api_disabled(&self, disabled: bool) {
+        self.shared.lock().api_disabled = disabled;
+    }
+
+    /// Every request received so far (control endpoints excluded), oldest first.
+    pub fn request_log(&self) -> Vec<LoggedRequest> {
+        self.shared.lock().log.clone()
+    }
+
+    /// Empties the request log.
+    pub fn clear_log(&self) {
+        self.shared.lock().log.clear();
+    }
+
+    /// Logged requests with this method (case-insensitive; `""` = any) whose path and query contain
+    /// `path_contains` (case-insensitive).
+    pub fn count(&self, method: &str, path_contains: &str) -> usize {
+        self.shared.count(method, path_contains)
+    }
+
+    /// The Smartcard object (PascalCase, as the API returns it) bound with this card id.
+    pub fn smartcard_for_card(&self, card_id: Uuid) -> Option<Value> {
+        self.shared
+            .lock()
+            .smartcard_by_card(card_id)
+            .map(|s| to_value(s.fields()))
+    }
+
+    /// The Smartcard object with this CM smart card Uuid.
+    pub fn smartcard_json(&self, uuid: Uuid) -> Option<Value> {
+        self.shared
+            .lock()
+            .smartcard(uuid)
+            .map(|s| to_value(s.fields()))
+    }
+
+    /// The Request object (PascalCase, as the API returns it).
+    pub fn request_json(&self, uuid: Uuid) -> Option<Value> {
+        self.shared
+            .lock()
+            .request(uuid)
+            .map(|r| to_value(r.fields()))
+    }
+
+    /// The current status of a request.
+    pub fn request_status(&self, uuid: Uuid) -> Option<RequestStatus> {
+        self.shared.lock().request(uuid).map(|r| r.status)
+    }
+
+    /// Whether a stop was requested (by [`Emulator::shutdown`] or `POST /_emulator/shutdown`).
+    pub fn stop_requested(&self) -> bool {
+        self.shared.stop.load(Ordering::SeqCst)
+    }
+
+    /// Stops the server and joins all its threads (hanging connections are closed).
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+        self.shared.join_connections();
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_and_codes() {
+        assert_eq!(RequestStatus::Approved.code(), 3);
+        assert_eq!(RequestStatus::Completed.code(), 8);
+        for s in RequestStatus::ALL {
+            assert_eq!(RequestStatus::from_code(s.code()), Some(s));
+            assert_eq!(RequestStatus::from_name(&s.name().to_uppercase()), Some(s));
+            assert_eq!(s.name().parse::<RequestStatus>(), Ok(s));
+        }
+        assert_eq!(
+            RequestStatus::from_name("approved"),
+            Some(RequestStatus::Approved)
+        );
+        assert_eq!(RequestStatus::from_name("bogus"), None);
+        assert_eq!(RequestStatus::default(), RequestStatus::Approved);
+    }
+}
+
+#[cfg(test)]
+mod send_sync {
+    fn assert_send_sync<T: Send + Sync>() {}
+    #[test]
+    fn emulator_is_send_and_sync() {
+        assert_send_sync::<super::Emulator>();
+        assert_send_sync::<super::Fault>();
+        assert_send_sync::<super::LoggedRequest>();
+    }
+}

@@ -401,6 +401,19 @@ fn classify_io(io: std::io::Error, method: &str, url: &str, idempotency: Idempot
             return Error::new(Status::TlsFailed, tls_message(method, url, &text));
         }
     }
+    // Name resolution fails before anything is sent: std reports it as an uncategorized io error
+    // ("failed to lookup address information" on Unix, WSAHOST_NOT_FOUND / WSANO_DATA on Windows).
+    let text = io.to_string();
+    if text.contains("failed to lookup address")
+        || (cfg!(windows) && matches!(io.raw_os_error(), Some(11001 | 11004)))
+    {
+        return Error::new(
+            Status::DnsFailed,
+            format!(
+                "{method} {url}: the server name could not be resolved ({io}); check the URL and DNS; nothing was sent"
+            ),
+        );
+    }
     match io.kind() {
         K::ConnectionRefused | K::AddrNotAvailable | K::NetworkUnreachable | K::HostUnreachable => {
             Error::new(

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what cm-smartcard's build, demo and tests need on Debian 12+ (idempotent; fast when done).
+# Needs root for apt-get (or sudo). Rust itself comes from rustup (https://rustup.rs), not Debian.
+set -euo pipefail
+
+PACKAGES=(
+  # build: the pcsc crate links libpcsclite via pkg-config; GSSAPI (Negotiate) links libgssapi_krb5
+  build-essential pkg-config libpcsclite-dev libkrb5-dev
+  # PC/SC rig: real pcscd with the vsmartcard vpcd reader driver; our virtual card is stdlib Python
+  pcscd vsmartcard-vpcd python3
+  # auth rig: MIT Kerberos KDC, Apache with mod_auth_gssapi, gss-ntlmssp, pyspnego in a venv
+  krb5-kdc krb5-admin-server krb5-user libgssapi-krb5-2 apache2 libapache2-mod-auth-gssapi gss-ntlmssp
+  curl python3-venv openssl
+  # callers: C# via mono, the Windows DLL via mingw + Wine
+  mono-mcs mono-runtime gcc-mingw-w64-x86-64 wine64
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The header generator, pinned: the checked-in header is diffed against its output in the tests.
+if ! cbindgen --version 2>/dev/null | grep -q "0.29.4"; then
+  echo "setup: installing cbindgen 0.29.4"
+  cargo install cbindgen --version 0.29.4 --locked --quiet
+fi
+
+# The Windows target, best effort: it is downloaded from the Rust distribution server, which may be
+# unreachable; the Windows checks then say so and skip.
+if ! rustup target list --installed 2>/dev/null | grep -q x86_64-pc-windows-gnu; then
+  if timeout 180 rustup target add x86_64-pc-windows-gnu >/dev/null 2>&1; then
+    echo "setup: added rustup target x86_64-pc-windows-gnu"
+  else
+    echo "setup: NOTE rustup target x86_64-pc-windows-gnu could not be fetched; Windows checks will be skipped"
+  fi
+fi
+echo "setup: ok"
