@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 const API: &str = "CertificateManagement/api/v1.0/smartcards";
-const BODY: &str = r#"{"requestid":"5a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d","cardid":"00112233-4455-6677-8899-aabbccddeeff"}"#;
 
 fn rig() -> Option<&'static HashMap<String, String>> {
     static RIG: OnceLock<Option<HashMap<String, String>>> = OnceLock::new();
@@ -76,14 +75,40 @@ fn transport(auth: AuthConfig, ca: Option<&str>) -> Transport {
     .unwrap()
 }
 
+/// Seeds an Approved request in the backend (the CM emulator's control API; the stub backend ignores it)
+/// and returns its id, so every assign below is valid for the backend and a 201 proves authentication.
+fn seed_request(r: &HashMap<String, String>) -> String {
+    let id = uuid::Uuid::new_v4().to_string();
+    let url = format!("{}/_emulator/requests", r["AUTH_BACKEND_URL"]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let _ = agent
+        .post(&url)
+        .content_type("application/json")
+        .send(format!(r#"{{"uuid":"{id}","status":"Approved"}}"#))
+        .map(|mut a| a.body_mut().read_to_string());
+    id
+}
+
+fn body(r: &HashMap<String, String>) -> String {
+    format!(
+        r#"{{"requestid":"{}","cardid":"{}"}}"#,
+        seed_request(r),
+        uuid::Uuid::new_v4()
+    )
+}
+
 fn post(t: &Transport, url: &str) -> cm_smartcard::Result<HttpAnswer> {
+    let r = rig().expect("rig loaded");
     let (host, https) = host_of(url);
     t.send(
         "POST",
         url,
         &host,
         https,
-        Some(BODY),
+        Some(&body(r)),
         Idempotency::AtMostOnce,
     )
 }
@@ -145,12 +170,7 @@ fn kerberos_from_ccache_assign_end_to_end() {
         },
     })
     .unwrap();
-    let a = Assignment::new(
-        &uuid::Uuid::new_v4().to_string(),
-        &uuid::Uuid::new_v4().to_string(),
-        None,
-    )
-    .unwrap();
+    let a = Assignment::new(&seed_request(r), &uuid::Uuid::new_v4().to_string(), None).unwrap();
     let outcome = client
         .assign_smartcard(&a)
         .unwrap_or_else(|e| panic!("assign failed: {e}"));
@@ -182,7 +202,7 @@ fn kerberos_mutual_auth_checked() {
         .post(&url)
         .header("Authorization", &authz)
         .content_type("application/json")
-        .send(BODY)
+        .send(body(r))
         .unwrap();
     let _ = resp.body_mut().read_to_string();
     assert!(
@@ -208,7 +228,7 @@ fn kerberos_mutual_auth_checked() {
         .post(&url)
         .header("Authorization", &authz2)
         .content_type("application/json")
-        .send(BODY)
+        .send(body(r))
         .unwrap();
     let _ = resp2.body_mut().read_to_string();
     let good: Vec<String> = resp2
