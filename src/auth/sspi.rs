@@ -19,10 +19,9 @@ use windows_sys::Win32::Foundation::{
     SEC_I_COMPLETE_AND_CONTINUE, SEC_I_COMPLETE_NEEDED, SEC_I_CONTINUE_NEEDED,
 };
 use windows_sys::Win32::Security::Authentication::Identity::{
-    AcquireCredentialsHandleW, CompleteAuthToken, DeleteSecurityContext, FreeContextBuffer,
-    FreeCredentialsHandle, ISC_REQ_ALLOCATE_MEMORY, ISC_REQ_MUTUAL_AUTH,
-    InitializeSecurityContextW, SECBUFFER_TOKEN, SECBUFFER_VERSION, SECPKG_CRED_OUTBOUND,
-    SECURITY_NATIVE_DREP, SecBuffer, SecBufferDesc,
+    AcquireCredentialsHandleW, CompleteAuthToken, DeleteSecurityContext, FreeCredentialsHandle,
+    ISC_REQ_MUTUAL_AUTH, InitializeSecurityContextW, SECBUFFER_TOKEN, SECBUFFER_VERSION,
+    SECPKG_CRED_OUTBOUND, SECURITY_NATIVE_DREP, SecBuffer, SecBufferDesc,
 };
 use windows_sys::Win32::Security::Credentials::SecHandle;
 
@@ -38,6 +37,8 @@ struct AuthIdentityW {
     flags: u32,
 }
 const SEC_WINNT_AUTH_IDENTITY_UNICODE: u32 = 2;
+/// Largest SSPI token (Kerberos `MaxTokenSize` is at most 65535).
+const MAX_TOKEN: usize = 65536;
 
 fn wide(s: &str) -> Vec<u16> {
     s.encode_utf16().chain(std::iter::once(0)).collect()
@@ -148,6 +149,16 @@ impl SspiContext {
         if status != SEC_E_OK {
             let what = if status == SEC_E_SECPKG_NOT_FOUND {
                 format!("the SSPI package {} is not available", scheme.name())
+            } else if status == SEC_E_NO_CREDENTIALS && creds.is_none() {
+                "the current Windows logon session has no usable credentials for Negotiate/NTLM (no Kerberos \
+                 ticket, not a domain logon)"
+                    .to_string()
+            } else if status == SEC_E_LOGON_DENIED {
+                return Err(sspi_error(
+                    Status::AuthRejected,
+                    &format!("{} credentials rejected", scheme.name()),
+                    status,
+                ));
             } else {
                 format!("could not acquire {} credentials", scheme.name())
             };
@@ -176,10 +187,13 @@ impl Mechanism for SspiContext {
             cBuffers: 1,
             pBuffers: &mut in_buf,
         };
+        // Our own output buffer (the documented maximum token size is 48000 bytes by default, 65535 at most):
+        // Wine's Negotiate fails with ISC_REQ_ALLOCATE_MEMORY, and this avoids FreeContextBuffer bookkeeping.
+        let mut out_bytes = vec![0u8; MAX_TOKEN];
         let mut out_buf = SecBuffer {
-            cbBuffer: 0,
+            cbBuffer: MAX_TOKEN as u32,
             BufferType: SECBUFFER_TOKEN,
-            pvBuffer: ptr::null_mut(),
+            pvBuffer: out_bytes.as_mut_ptr() as *mut c_void,
         };
         let mut out_desc = SecBufferDesc {
             ulVersion: SECBUFFER_VERSION,
@@ -192,7 +206,7 @@ impl Mechanism for SspiContext {
         });
         let mut attrs = 0u32;
         let mut expiry = 0i64;
-        let flags = ISC_REQ_MUTUAL_AUTH | ISC_REQ_ALLOCATE_MEMORY;
+        let flags = ISC_REQ_MUTUAL_AUTH;
         let old_ctx: *const SecHandle = match &self.ctx {
             Some(h) => h,
             None => ptr::null(),
@@ -222,19 +236,12 @@ impl Mechanism for SspiContext {
             // SAFETY: completing the token just produced, on the context just returned, before it is freed.
             unsafe { CompleteAuthToken(&new_ctx, &out_desc) };
         }
-        let token = if out_buf.pvBuffer.is_null() || out_buf.cbBuffer == 0 {
+        let token = if status < 0 {
             Vec::new()
         } else {
-            // SAFETY: SSPI allocated `cbBuffer` readable bytes (ISC_REQ_ALLOCATE_MEMORY).
-            unsafe {
-                std::slice::from_raw_parts(out_buf.pvBuffer as *const u8, out_buf.cbBuffer as usize)
-            }
-            .to_vec()
+            out_bytes.truncate((out_buf.cbBuffer as usize).min(MAX_TOKEN));
+            out_bytes
         };
-        if !out_buf.pvBuffer.is_null() {
-            // SAFETY: freeing the buffer SSPI allocated.
-            unsafe { FreeContextBuffer(out_buf.pvBuffer) };
-        }
         if status < 0 {
             let (st, what) = match status {
                 SEC_E_LOGON_DENIED | SEC_E_UNKNOWN_CREDENTIALS => (
