@@ -1,0 +1,551 @@
+//! Authentication against the auth rig (`tests/rigs/auth/start.sh DIR`): real MIT KDC, Apache
+//! mod_auth_gssapi (Kerberos, gss-ntlmssp), a pyspnego NTLM acceptor, Basic over TLS and a bearer echo, all in
+//! front of a CM backend. Set `AUTH_RIG_ENV=DIR/auth.env`; without it the tests skip with a notice, unless
+//! `CM_REQUIRE_RIGS=1` (then they fail). `tests/rigs/auth/run-tests.sh` does everything.
+//!
+//! MIT krb5 reads its environment per process, so the env file is loaded once before any GSSAPI call and
+//! never changed afterwards; the "no ticket" case runs in a child process of this test binary.
+
+use cm_smartcard::Status;
+use cm_smartcard::auth::{AuthConfig, AuthMethod, Scheme, Secret};
+use cm_smartcard::cm::http::{HttpAnswer, Idempotency, Transport, TransportConfig};
+use cm_smartcard::cm::{Assignment, CmClient, ConnectionConfig};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+const API: &str = "CertificateManagement/api/v1.0/smartcards";
+
+fn rig() -> Option<&'static HashMap<String, String>> {
+    static RIG: OnceLock<Option<HashMap<String, String>>> = OnceLock::new();
+    RIG.get_or_init(|| {
+        let Ok(path) = std::env::var("AUTH_RIG_ENV") else {
+            if std::env::var("CM_REQUIRE_RIGS").as_deref() == Ok("1") {
+                panic!("CM_REQUIRE_RIGS=1 but AUTH_RIG_ENV is not set (run tests/rigs/auth/run-tests.sh)");
+            }
+            eprintln!("NOTICE: AUTH_RIG_ENV not set; skipping auth rig tests (see tests/rigs/auth/run-tests.sh)");
+            return None;
+        };
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+        let mut env = HashMap::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some((k, v)) = line.split_once('=') {
+                env.insert(k.to_string(), v.to_string());
+            }
+        }
+        for key in ["KRB5_CONFIG", "KRB5CCNAME"] {
+            // The child-process case overrides KRB5CCNAME itself; keep its value.
+            if key == "KRB5CCNAME" && std::env::var("CM_AUTH_CHILD").is_ok() {
+                continue;
+            }
+            // SAFETY: runs once, inside OnceLock initialisation, before any GSSAPI call in this process;
+            // every test calls rig() first.
+            unsafe { std::env::set_var(key, &env[key]) };
+        }
+        Some(env)
+    })
+    .as_ref()
+}
+
+macro_rules! rig_or_skip {
+    () => {
+        match rig() {
+            Some(r) => r,
+            None => return,
+        }
+    };
+}
+
+fn host_of(url: &str) -> (String, bool) {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let authority = rest.split('/').next().unwrap();
+    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+    (host.to_string(), scheme == "https")
+}
+
+fn transport(auth: AuthConfig, ca: Option<&str>) -> Transport {
+    Transport::new(TransportConfig {
+        auth,
+        extra_ca_file: ca.map(Into::into),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// Seeds an Approved request in the backend (the CM emulator's control API; the stub backend ignores it)
+/// and returns its id, so every assign below is valid for the backend and a 201 proves authentication.
+fn seed_request(r: &HashMap<String, String>) -> String {
+    let id = uuid::Uuid::new_v4().to_string();
+    let url = format!("{}/_emulator/requests", r["AUTH_BACKEND_URL"]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let _ = agent
+        .post(&url)
+        .content_type("application/json")
+        .send(format!(r#"{{"uuid":"{id}","status":"Approved"}}"#))
+        .map(|mut a| a.body_mut().read_to_string());
+    id
+}
+
+fn body(r: &HashMap<String, String>) -> String {
+    format!(
+        r#"{{"requestid":"{}","cardid":"{}"}}"#,
+        seed_request(r),
+        uuid::Uuid::new_v4()
+    )
+}
+
+fn post(t: &Transport, url: &str) -> cm_smartcard::Result<HttpAnswer> {
+    let r = rig().expect("rig loaded");
+    let (host, https) = host_of(url);
+    t.send(
+        "POST",
+        url,
+        &host,
+        https,
+        Some(&body(r)),
+        Idempotency::AtMostOnce,
+    )
+}
+
+fn nonce() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn current_user(insecure_ok: bool) -> AuthConfig {
+    AuthConfig {
+        method: AuthMethod::NegotiateCurrentUser,
+        allow_insecure_http: insecure_ok,
+        ..Default::default()
+    }
+}
+
+fn ntlm(r: &HashMap<String, String>, password: &str) -> AuthConfig {
+    AuthConfig {
+        method: AuthMethod::Ntlm,
+        username: Some(format!(
+            "{}\\{}",
+            r["AUTH_NTLM_DOMAIN"], r["AUTH_NTLM_USER"]
+        )),
+        password: Some(Secret::new(password)),
+        allow_insecure_http: true,
+        ..Default::default()
+    }
+}
+
+/// Log lines that contain `marker`, waiting up to 2 s for `expected` of them (servers log after answering).
+fn log_lines(path: &str, marker: &str, expected: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    for _ in 0..40 {
+        lines = std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(marker))
+            .map(String::from)
+            .collect::<Vec<_>>();
+        if lines.len() >= expected {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    lines
+}
+
+/// The full assign call through Apache `/negotiate/` with the CM client: Kerberos from the ticket cache,
+/// pre-emptive token, mutual authentication verified by `finish`.
+#[test]
+fn kerberos_from_ccache_assign_end_to_end() {
+    let r = rig_or_skip!();
+    let base = r["AUTH_NEGOTIATE_URL"].trim_end_matches('/').to_string();
+    let client = CmClient::new(ConnectionConfig {
+        server_url: base,
+        transport: TransportConfig {
+            auth: current_user(true),
+            ..Default::default()
+        },
+    })
+    .unwrap();
+    let a = Assignment::new(&seed_request(r), &uuid::Uuid::new_v4().to_string(), None).unwrap();
+    let outcome = client
+        .assign_smartcard(&a)
+        .unwrap_or_else(|e| panic!("assign failed: {e}"));
+    assert!(
+        matches!(outcome.http_status, 200 | 201 | 204),
+        "{outcome:?}"
+    );
+}
+
+/// Kerberos at the session level: the token is sent pre-emptively (one round trip), the final token is
+/// verified, and a tampered final token fails mutual authentication.
+#[test]
+fn kerberos_mutual_auth_checked() {
+    let r = rig_or_skip!();
+    use cm_smartcard::auth::AuthSession;
+    let url = format!("{}{API}?t={}", r["AUTH_NEGOTIATE_URL"], nonce());
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut s = AuthSession::new(&current_user(true), "localhost", false).unwrap();
+    let authz = s
+        .initial_header()
+        .unwrap()
+        .expect("a pre-emptive Negotiate token (ticket in the cache)");
+    assert!(authz.starts_with("Negotiate "));
+    assert_eq!(s.scheme(), Some(Scheme::Negotiate));
+    let mut resp = agent
+        .post(&url)
+        .header("Authorization", &authz)
+        .content_type("application/json")
+        .send(body(r))
+        .unwrap();
+    let _ = resp.body_mut().read_to_string();
+    assert!(
+        matches!(resp.status().as_u16(), 200 | 201),
+        "status {}",
+        resp.status()
+    );
+    let www: Vec<String> = resp
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        www.iter().any(|v| v.starts_with("Negotiate ")),
+        "Apache sends a mutual-auth token: {www:?}"
+    );
+
+    // A corrupted final token must not verify.
+    let mut tampered = AuthSession::new(&current_user(true), "localhost", false).unwrap();
+    let authz2 = tampered.initial_header().unwrap().unwrap();
+    let mut resp2 = agent
+        .post(&url)
+        .header("Authorization", &authz2)
+        .content_type("application/json")
+        .send(body(r))
+        .unwrap();
+    let _ = resp2.body_mut().read_to_string();
+    let good: Vec<String> = resp2
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let tok = good
+        .iter()
+        .find(|v| v.starts_with("Negotiate "))
+        .unwrap()
+        .clone();
+    let mut bytes = cm_smartcard::auth::base64_decode(&tok["Negotiate ".len()..]).unwrap();
+    let n = bytes.len();
+    bytes[n - 5] ^= 0x55;
+    let bad = vec![format!(
+        "Negotiate {}",
+        cm_smartcard::auth::base64_encode(&bytes)
+    )];
+    let err = tampered.finish(&bad).unwrap_err();
+    assert_eq!(err.status, Status::AuthMutualFailed, "{err}");
+
+    // The genuine token verifies.
+    s.finish(&www).unwrap();
+
+    // A Kerberos exchange the server demanded (401) that ends without a final token is not mutual.
+    let mut s3 = AuthSession::new(&current_user(true), "localhost", false).unwrap();
+    let _ = s3.respond_to_challenge(&["Negotiate".to_string()]).unwrap();
+    assert_eq!(s3.finish(&[]).unwrap_err().status, Status::AuthMutualFailed);
+}
+
+/// Kerberos through the full 401 loop with the transport, against the IIS-like location offering both
+/// Negotiate and NTLM.
+#[test]
+fn kerberos_against_both_location() {
+    let r = rig_or_skip!();
+    let t = transport(current_user(true), None);
+    let a = post(&t, &format!("{}{API}", r["AUTH_IISLIKE_URL"])).unwrap();
+    assert_eq!(a.status, 201);
+}
+
+/// Negotiate with explicit user/password (Kerberos AS exchange with pre-authentication).
+#[test]
+fn negotiate_explicit_password() {
+    let r = rig_or_skip!();
+    let mut cfg = AuthConfig {
+        method: AuthMethod::NegotiateExplicit,
+        username: Some(r["AUTH_KRB5_USER"].clone()),
+        password: Some(Secret::new(r["AUTH_KRB5_PASSWORD"].clone())),
+        allow_insecure_http: true,
+        ..Default::default()
+    };
+    let a = post(
+        &transport(cfg.clone(), None),
+        &format!("{}{API}", r["AUTH_NEGOTIATE_URL"]),
+    )
+    .unwrap();
+    assert_eq!(a.status, 201);
+    cfg.password = Some(Secret::new("wrong-password"));
+    let e = post(
+        &transport(cfg, None),
+        &format!("{}{API}", r["AUTH_NEGOTIATE_URL"]),
+    )
+    .unwrap_err();
+    assert_eq!(e.status, Status::AuthRejected, "{e}");
+    assert!(!e.message.contains("wrong-password"));
+}
+
+/// No ticket: a clear AuthUnavailable (or AuthRejected) error, in a child process with an empty ccache.
+#[test]
+fn kerberos_without_ticket_fails_clearly() {
+    let r = rig_or_skip!();
+    if std::env::var("CM_AUTH_CHILD").is_ok() {
+        return;
+    }
+    let empty = format!("FILE:{}/no-such-ccache-{}", r["AUTH_RIG_DIR"], nonce());
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_no_ticket",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CM_AUTH_CHILD", "1")
+        .env("KRB5CCNAME", &empty)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed:\n{text}");
+    assert!(text.contains("CHILD-OK"), "child did not run:\n{text}");
+}
+
+#[test]
+fn child_no_ticket() {
+    if std::env::var("CM_AUTH_CHILD").is_err() {
+        return;
+    }
+    let r = rig_or_skip!();
+    let t = transport(current_user(true), None);
+    let e = post(&t, &format!("{}{API}", r["AUTH_NEGOTIATE_URL"])).unwrap_err();
+    assert!(
+        matches!(e.status, Status::AuthUnavailable | Status::AuthRejected),
+        "{e:?}"
+    );
+    assert!(
+        e.message.contains("Kerberos") || e.message.contains("credentials"),
+        "{e}"
+    );
+    println!("no-ticket error: {} ({:?})", e.message, e.status);
+    println!("CHILD-OK");
+}
+
+/// NTLM with the right password against the pyspnego acceptor (one context per TCP connection, as IIS):
+/// 201, and all legs on one connection.
+#[test]
+fn ntlm_pyspnego_one_connection() {
+    let r = rig_or_skip!();
+    let n = nonce();
+    let t = transport(ntlm(r, &r["AUTH_NTLM_PASSWORD"]), None);
+    let a = post(&t, &format!("{}{API}?t={n}", r["AUTH_NTLM_URL"])).unwrap();
+    assert_eq!(a.status, 201);
+    let lines = log_lines(&r["AUTH_NTLM_ACCEPTOR_LOG"], &n, 3);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let conns: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert!(
+        conns.iter().all(|c| *c == conns[0]),
+        "legs on several connections: {lines:?}"
+    );
+    assert!(
+        lines[2].contains(" 201 ") && lines[2].contains("user=TESTDOM\\bob"),
+        "{lines:?}"
+    );
+}
+
+/// NTLM through Apache + gss-ntlmssp (`/ntlm/`): 201 on one connection (Apache's %k keep-alive counter).
+#[test]
+fn ntlm_apache_gss_ntlmssp_one_connection() {
+    let r = rig_or_skip!();
+    let n = nonce();
+    let t = transport(ntlm(r, &r["AUTH_NTLM_PASSWORD"]), None);
+    let a = post(&t, &format!("{}{API}?t={n}", r["AUTH_NTLM_GSS_URL"])).unwrap();
+    assert_eq!(a.status, 201);
+    let lines = log_lines(&r["AUTH_HTTPD_ACCESS_LOG"], &n, 3);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let port = |l: &String| l.split_whitespace().nth(1).unwrap().to_string();
+    assert!(
+        lines.iter().all(|l| port(l) == port(&lines[0])),
+        "legs on several connections: {lines:?}"
+    );
+    assert!(
+        lines[2].contains("k=2") && lines[2].contains(" 201 "),
+        "{lines:?}"
+    );
+}
+
+/// Wrong NTLM password: AuthRejected naming NTLM, password not in the message.
+#[test]
+fn ntlm_wrong_password_rejected() {
+    let r = rig_or_skip!();
+    for url in [&r["AUTH_NTLM_URL"], &r["AUTH_NTLM_GSS_URL"]] {
+        let t = transport(ntlm(r, "not-the-password"), None);
+        let e = post(&t, &format!("{url}{API}")).unwrap_err();
+        assert_eq!(e.status, Status::AuthRejected, "{url}: {e}");
+        assert!(e.message.contains("NTLM"), "{e}");
+        assert!(!e.message.contains("not-the-password"));
+    }
+}
+
+/// Explicit-credential Negotiate falls back to NTLM when the server offers only NTLM (pyspnego).
+#[test]
+fn negotiate_explicit_falls_back_to_ntlm() {
+    let r = rig_or_skip!();
+    let cfg = AuthConfig {
+        method: AuthMethod::NegotiateExplicit,
+        ..ntlm(r, &r["AUTH_NTLM_PASSWORD"])
+    };
+    let a = post(
+        &transport(cfg, None),
+        &format!("{}{API}", r["AUTH_NTLM_URL"]),
+    )
+    .unwrap();
+    assert_eq!(a.status, 201);
+}
+
+/// Server offering both Negotiate and NTLM (`/both/`): the NTLM method picks NTLM and succeeds.
+#[test]
+fn ntlm_against_both_location() {
+    let r = rig_or_skip!();
+    let a = post(
+        &transport(ntlm(r, &r["AUTH_NTLM_PASSWORD"]), None),
+        &format!("{}{API}", r["AUTH_IISLIKE_URL"]),
+    )
+    .unwrap();
+    assert_eq!(a.status, 201);
+}
+
+fn basic(r: &HashMap<String, String>) -> AuthConfig {
+    AuthConfig {
+        method: AuthMethod::Basic,
+        username: Some(r["AUTH_BASIC_USER"].clone()),
+        password: Some(Secret::new(r["AUTH_BASIC_PASSWORD"].clone())),
+        ..Default::default()
+    }
+}
+
+/// Basic over HTTPS with the rig's CA as the extra CA file.
+#[test]
+fn basic_over_https_with_extra_ca() {
+    let r = rig_or_skip!();
+    let t = transport(basic(r), Some(&r["AUTH_CA_FILE"]));
+    let a = post(&t, &format!("{}{API}", r["AUTH_HTTPS_BASIC_URL"])).unwrap();
+    assert_eq!(a.status, 201);
+    let mut wrong = basic(r);
+    wrong.password = Some(Secret::new("nope-nope"));
+    let e = post(
+        &transport(wrong, Some(&r["AUTH_CA_FILE"])),
+        &format!("{}{API}", r["AUTH_HTTPS_BASIC_URL"]),
+    )
+    .unwrap_err();
+    assert_eq!(e.status, Status::AuthRejected, "{e}");
+    assert!(
+        e.message.contains("Basic") && !e.message.contains("nope-nope"),
+        "{e}"
+    );
+}
+
+/// Without the test CA the TLS verification fails (and no credentials are sent).
+#[test]
+fn https_without_ca_fails_verification() {
+    let r = rig_or_skip!();
+    let e = post(
+        &transport(basic(r), None),
+        &format!("{}{API}", r["AUTH_HTTPS_BASIC_URL"]),
+    )
+    .unwrap_err();
+    assert!(
+        !matches!(e.status, Status::AuthRejected | Status::Ok),
+        "{e:?}"
+    );
+    let m = e.message.to_ascii_lowercase();
+    assert!(
+        m.contains("tls") || m.contains("certificate") || m.contains("trust"),
+        "{e}"
+    );
+}
+
+/// Credentials are refused over http:// without the opt-in: Basic/Bearer up front, Negotiate/NTLM on the
+/// challenge (no token is sent pre-emptively).
+#[test]
+fn credentials_refused_over_http_without_opt_in() {
+    let r = rig_or_skip!();
+    let n = nonce();
+    let mut cfg = current_user(false);
+    let e = post(
+        &transport(cfg.clone(), None),
+        &format!("{}{API}?t={n}", r["AUTH_NEGOTIATE_URL"]),
+    )
+    .unwrap_err();
+    assert_eq!(e.status, Status::AuthInsecureTransport, "{e}");
+    let lines = log_lines(&r["AUTH_HTTPD_ACCESS_LOG"], &n, 1);
+    assert_eq!(
+        lines.len(),
+        1,
+        "only the unauthenticated request went out: {lines:?}"
+    );
+    let mut n2 = ntlm(r, &r["AUTH_NTLM_PASSWORD"]);
+    n2.allow_insecure_http = false;
+    let e = post(
+        &transport(n2, None),
+        &format!("{}{API}", r["AUTH_NTLM_URL"]),
+    )
+    .unwrap_err();
+    assert_eq!(e.status, Status::AuthInsecureTransport, "{e}");
+    cfg.method = AuthMethod::Bearer;
+    cfg.token = Some(Secret::new(r["AUTH_BEARER_TOKEN"].clone()));
+    let e = post(&transport(cfg, None), &r["AUTH_BEARER_URL"]).unwrap_err();
+    assert_eq!(e.status, Status::AuthInsecureTransport, "{e}");
+}
+
+/// The bearer token reaches the server intact.
+#[test]
+fn bearer_token_arrives_intact() {
+    let r = rig_or_skip!();
+    let cfg = AuthConfig {
+        method: AuthMethod::Bearer,
+        token: Some(Secret::new(r["AUTH_BEARER_TOKEN"].clone())),
+        allow_insecure_http: true,
+        ..Default::default()
+    };
+    let a = post(&transport(cfg, None), &r["AUTH_BEARER_URL"]).unwrap();
+    assert_eq!(a.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+    assert_eq!(v["token"].as_str(), Some(r["AUTH_BEARER_TOKEN"].as_str()));
+    assert_eq!(v["matches"], serde_json::Value::Bool(true));
+}
+
+/// No method configured against a protected location: AuthRequired naming the offered schemes.
+#[test]
+fn no_method_gives_auth_required() {
+    let r = rig_or_skip!();
+    let cfg = AuthConfig {
+        method: AuthMethod::None,
+        ..Default::default()
+    };
+    let e = post(
+        &transport(cfg, None),
+        &format!("{}{API}", r["AUTH_IISLIKE_URL"]),
+    )
+    .unwrap_err();
+    assert_eq!(e.status, Status::AuthRequired, "{e}");
+    assert!(
+        e.message.contains("Negotiate") && e.message.contains("NTLM"),
+        "{e}"
+    );
+}
