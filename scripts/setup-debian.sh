@@ -4,15 +4,15 @@
 set -euo pipefail
 
 PACKAGES=(
-  # build: the pcsc crate links libpcsclite via pkg-config; GSSAPI (Negotiate) links libgssapi_krb5
-  build-essential pkg-config libpcsclite-dev libkrb5-dev
+  # build: the pcsc crate links libpcsclite via pkg-config (GSSAPI is loaded at run time, no build dependency)
+  build-essential pkg-config libpcsclite-dev
   # PC/SC rig: real pcscd with the vsmartcard vpcd reader driver; our virtual card is stdlib Python
   pcscd vsmartcard-vpcd python3
   # auth rig: MIT Kerberos KDC, Apache with mod_auth_gssapi, gss-ntlmssp, pyspnego in a venv
   krb5-kdc krb5-admin-server krb5-user libgssapi-krb5-2 apache2 libapache2-mod-auth-gssapi gss-ntlmssp
   curl python3-venv openssl
   # callers: C# via mono, the Windows DLL via mingw + Wine
-  mono-mcs mono-runtime gcc-mingw-w64-x86-64 wine64
+  mono-mcs mono-runtime gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 wine64
 )
 
 missing=()
@@ -34,11 +34,13 @@ fi
 
 # The Windows target, best effort: it is downloaded from the Rust distribution server, which may be
 # unreachable; the Windows checks then say so and skip.
-if ! rustup target list --installed 2>/dev/null | grep -q x86_64-pc-windows-gnu; then
-  if timeout 180 rustup target add x86_64-pc-windows-gnu >/dev/null 2>&1; then
-    echo "setup: added rustup target x86_64-pc-windows-gnu"
-  else
-    echo "setup: NOTE rustup target x86_64-pc-windows-gnu could not be fetched; Windows checks will be skipped"
+for target in x86_64-pc-windows-gnu i686-pc-windows-gnu; do
+  if ! rustup target list --installed 2>/dev/null | grep -q "$target"; then
+    if timeout 180 rustup target add "$target" >/dev/null 2>&1; then
+      echo "setup: added rustup target $target"
+    else
+      echo "setup: NOTE rustup target $target could not be fetched; its Windows checks will be skipped"
+    fi
   fi
-fi
+done
 echo "setup: ok"
