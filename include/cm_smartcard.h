@@ -62,6 +62,16 @@
 // Binding state: another card is bound to the request.
 #define CM_BINDING_BOUND_TO_OTHER_CARD 2
 
+// Card-id byte order: Windows / .NET `new Guid(bytes)` (the first three fields little-endian). The default,
+// and the most likely reading of MIM CM (unverified on a real server).
+#define CM_GUID_ORDER_WINDOWS 0
+
+// Card-id byte order: RFC 4122, the 16 bytes in string order.
+#define CM_GUID_ORDER_RFC4122 1
+
+// `timeout_ms` value for `cm_wait_for_card` that waits until a card arrives or the wait is cancelled.
+#define CM_WAIT_INFINITE 4294967295
+
 // Authentication: Negotiate (Kerberos, NTLM fallback) with the current user's credentials — the logged-on
 // Windows session (SSPI) or the Kerberos ticket cache / keytab (GSSAPI). The default (value 0).
 #define CM_AUTH_NEGOTIATE 0
@@ -213,6 +223,9 @@ typedef int32_t cm_status;
 // The outcome of a successful `cm_assign_smartcard`. Free with `cm_assign_result_free`.
 typedef struct cm_assign_result cm_assign_result;
 
+// A snapshot of the PC/SC readers. Free with `cm_reader_list_free`.
+typedef struct cm_reader_list cm_reader_list;
+
 // A CM request object read from the server. Free with `cm_request_free`.
 typedef struct cm_request cm_request;
 
@@ -262,6 +275,32 @@ typedef struct cm_assignment {
   const char *atr;
 } cm_assignment;
 
+// What an ATR says about itself (filled by `cm_parse_atr`). Set `struct_size` before the call.
+typedef struct cm_atr_info {
+  // Must be `sizeof(cm_atr_info)`.
+  uint32_t struct_size;
+  // Number of ATR bytes (2..33).
+  uint32_t length;
+  // TS: 0x3B direct or 0x3F inverse convention (anything else is reported as not well formed).
+  uint32_t ts;
+  // Indicated protocols: bit n set = T=n (T=0 when none is indicated).
+  uint32_t protocol_mask;
+  // Number of historical bytes (0..15).
+  uint32_t historical_length;
+  // The historical bytes; the first `historical_length` are valid.
+  uint8_t historical_bytes[15];
+  // 1 when ISO 7816-3 requires a TCK (a protocol other than T=0 is indicated), else 0.
+  int32_t tck_required;
+  // 1 when the ATR has a TCK byte, else 0.
+  int32_t tck_present;
+  // 1 when the TCK checksum is correct, 0 when it is wrong or absent.
+  int32_t tck_valid;
+  // 1 when the structure (length, TS, TCK) is consistent, else 0. Card ATRs are never rejected for this.
+  int32_t well_formed;
+  // The length the structure implies.
+  uint32_t expected_length;
+} cm_atr_info;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -302,6 +341,18 @@ cm_status cm_assign_result_smartcard_uri(const struct cm_assign_result *result, 
 // # Safety
 // As `cm_assign_result_smartcard_uri`.
 cm_status cm_assign_result_smartcard_uuid(const struct cm_assign_result *result, char *buf, size_t buf_len, size_t *len_out);
+
+// Copies the card id that was sent (lowercase hyphenated GUID). Size-query pattern.
+//
+// # Safety
+// As `cm_assign_result_smartcard_uri`.
+cm_status cm_assign_result_card_id(const struct cm_assign_result *result, char *buf, size_t buf_len, size_t *len_out);
+
+// Copies the ATR that was sent (lowercase packed hex; "" when none was sent). Size-query pattern.
+//
+// # Safety
+// As `cm_assign_result_smartcard_uri`.
+cm_status cm_assign_result_atr(const struct cm_assign_result *result, char *buf, size_t buf_len, size_t *len_out);
 
 // Frees a result; NULL is ignored.
 //
@@ -406,6 +457,95 @@ cm_status cm_request_json(const struct cm_request *request, char *buf, size_t bu
 // # Safety
 // `request` NULL or not yet freed.
 void cm_request_free(struct cm_request *request);
+
+// Reads the ATR of the card in `reader` (NULL = the first reader that holds a card) as lowercase packed hex,
+// exactly as PC/SC returned it. Connects in shared mode (never exclusive) and releases everything on every
+// path. Size-query pattern; `CM_ATR_BUFFER_SIZE` bytes always suffice.
+//
+// # Safety
+// `reader` NULL or NUL-terminated; `atr_buf` NULL or `atr_buf_len` writable bytes; `atr_len_out` writable.
+CM_MUST_USE cm_status cm_read_card_atr(const char *reader, char *atr_buf, size_t atr_buf_len, size_t *atr_len_out);
+
+// Reads the minidriver card ID (GIDS / Windows virtual smart card: `DF20` in `A012`; PIV: from the CHUID) of
+// the card in `reader` (NULL = the first reader holding a card) as a lowercase hyphenated GUID in
+// `byte_order` (`CM_GUID_ORDER_WINDOWS`, the default reading, or `CM_GUID_ORDER_RFC4122`). Size-query
+// pattern; `CM_UUID_BUFFER_SIZE` bytes always suffice. An all-zero card ID (a PIV card without a unique
+// CHUID) is returned as it is; it is not unique, and `cm_assign_smartcard_from_reader` refuses to bind it.
+//
+// # Safety
+// As `cm_read_card_atr`.
+CM_MUST_USE cm_status cm_read_card_id(const char *reader, uint32_t byte_order, char *card_id_buf, size_t card_id_buf_len, size_t *card_id_len_out);
+
+// Lists the PC/SC readers with their state. On success `*list_out` is a snapshot (free it with
+// `cm_reader_list_free`); an empty list means no reader is connected.
+//
+// # Safety
+// `list_out` must be writable.
+CM_MUST_USE cm_status cm_list_readers(struct cm_reader_list **list_out);
+
+// Number of readers in the list (0 for NULL).
+//
+// # Safety
+// `list` NULL or live.
+uint32_t cm_reader_list_count(const struct cm_reader_list *list);
+
+// Copies the name of reader `index` (the bytes PC/SC reported, UTF-8 on Linux; pass them back unchanged).
+// Size-query pattern.
+//
+// # Safety
+// `list` NULL or live; buffers as in the conventions.
+cm_status cm_reader_list_name(const struct cm_reader_list *list, uint32_t index, char *buf, size_t buf_len, size_t *len_out);
+
+// 1 when reader `index` holds a card, 0 when it is empty, -1 for NULL or an index out of range.
+//
+// # Safety
+// `list` NULL or live.
+int32_t cm_reader_list_card_present(const struct cm_reader_list *list, uint32_t index);
+
+// Copies the ATR of the card in reader `index` as lowercase packed hex ("" when empty). Size-query pattern.
+//
+// # Safety
+// As `cm_reader_list_name`.
+cm_status cm_reader_list_atr(const struct cm_reader_list *list, uint32_t index, char *buf, size_t buf_len, size_t *len_out);
+
+// Frees a reader list; NULL is ignored.
+//
+// # Safety
+// `list` NULL or not yet freed.
+void cm_reader_list_free(struct cm_reader_list *list);
+
+// Waits until a card is present in `reader` (NULL = any reader, including readers plugged in meanwhile) and
+// copies the name of the reader holding it. `timeout_ms`: 0 checks once, `CM_WAIT_INFINITE` waits until a
+// card arrives. Ends with `CM_STATUS_PCSC_TIMEOUT` or, after `cm_cancel_waits()` from another thread,
+// `CM_STATUS_PCSC_CANCELLED`. Size-query pattern for the reader name: when the buffer is too small the
+// card is still there, so call again (a present card returns at once).
+//
+// # Safety
+// `reader` NULL or NUL-terminated; buffers as in the conventions.
+CM_MUST_USE cm_status cm_wait_for_card(const char *reader, uint32_t timeout_ms, char *reader_buf, size_t reader_buf_len, size_t *reader_len_out);
+
+// Cancels every `cm_wait_for_card` in progress in this process, from any thread; they return
+// `CM_STATUS_PCSC_CANCELLED`. Returns the number of waits that were blocked.
+uint32_t cm_cancel_waits(void);
+
+// Parses an ATR given as hex in any common notation and describes it in `*info_out` (set
+// `info_out->struct_size` first). Structural problems (length, TS, TCK) are reported in the struct, not
+// as an error; only text that is not 2..33 hex bytes fails with `CM_STATUS_INVALID_ATR`.
+//
+// # Safety
+// `atr` NUL-terminated; `info_out` writable for `info_out->struct_size` bytes.
+CM_MUST_USE cm_status cm_parse_atr(const char *atr, struct cm_atr_info *info_out);
+
+// The whole job in one call: reads the ATR and the card ID of the card in `reader` (NULL = the first
+// reader holding a card) in one shared connection, and binds the card to `request_id` exactly like
+// `cm_assign_smartcard` (at most once; `CM_STATUS_OUTCOME_UNKNOWN` → `cm_reconcile_assignment`). The ATR is
+// sent exactly as the card gave it. A card whose card ID is all zeros (not unique) is refused with
+// `CM_STATUS_CARD_ID_NOT_FOUND` before anything is sent. `result_out` (NULL allowed) receives the result;
+// `cm_assign_result_card_id` / `_atr` tell what was read and sent.
+//
+// # Safety
+// Pointers NULL or valid; strings NUL-terminated.
+CM_MUST_USE cm_status cm_assign_smartcard_from_reader(const struct cm_connection *connection, const char *request_id, const char *reader, uint32_t byte_order, struct cm_assign_result **result_out);
 
 // The status of the last failing call on this thread, or `CM_STATUS_OK` (0) when the last call succeeded.
 int32_t cm_last_error_status(void);

@@ -16,7 +16,7 @@ cleanup() {
   local rc=$?
   [ -f "$WORK/auth/auth.env" ] && bash tests/rigs/auth/stop.sh "$WORK/auth" >/dev/null 2>&1 || true
   [ -n "${EMULATOR_PID:-}" ] && kill "$EMULATOR_PID" 2>/dev/null && wait "$EMULATOR_PID" 2>/dev/null || true
-  [ -f "$WORK/pcsc/pcsc.env" ] && bash tests/rigs/pcsc/stop.sh "$WORK/pcsc" >/dev/null 2>&1 || true
+  [ -f "$WORK/pcsc/pcsc.env" ] && PCSC_RIG_DIR="$WORK/pcsc" bash tests/rigs/pcsc/stop.sh >/dev/null 2>&1 || true
   rm -rf "$WORK"
   exit $rc
 }
@@ -30,7 +30,8 @@ step "build"
 cargo build --workspace --all-targets --quiet
 
 step "PC/SC rig (pcscd + vpcd + virtual cards)"
-bash tests/rigs/pcsc/start.sh "$WORK/pcsc"
+export PCSC_RIG_DIR="$WORK/pcsc"
+bash tests/rigs/pcsc/start.sh
 export PCSC_RIG_ENV="$WORK/pcsc/pcsc.env"
 
 step "CM emulator as the auth rig's backend"
@@ -45,6 +46,12 @@ export AUTH_RIG_ENV="$WORK/auth/auth.env"
 
 step "Rust tests (unit, emulator, PC/SC, auth, header, C API)"
 run "cargo test" cargo test --workspace --all-features -- --test-threads=2
+
+step "exports, examples, install, PowerShell module (static)"
+run "exports-linux" bash scripts/check-exports.sh target/debug/libcm_smartcard.so
+run "examples+install" bash examples/run.sh
+run "powershell-static" python3 bindings/powershell/tests/check_module.py
+run "demo" bash scripts/demo.sh
 
 step "C# binding under mono"
 run "csharp" bash tests/csharp/run.sh

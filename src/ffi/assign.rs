@@ -19,7 +19,9 @@ pub const CM_BINDING_BOUND_TO_OTHER_CARD: i32 = 2;
 
 /// The outcome of a successful `cm_assign_smartcard`. Free with `cm_assign_result_free`.
 pub struct cm_assign_result {
-    outcome: AssignOutcome,
+    pub(crate) outcome: AssignOutcome,
+    /// What was sent (normalized), so callers of the from-reader call learn the card id and ATR.
+    pub(crate) assignment: crate::cm::Assignment,
 }
 
 /// A CM smartcard object read from the server. Free with `cm_smartcard_free`.
@@ -69,7 +71,7 @@ pub unsafe extern "C" fn cm_assign_smartcard(
         let outcome = CmClient::new(config)?.assign_smartcard(&assignment)?;
         if !result_out.is_null() {
             // SAFETY: checked non-NULL; the caller passes a writable location.
-            unsafe { *result_out = into_raw(cm_assign_result { outcome }) };
+            unsafe { *result_out = into_raw(cm_assign_result { outcome, assignment }) };
         }
         Ok(())
     })
@@ -138,6 +140,34 @@ pub unsafe extern "C" fn cm_assign_result_smartcard_uuid(
         // SAFETY: forwarded.
         unsafe { write_str_out(&uuid, buf, buf_len, len_out) }
     })
+}
+
+/// Copies the card id that was sent (lowercase hyphenated GUID). Size-query pattern.
+///
+/// # Safety
+/// As `cm_assign_result_smartcard_uri`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cm_assign_result_card_id(
+    result: *const cm_assign_result,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Status {
+    string_field(result, "result", |r| r.assignment.card_id.clone(), buf, buf_len, len_out)
+}
+
+/// Copies the ATR that was sent (lowercase packed hex; "" when none was sent). Size-query pattern.
+///
+/// # Safety
+/// As `cm_assign_result_smartcard_uri`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cm_assign_result_atr(
+    result: *const cm_assign_result,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Status {
+    string_field(result, "result", |r| r.assignment.atr.clone().unwrap_or_default(), buf, buf_len, len_out)
 }
 
 /// Frees a result; NULL is ignored.
@@ -297,7 +327,7 @@ pub unsafe extern "C" fn cm_get_request(
     })
 }
 
-fn string_field<T>(
+pub(crate) fn string_field<T>(
     obj: *const T,
     name: &str,
     pick: impl FnOnce(&T) -> String,

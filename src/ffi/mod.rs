@@ -13,6 +13,7 @@
 #![allow(non_camel_case_types)] // C names for the C API.
 
 pub mod assign;
+pub mod card;
 pub mod error;
 pub mod structs;
 pub mod version;

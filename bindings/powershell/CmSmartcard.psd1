@@ -1,0 +1,33 @@
+@{
+    RootModule           = 'CmSmartcard.psm1'
+    ModuleVersion        = '0.1.0'
+    GUID                 = '3d0b6f1e-5a57-4a43-9f0c-8c2f64a1c9d2'
+    Author               = 'cm-smartcard contributors'
+    CompanyName          = 'cm-smartcard'
+    Copyright            = 'MIT OR Apache-2.0'
+    Description          = 'Binds smart cards to Microsoft Identity Manager Certificate Management (MIM CM) requests through the CM REST API, using the cm_smartcard native library.'
+    PowerShellVersion    = '5.1'
+    CompatiblePSEditions = @('Desktop', 'Core')
+    FunctionsToExport    = @(
+        'Get-CmLibraryVersion',
+        'New-CmConnection',
+        'Register-CmSmartcard',
+        'Test-CmSmartcardAssignment',
+        'Get-CmSmartcard',
+        'Get-CmRequest',
+        'Get-CmSmartcardReader',
+        'Get-CmSmartcardAtr',
+        'Get-CmCardId',
+        'Register-CmSmartcardFromReader'
+    )
+    CmdletsToExport      = @()
+    VariablesToExport    = @()
+    AliasesToExport      = @()
+    FileList             = @('CmSmartcard.psd1', 'CmSmartcard.psm1', 'CmSmartcard.cs', 'bin\x64\cm_smartcard.dll', 'bin\x86\cm_smartcard.dll')
+    PrivateData          = @{
+        PSData = @{
+            Tags       = @('MIM', 'CertificateManagement', 'SmartCard', 'PKI')
+            ProjectUri = 'https://example.invalid/cm-smartcard'
+        }
+    }
+}

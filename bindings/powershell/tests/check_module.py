@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Static checks of the CmSmartcard PowerShell module, for machines without PowerShell.
+
+PowerShell itself is not run: this checks what can be checked from the text. Usage:
+    python3 bindings/powershell/tests/check_module.py
+Ends with "N passed, M failed"; exit status 1 on failure.
+"""
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MOD = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(MOD))
+PSM1 = os.path.join(MOD, "CmSmartcard.psm1")
+PSD1 = os.path.join(MOD, "CmSmartcard.psd1")
+CS = os.path.join(ROOT, "bindings", "csharp", "CmSmartcard.cs")
+
+# Get-Verb (PowerShell 7.4) - the approved verbs.
+APPROVED = set("""Add Clear Close Copy Enter Exit Find Format Get Hide Join Lock Move New Open Optimize Pop Push Redo
+Remove Rename Reset Resize Search Select Set Show Skip Split Step Switch Undo Unlock Watch Connect Disconnect Read
+Receive Send Write Backup Checkpoint Compare Compress Convert ConvertFrom ConvertTo Dismount Edit Expand Export Group
+Import Initialize Limit Merge Mount Out Publish Restore Save Sync Unpublish Update Debug Measure Ping Repair Resolve
+Test Trace Approve Assert Build Complete Confirm Deny Deploy Disable Enable Install Invoke Register Request Restart
+Resume Start Stop Submit Suspend Uninstall Unregister Wait Block Grant Protect Revoke Unblock Unprotect Use""".split())
+
+passed = failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+        print("ok   " + what)
+    else:
+        failed += 1
+        print("FAIL " + what)
+
+
+def strip_code(text):
+    """Removes comments and string contents (keeps the quotes) from PowerShell text; checks termination."""
+    out = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if text.startswith("<#", i):
+            j = text.find("#>", i + 2)
+            if j < 0:
+                raise ValueError("unterminated <# comment")
+            out.append(" ")
+            i = j + 2
+        elif c == "#":
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+        elif text.startswith('@"', i) or text.startswith("@'", i):
+            q = text[i + 1]
+            j = text.find("\n" + q + "@", i)
+            if j < 0:
+                raise ValueError("unterminated here-string")
+            out.append('""')
+            i = j + 3
+        elif c == "'":
+            j = i + 1
+            while True:
+                j = text.find("'", j)
+                if j < 0:
+                    raise ValueError("unterminated ' string at offset %d" % i)
+                if text.startswith("''", j):
+                    j += 2
+                    continue
+                break
+            out.append("''")
+            i = j + 1
+        elif c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "`" else 1
+            if j >= n:
+                raise ValueError('unterminated " string at offset %d' % i)
+            out.append(text[i:j + 1])  # keep: $(...) subexpressions are code
+            i = j + 1
+        elif c == "`":
+            out.append(text[i:i + 2])
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def balanced(code):
+    pairs = {")": "(", "]": "[", "}": "{"}
+    stack = []
+    for k, c in enumerate(code):
+        if c in "([{":
+            stack.append((c, k))
+        elif c in ")]}":
+            if not stack or stack[-1][0] != pairs[c]:
+                return "unbalanced %r at offset %d" % (c, k)
+            stack.pop()
+    return "unclosed %r" % stack[-1][0] if stack else None
+
+
+psm1 = open(PSM1, "rb").read()
+psd1 = open(PSD1, "rb").read()
+cs = open(CS, "rb").read()
+for name, data in (("CmSmartcard.psm1", psm1), ("CmSmartcard.psd1", psd1), ("CmSmartcard.cs", cs)):
+    check(all(b < 0x80 for b in data), name + " is ASCII (Windows PowerShell 5.1 reads BOM-less files as ANSI)")
+psm1, psd1, cs = psm1.decode(), psd1.decode(), cs.decode()
+
+for name, text in (("CmSmartcard.psm1", psm1), ("CmSmartcard.psd1", psd1)):
+    try:
+        problem = balanced(strip_code(text))
+    except ValueError as e:
+        problem = str(e)
+    check(problem is None, name + ": strings, comments and brackets are terminated and balanced" + ("" if problem is None else ": " + problem))
+
+# Manifest keys.
+for key in ("RootModule", "ModuleVersion", "GUID", "PowerShellVersion", "FunctionsToExport", "CompatiblePSEditions"):
+    check(re.search(r"^\s*%s\s*=" % key, psd1, re.M) is not None, "psd1 has " + key)
+check("'CmSmartcard.psm1'" in psd1, "psd1 RootModule is CmSmartcard.psm1")
+check(re.search(r"PowerShellVersion\s*=\s*'5\.1'", psd1) is not None, "psd1 requires PowerShell 5.1")
+version = re.search(r"ModuleVersion\s*=\s*'([^']+)'", psd1).group(1)
+cargo = open(os.path.join(ROOT, "Cargo.toml")).read()
+check(re.search(r'^version\s*=\s*"%s"' % re.escape(version), cargo, re.M) is not None, "psd1 ModuleVersion %s equals the crate version" % version)
+
+exported_psd1 = set(re.findall(r"'([A-Za-z]+-Cm[A-Za-z]+)'", re.search(r"FunctionsToExport\s*=\s*@\(([^)]*)\)", psd1, re.S).group(1)))
+public = set(re.findall(r"^function\s+([A-Za-z]+-Cm[A-Za-z]+)\s*\{", psm1, re.M))
+internal = {"Find-CmNativeLibrary", "ConvertTo-CmErrorRecord", "Resolve-CmConnection"}
+public -= internal
+emm = set(re.findall(r"[A-Za-z]+-Cm[A-Za-z]+", re.search(r"^Export-ModuleMember\s+-Function\s+(.*)$", psm1, re.M).group(1)))
+check(exported_psd1 == public, "psd1 FunctionsToExport equals the public functions of the psm1 (%s)" % ", ".join(sorted(public ^ exported_psd1) or ["same"]))
+check(emm == public, "Export-ModuleMember equals the public functions")
+
+for fn in sorted(public | internal):
+    verb = fn.split("-")[0]
+    check(verb in APPROVED, "%s uses an approved verb" % fn)
+
+# Comment-based help and CmdletBinding for each public function.
+for fn in sorted(public):
+    m = re.search(r"<#((?:(?!#>).)*)#>\s*function\s+%s\s*\{" % re.escape(fn), psm1, re.S)
+    check(m is not None, "%s has comment-based help right before it" % fn)
+    if not m:
+        continue
+    help_text = m.group(1)
+    body = psm1[m.end():]
+    nxt = re.search(r"^function\s", body, re.M)
+    body = body[: nxt.start()] if nxt else body
+    for kw in (".SYNOPSIS", ".DESCRIPTION", ".EXAMPLE", ".OUTPUTS"):
+        check(kw in help_text, "%s help has %s" % (fn, kw))
+    check("[CmdletBinding(" in body, "%s is an advanced function ([CmdletBinding()])" % fn)
+    pm = re.search(r"param\((.*?)\n    \)", body, re.S)
+    params = re.findall(r"(?:\]\s*|^\s*)\$([A-Za-z]+)", pm.group(1), re.M) if pm else []
+    params = [p for p in params if p not in ("true", "false", "null")]
+    documented = set(re.findall(r"^\.PARAMETER\s+(\w+)", help_text, re.M))
+    missing = [p for p in params if p not in documented]
+    check(not missing, "%s help documents every parameter%s" % (fn, (": missing " + ", ".join(missing)) if missing else ""))
+    if "Credential" in params:
+        check("[System.Management.Automation.Credential()]" in body, "%s -Credential takes a PSCredential with the Credential() attribute" % fn)
+
+# Every type and static member the module uses exists in the C# binding.
+cs_types = set(re.findall(r"public (?:sealed |static )*(?:class|enum|struct) (\w+)", cs))
+for t in sorted(set(re.findall(r"\[CmSmartcard\.(\w+)\]", psm1)) | set(re.findall(r"New-Object CmSmartcard\.(\w+)", psm1))):
+    check(t in cs_types, "type CmSmartcard.%s exists in CmSmartcard.cs" % t)
+for t, member in sorted(set(re.findall(r"\[CmSmartcard\.(\w+)\]::(\w+)", psm1))):
+    body = re.search(r"public (?:sealed |static )*(?:class|enum|struct) %s\b(.*?)\n    \}" % t, cs, re.S).group(1)
+    ok = re.search(r"\b%s\b" % member, body) is not None
+    check(ok, "CmSmartcard.%s::%s exists" % (t, member))
+for prop in sorted(set(re.findall(r"\$c\.(\w+)\s*=", psm1))):
+    check(re.search(r"public [\w\.]+ %s \{ get; set; \}" % prop, cs) is not None, "CmConnection.%s is settable" % prop)
+for prop in sorted(set(re.findall(r"\$Exception\.(\w+)", psm1))):
+    check(re.search(r"public [\w\.]+ %s\b" % prop, cs) is not None or prop == "Message", "CmException.%s exists" % prop)
+
+# Error handling: cmdlets write PowerShell errors, never let raw exceptions escape from process blocks.
+check(psm1.count("$PSCmdlet.WriteError(") >= len(public) - 2, "cmdlets report failures with $PSCmdlet.WriteError")
+check("ThrowTerminatingError" in psm1, "setup failures are terminating errors")
+check("[CmSmartcard.CmLibrary]::Load($script:LibraryPath)" in psm1, "the DLL is preloaded by full path before first use")
+check("Is64BitProcess" in psm1, "the DLL is chosen by process bitness")
+
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(0 if failed == 0 else 1)

@@ -1,0 +1,122 @@
+/* The card exports from C against the real PC/SC rig (pcscd + vpcd + virtual GIDS card) and the emulator.
+ * Usage: test_c_card SERVER_URL REQUEST_ID READER0 READER1(empty) EXPECTED_ATR EXPECTED_CARD_ID
+ * Prints one line per failed check and "N passed, M failed". */
+#include "cm_smartcard.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int passed, failed;
+#define CHECK(cond, ...)                                                                     \
+  do {                                                                                       \
+    if (cond) {                                                                              \
+      passed++;                                                                              \
+    } else {                                                                                 \
+      failed++;                                                                              \
+      printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
+      printf(__VA_ARGS__);                                                                   \
+      printf("\n");                                                                          \
+    }                                                                                        \
+  } while (0)
+
+static const char *last_message(void) {
+  static char buf[2048];
+  size_t len = 0;
+  if (cm_last_error_message(buf, sizeof buf, &len) != CM_STATUS_OK) strcpy(buf, "<none>");
+  return buf;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 7) {
+    fprintf(stderr, "usage: %s URL REQUEST READER0 EMPTY_READER ATR CARD_ID\n", argv[0]);
+    return 2;
+  }
+  const char *url = argv[1], *request = argv[2], *reader0 = argv[3], *empty = argv[4];
+  const char *want_atr = argv[5], *want_card_id = argv[6];
+  char buf[CM_ATR_BUFFER_SIZE];
+  size_t len = 0;
+
+  /* ATR: named reader, and "first reader with a card". */
+  cm_status rc = cm_read_card_atr(reader0, buf, sizeof buf, &len);
+  CHECK(rc == CM_STATUS_OK && strcmp(buf, want_atr) == 0, "atr: %d %s %s", rc, buf, last_message());
+  rc = cm_read_card_atr(NULL, buf, sizeof buf, &len);
+  CHECK(rc == CM_STATUS_OK && strcmp(buf, want_atr) == 0, "atr of first reader: %d", rc);
+  rc = cm_read_card_atr(reader0, buf, 10, &len);
+  CHECK(rc == CM_STATUS_BUFFER_TOO_SMALL && len == strlen(want_atr), "small ATR buffer: %d %zu", rc, len);
+  CHECK(cm_read_card_atr(reader0, buf, sizeof buf, NULL) == CM_STATUS_NULL_ARGUMENT, "NULL len_out");
+  rc = cm_read_card_atr(empty, buf, sizeof buf, &len);
+  CHECK(rc == CM_STATUS_PCSC_NO_CARD, "empty reader: %d %s", rc, last_message());
+  CHECK(strstr(last_message(), "Insert") != NULL || strstr(last_message(), "insert") != NULL, "tells to insert: %s", last_message());
+  rc = cm_read_card_atr("No Such Reader 99", buf, sizeof buf, &len);
+  CHECK(rc == CM_STATUS_PCSC_UNKNOWN_READER, "unknown reader: %d", rc);
+  CHECK(cm_last_error_pcsc_code() == 0x80100009u, "raw SCARD code kept: %x", cm_last_error_pcsc_code());
+
+  /* Card ID in both byte orders. */
+  char id[CM_UUID_BUFFER_SIZE];
+  rc = cm_read_card_id(reader0, CM_GUID_ORDER_WINDOWS, id, sizeof id, &len);
+  CHECK(rc == CM_STATUS_OK && strcmp(id, want_card_id) == 0, "card id: %d %s %s", rc, id, last_message());
+  char rfc[CM_UUID_BUFFER_SIZE];
+  rc = cm_read_card_id(reader0, CM_GUID_ORDER_RFC4122, rfc, sizeof rfc, &len);
+  CHECK(rc == CM_STATUS_OK && strcmp(rfc, id) != 0 && strcmp(rfc + 19, id + 19) == 0, "rfc order differs in the first 3 fields: %s", rfc);
+  CHECK(cm_read_card_id(reader0, 7, id, sizeof id, &len) == CM_STATUS_INVALID_ARGUMENT, "bad byte order");
+
+  /* Reader list. */
+  cm_reader_list *list = NULL;
+  rc = cm_list_readers(&list);
+  CHECK(rc == CM_STATUS_OK && cm_reader_list_count(list) >= 2, "list: %d %u", rc, cm_reader_list_count(list));
+  int found = 0;
+  for (uint32_t i = 0; i < cm_reader_list_count(list); i++) {
+    char name[256];
+    if (cm_reader_list_name(list, i, name, sizeof name, &len) != CM_STATUS_OK) continue;
+    if (strcmp(name, reader0) == 0) {
+      found = 1;
+      CHECK(cm_reader_list_card_present(list, i) == 1, "card present in reader0");
+      CHECK(cm_reader_list_atr(list, i, buf, sizeof buf, &len) == CM_STATUS_OK && strcmp(buf, want_atr) == 0, "listed ATR");
+    }
+    if (strcmp(name, empty) == 0) CHECK(cm_reader_list_card_present(list, i) == 0, "empty reader listed as empty");
+  }
+  CHECK(found, "reader0 is listed");
+  CHECK(cm_reader_list_card_present(list, 999) == -1, "index out of range");
+  CHECK(cm_reader_list_name(list, 999, buf, sizeof buf, &len) == CM_STATUS_INVALID_ARGUMENT, "name out of range");
+  cm_reader_list_free(list);
+  CHECK(cm_list_readers(NULL) == CM_STATUS_NULL_ARGUMENT, "list NULL out");
+
+  /* Waiting: a present card returns at once; an empty reader times out. */
+  char name[256];
+  rc = cm_wait_for_card(reader0, 2000, name, sizeof name, &len);
+  CHECK(rc == CM_STATUS_OK && strcmp(name, reader0) == 0, "wait present: %d", rc);
+  rc = cm_wait_for_card(empty, 300, name, sizeof name, &len);
+  CHECK(rc == CM_STATUS_PCSC_TIMEOUT, "wait times out: %d %s", rc, last_message());
+
+  /* ATR parsing. */
+  cm_atr_info info;
+  memset(&info, 0, sizeof info);
+  info.struct_size = (uint32_t)sizeof info;
+  rc = cm_parse_atr("3B:8D:01:80:FB:A0:00:00:03:97:42:54:46:59:03:01:C8", &info);
+  CHECK(rc == CM_STATUS_OK && info.length == 17 && info.protocol_mask == 2 && info.historical_length == 13 &&
+            info.tck_present == 1 && info.tck_valid == 1 && info.well_formed == 1 && info.historical_bytes[0] == 0x80,
+        "parse atr: %d len=%u mask=%u", rc, info.length, info.protocol_mask);
+  rc = cm_parse_atr("3b8d0180fba000000397425446590301c9", &info);
+  CHECK(rc == CM_STATUS_OK && info.tck_valid == 0 && info.well_formed == 0, "bad TCK reported, not rejected");
+  CHECK(cm_parse_atr("xyz", &info) == CM_STATUS_INVALID_ATR, "non-hex rejected");
+  info.struct_size = 0;
+  CHECK(cm_parse_atr("3b00", &info) == CM_STATUS_INVALID_STRUCT_SIZE, "struct_size checked");
+
+  /* The whole job: card in reader -> bound -> URI. */
+  cm_connection conn;
+  memset(&conn, 0, sizeof conn);
+  conn.struct_size = (uint32_t)sizeof conn;
+  conn.server_url = url;
+  conn.auth_method = CM_AUTH_NONE;
+  cm_assign_result *result = NULL;
+  rc = cm_assign_smartcard_from_reader(&conn, request, reader0, CM_GUID_ORDER_WINDOWS, &result);
+  CHECK(rc == CM_STATUS_OK && cm_assign_result_http_status(result) == 201, "assign from reader: %d %s", rc, last_message());
+  CHECK(cm_assign_result_card_id(result, id, sizeof id, &len) == CM_STATUS_OK && strcmp(id, want_card_id) == 0, "sent card id %s", id);
+  CHECK(cm_assign_result_atr(result, buf, sizeof buf, &len) == CM_STATUS_OK && strcmp(buf, want_atr) == 0, "sent atr %s", buf);
+  cm_assign_result_free(result);
+  rc = cm_assign_smartcard_from_reader(&conn, request, empty, CM_GUID_ORDER_WINDOWS, &result);
+  CHECK(rc == CM_STATUS_PCSC_NO_CARD && result == NULL, "assign from empty reader: %d", rc);
+
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,31 @@
+#!/bin/bash
+# Compiles bindings/csharp/CmSmartcard.cs at C# 5 (the level of Windows PowerShell 5.1's Add-Type) with
+# Mono's mcs together with tests/csharp/CmSmartcardTest.cs, and runs it under Mono against the Linux
+# library (target/debug/libcm_smartcard.so) and the CM emulator on loopback.
+# Usage: tests/csharp/run.sh            Needs: mono-mcs mono-runtime, cargo.
+# Ends with "N passed, M failed"; exit status non-zero on failure, 77 when skipped.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/scripts/emulator.sh"
+
+for tool in mcs mono cargo; do
+    command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed (apt-get install mono-mcs mono-runtime)"; exit 77; }
+done
+
+OUT=$(mktemp -d)
+cleanup() { stop_emulator; rm -rf "$OUT"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+(cd "$ROOT" && cargo build -q --lib) || { echo "0 passed, 1 failed (cargo build)"; exit 1; }
+LIBDIR="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
+
+mcs -langversion:5 -warnaserror -nologo -out:"$OUT/CmSmartcardTest.exe" \
+    "$ROOT/bindings/csharp/CmSmartcard.cs" "$ROOT/tests/csharp/CmSmartcardTest.cs" \
+    || { echo "0 passed, 1 failed (mcs -langversion:5)"; exit 1; }
+# The binding alone, as Add-Type compiles it: a library with no other sources.
+mcs -langversion:5 -warnaserror -nologo -target:library -out:"$OUT/CmSmartcard.dll" "$ROOT/bindings/csharp/CmSmartcard.cs" \
+    || { echo "0 passed, 1 failed (binding alone)"; exit 1; }
+
+start_emulator || { echo "0 passed, 1 failed (emulator)"; exit 1; }
+LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" mono --debug "$OUT/CmSmartcardTest.exe" "$EMULATOR_URL" "$ROOT/include/cm_smartcard.h"

@@ -1,0 +1,217 @@
+/* Smoke test of the cm-smartcard C API: calls every export of include/cm_smartcard.h once or more.
+ * Built with mingw and run under Wine against the Windows DLL (tests/windows/run.sh), and natively
+ * against the Linux library (same script, --native), with the CM emulator on loopback.
+ *
+ * Usage: smoke URL REQUEST_ID PENDING_REQUEST_ID FAULT_CARD_ID CORRELATION_ID
+ *   REQUEST_ID          an Approved request of the emulator
+ *   PENDING_REQUEST_ID  a Pending request (assigning it gives 403)
+ *   FAULT_CARD_ID       a card id for which the emulator answers GET /smartcards?cardid= with 500
+ *   CORRELATION_ID      the correlation id of that 500
+ * Ends with "N passed, M failed"; exit status 1 on failure. */
+#include "cm_smartcard.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                                                \
+    do {                                                                                                \
+        if (cond) {                                                                                     \
+            passed++;                                                                                   \
+        } else {                                                                                        \
+            failed++;                                                                                   \
+            printf("FAIL line %d: %s: ", __LINE__, #cond);                                              \
+            printf(__VA_ARGS__);                                                                        \
+            printf("\n");                                                                               \
+            print_last_error();                                                                         \
+        }                                                                                               \
+    } while (0)
+
+static void print_last_error(void)
+{
+    char msg[1024] = "";
+    size_t len = 0;
+    if (cm_last_error_message(msg, sizeof msg, &len) != CM_STATUS_OK) {
+        msg[0] = '\0';
+    }
+    printf("     last error: status %" PRId32 " (%s), HTTP %" PRId32 ": %s\n", cm_last_error_status(),
+           cm_status_str(cm_last_error_status()), cm_last_error_http_status(), msg);
+}
+
+static const char *const ATR = "3B 8D 01 80 FB A0 00 00 03 97 42 54 46 59 03 01 C8";
+static const char *const CARD_ID = "6f9619ff-8b86-d011-b42d-00c04fc964ff";
+
+int main(int argc, char **argv)
+{
+    if (argc != 6) {
+        fprintf(stderr, "usage: %s URL REQUEST_ID PENDING_REQUEST_ID FAULT_CARD_ID CORRELATION_ID\n", argv[0]);
+        return 2;
+    }
+    const char *url = argv[1], *request_id = argv[2], *pending_id = argv[3], *fault_card = argv[4], *cid = argv[5];
+    char buf[4096];
+    char uuid[CM_UUID_BUFFER_SIZE] = "";
+    size_t len = 0;
+    cm_status rc;
+
+    /* Version and status strings. */
+    printf("cm_version %s, ABI %" PRIu32 "\n", cm_version(), cm_abi_version());
+    CHECK(strcmp(cm_version(), CM_SMARTCARD_VERSION) == 0, "version %s", cm_version());
+    CHECK(cm_abi_version() == CM_ABI_VERSION, "abi %" PRIu32, cm_abi_version());
+    CHECK(strcmp(cm_status_str(4242), "unknown status code") == 0, "%s", cm_status_str(4242));
+    CHECK(strlen(cm_status_str(CM_STATUS_OUTCOME_UNKNOWN)) > 0, "status text");
+
+    cm_connection conn;
+    memset(&conn, 0, sizeof conn);
+    conn.struct_size = sizeof conn;
+    conn.server_url = url;
+    conn.auth_method = CM_AUTH_NONE;
+    conn.timeout_ms = 10000;
+    cm_assignment asg;
+    memset(&asg, 0, sizeof asg);
+    asg.struct_size = sizeof asg;
+    asg.request_id = request_id;
+    asg.card_id = CARD_ID;
+    asg.atr = ATR;
+
+    /* Assign and its result. */
+    cm_assign_result *result = NULL;
+    rc = cm_assign_smartcard(&conn, &asg, &result);
+    CHECK(rc == CM_STATUS_OK && result != NULL, "cm_assign_smartcard: %d %s", (int)rc, cm_status_str(rc));
+    CHECK(cm_last_error_status() == CM_STATUS_OK, "last error cleared");
+    CHECK(cm_assign_result_http_status(result) == 201, "http %" PRId32, cm_assign_result_http_status(result));
+    rc = cm_assign_result_smartcard_uuid(result, NULL, 0, &len);
+    CHECK(rc == CM_STATUS_BUFFER_TOO_SMALL && len == 36, "size query: %d, len %zu", (int)rc, len);
+    rc = cm_assign_result_smartcard_uuid(result, uuid, sizeof uuid, &len);
+    CHECK(rc == CM_STATUS_OK && strlen(uuid) == 36, "uuid %s", uuid);
+    rc = cm_assign_result_smartcard_uri(result, buf, sizeof buf, &len);
+    CHECK(rc == CM_STATUS_OK && strncmp(buf, "api/v1.0/smartcards/", 20) == 0 && strcmp(buf + 20, uuid) == 0, "uri %s", buf);
+    printf("assigned: smartcard %s\n", uuid);
+    cm_assign_result_free(result);
+    cm_assign_result_free(NULL);
+
+    /* Reconcile. */
+    int32_t state = -1;
+    char bound[CM_UUID_BUFFER_SIZE] = "";
+    rc = cm_reconcile_assignment(&conn, &asg, &state, bound, sizeof bound, &len);
+    CHECK(rc == CM_STATUS_OK && state == CM_BINDING_BOUND_TO_THIS_CARD && strcmp(bound, uuid) == 0,
+          "reconcile: %d state %" PRId32 " %s", (int)rc, state, bound);
+    rc = cm_reconcile_assignment(&conn, &asg, &state, NULL, 0, NULL);
+    CHECK(rc == CM_STATUS_OK && state == CM_BINDING_BOUND_TO_THIS_CARD, "reconcile without buffer: %d", (int)rc);
+
+    /* Smartcard lookups and accessors. */
+    cm_smartcard *card = NULL;
+    rc = cm_get_smartcard(&conn, uuid, &card);
+    CHECK(rc == CM_STATUS_OK && card != NULL, "cm_get_smartcard %d", (int)rc);
+    rc = cm_smartcard_uuid(card, buf, sizeof buf, &len);
+    CHECK(rc == CM_STATUS_OK && strcmp(buf, uuid) == 0, "smartcard uuid %s", buf);
+    rc = cm_smartcard_serial_number(card, buf, sizeof buf, &len);
+    CHECK(rc == CM_STATUS_OK && strstr(buf, CARD_ID) != NULL, "serial %s", buf);
+    rc = cm_smartcard_atr(card, buf, sizeof buf, &len);
+    CHECK(rc == CM_STATUS_OK && len == 34, "atr %s", buf);
+    rc = cm_smartcard_json(card, buf, sizeof buf, &len);
+    CHECK(rc == CM_STATUS_OK && strstr(buf, uuid) != NULL, "json %s", buf);
+    CHECK(cm_smartcard_status(card) == 2, "status %" PRId32, cm_smartcard_status(card));
+    CHECK(cm_smartcard_status(NULL) == -1, "NULL status");
+    cm_smartcard_free(card);
+    card = NULL;
+    rc = cm_find_smartcard(&conn, CARD_ID, &card);
+    CHECK(rc == CM_STATUS_OK && card != NULL, "cm_find_smartcard %d", (int)rc);
+    cm_smartcard_free(card);
+    card = (cm_smartcard *)1;
+    rc = cm_find_smartcard(&conn, "00000000-0000-0000-0000-000000000001", &card);
+    CHECK(rc == CM_STATUS_OK && card == NULL, "unknown card: %d", (int)rc);
+    cm_smartcard_free(NULL);
+
+    /* Request. */
+    cm_request *req = NULL;
+    rc = cm_get_request(&conn, request_id, &req);
+    CHECK(rc == CM_STATUS_OK && req != NULL, "cm_get_request %d", (int)rc);
+    CHECK(cm_request_status(req) == 3, "request status %" PRId32, cm_request_status(req));
+    rc = cm_request_new_smartcard_uuid(req, buf, sizeof buf, &len);
+    CHECK(rc == CM_STATUS_OK && strcmp(buf, uuid) == 0, "new smartcard uuid %s", buf);
+    rc = cm_request_json(req, buf, sizeof buf, &len);
+    CHECK(rc == CM_STATUS_OK && len > 0 && strlen(buf) == len, "request json");
+    cm_request_free(req);
+    cm_request_free(NULL);
+
+    /* Failures and the last error. */
+    asg.request_id = pending_id;
+    rc = cm_assign_smartcard(&conn, &asg, &result);
+    CHECK(rc == CM_STATUS_HTTP_FORBIDDEN && result == NULL, "pending request: %d", (int)rc);
+    CHECK(cm_last_error_status() == CM_STATUS_HTTP_FORBIDDEN, "last status");
+    CHECK(cm_last_error_http_status() == 403, "http %" PRId32, cm_last_error_http_status());
+    CHECK(cm_last_error_pcsc_code() == 0, "pcsc %" PRIu32, cm_last_error_pcsc_code());
+    rc = cm_last_error_message(NULL, 0, &len);
+    CHECK(rc == CM_STATUS_BUFFER_TOO_SMALL && len > 0, "message size query");
+    rc = cm_last_error_message(buf, sizeof buf, &len);
+    CHECK(rc == CM_STATUS_OK && strlen(buf) == len, "message");
+    printf("403 message: %s\n", buf);
+    rc = cm_last_error_server_message(buf, sizeof buf, &len);
+    CHECK(rc == CM_STATUS_OK && len > 0, "server message");
+    CHECK(cm_last_error_status() == CM_STATUS_HTTP_FORBIDDEN, "the readers keep the last error");
+
+    card = NULL;
+    rc = cm_find_smartcard(&conn, fault_card, &card);
+    CHECK(rc == CM_STATUS_HTTP_SERVER_ERROR && card == NULL, "500: %d", (int)rc);
+    CHECK(cm_last_error_http_status() == 500, "http %" PRId32, cm_last_error_http_status());
+    rc = cm_last_error_correlation_id(buf, sizeof buf, &len);
+    CHECK(rc == CM_STATUS_OK && strcmp(buf, cid) == 0, "correlation id %s", buf);
+
+    asg.request_id = "not a guid";
+    rc = cm_reconcile_assignment(&conn, &asg, &state, NULL, 0, NULL);
+    CHECK(rc == CM_STATUS_INVALID_GUID, "invalid guid: %d", (int)rc);
+    rc = cm_assign_smartcard(NULL, &asg, NULL);
+    CHECK(rc == CM_STATUS_NULL_ARGUMENT, "NULL connection: %d", (int)rc);
+    rc = cm_last_error_correlation_id(buf, sizeof buf, &len);
+    CHECK(rc == CM_STATUS_OK && len == 0, "no correlation id now");
+    rc = cm_last_error_server_message(buf, sizeof buf, &len);
+    CHECK(rc == CM_STATUS_OK && len == 0, "no server message now");
+
+    /* Card exports. Under Wine 8 winscard.dll is a stub, natively there may be no pcscd: a PC/SC status
+     * (100-199) is the expected answer then; with a reader and card they must succeed. */
+#define PCSC_OK_OR_UNAVAILABLE(rc) ((rc) == CM_STATUS_OK || ((rc) >= 100 && (rc) <= 199))
+    cm_atr_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    rc = cm_parse_atr(ATR, &info);
+    CHECK(rc == CM_STATUS_OK && info.length == 17 && info.well_formed == 1, "cm_parse_atr %d", (int)rc);
+    cm_reader_list *readers = NULL;
+    rc = cm_list_readers(&readers);
+    CHECK(PCSC_OK_OR_UNAVAILABLE(rc), "cm_list_readers %d", (int)rc);
+    printf("cm_list_readers: %d (%s), PC/SC code 0x%08" PRIX32 "\n", (int)rc, cm_status_str(rc), cm_last_error_pcsc_code());
+    for (uint32_t i = 0; i < cm_reader_list_count(readers); i++) {
+        rc = cm_reader_list_name(readers, i, buf, sizeof buf, &len);
+        CHECK(rc == CM_STATUS_OK, "reader name");
+        int32_t present = cm_reader_list_card_present(readers, i);
+        rc = cm_reader_list_atr(readers, i, buf, sizeof buf, &len);
+        CHECK(rc == CM_STATUS_OK && (present == 1 || len == 0), "reader atr");
+    }
+    cm_reader_list_free(readers);
+    rc = cm_read_card_atr(NULL, buf, sizeof buf, &len);
+    CHECK(PCSC_OK_OR_UNAVAILABLE(rc), "cm_read_card_atr %d", (int)rc);
+    rc = cm_read_card_id(NULL, CM_GUID_ORDER_WINDOWS, buf, sizeof buf, &len);
+    CHECK(PCSC_OK_OR_UNAVAILABLE(rc), "cm_read_card_id %d", (int)rc);
+    rc = cm_wait_for_card(NULL, 0, buf, sizeof buf, &len);
+    CHECK(PCSC_OK_OR_UNAVAILABLE(rc), "cm_wait_for_card %d", (int)rc);
+    (void)cm_cancel_waits();
+    result = NULL;
+    rc = cm_assign_smartcard_from_reader(&conn, pending_id, NULL, CM_GUID_ORDER_WINDOWS, &result);
+    CHECK(rc == CM_STATUS_HTTP_FORBIDDEN || PCSC_OK_OR_UNAVAILABLE(rc) || rc == CM_STATUS_CARD_ID_NOT_FOUND,
+          "cm_assign_smartcard_from_reader %d", (int)rc);
+    if (result != NULL) {
+        rc = cm_assign_result_card_id(result, buf, sizeof buf, &len);
+        CHECK(rc == CM_STATUS_OK, "card id");
+        rc = cm_assign_result_atr(result, buf, sizeof buf, &len);
+        CHECK(rc == CM_STATUS_OK, "atr");
+    }
+    cm_assign_result_free(result);
+    /* Not reached with a result above; call the accessors on a NULL result for the export coverage. */
+    CHECK(cm_assign_result_card_id(NULL, buf, sizeof buf, &len) != CM_STATUS_OK, "NULL result card id");
+    CHECK(cm_assign_result_atr(NULL, buf, sizeof buf, &len) != CM_STATUS_OK, "NULL result atr");
+
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
