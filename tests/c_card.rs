@@ -11,7 +11,12 @@ fn rig_env() -> Option<Vec<(String, String)>> {
     Some(
         text.lines()
             .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
-            .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches(['"', '\'']).to_string()))
+            .map(|(k, v)| {
+                (
+                    k.trim().to_string(),
+                    v.trim().trim_matches(['"', '\'']).to_string(),
+                )
+            })
             .collect(),
     )
 }
@@ -19,16 +24,37 @@ fn rig_env() -> Option<Vec<(String, String)>> {
 #[test]
 fn c_program_reads_the_card_and_assigns_it_from_the_reader() {
     let Some(env) = rig_env() else {
-        assert!(std::env::var("CM_REQUIRE_RIGS").as_deref() != Ok("1"), "PCSC_RIG_ENV is required (CM_REQUIRE_RIGS=1)");
+        assert!(
+            std::env::var("CM_REQUIRE_RIGS").as_deref() != Ok("1"),
+            "PCSC_RIG_ENV is required (CM_REQUIRE_RIGS=1)"
+        );
         eprintln!("SKIP: no PC/SC rig (set PCSC_RIG_ENV; see tests/rigs/pcsc/README.md)");
         return;
     };
-    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("{k} missing in rig env"));
+    let get = |k: &str| {
+        env.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{k} missing in rig env"))
+    };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let lib_dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
+    let lib_dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let exe = lib_dir.join("test_c_card");
     let compile = Command::new("cc")
-        .args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-o"])
+        .args([
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+            "-o",
+        ])
         .arg(&exe)
         .arg(root.join("tests/c/test_c_card.c"))
         .arg("-I")
@@ -38,24 +64,46 @@ fn c_program_reads_the_card_and_assigns_it_from_the_reader() {
         .arg("-lcm_smartcard")
         .output()
         .unwrap();
-    assert!(compile.status.success(), "cc failed:\n{}", String::from_utf8_lossy(&compile.stderr));
+    assert!(
+        compile.status.success(),
+        "cc failed:\n{}",
+        String::from_utf8_lossy(&compile.stderr)
+    );
 
-    let emu = Emulator::start(Config { quiet: true, ..Config::default() }).unwrap();
+    let emu = Emulator::start(Config {
+        quiet: true,
+        ..Config::default()
+    })
+    .unwrap();
     let request = Uuid::new_v4();
     emu.add_request(request, RequestStatus::Approved);
     // The rig's default card ID bytes, read in Windows order.
-    let raw: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&get("PCSC_DEFAULT_CARD_ID")[2 * i..2 * i + 2], 16).unwrap()).collect();
+    let raw: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&get("PCSC_DEFAULT_CARD_ID")[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
     let card_id = Uuid::from_bytes_le(raw.try_into().unwrap()).to_string();
     let mut cmd = Command::new(&exe);
-    cmd.args([emu.base_url(), request.to_string(), get("PCSC_READER0"), get("PCSC_READER1"), get("PCSC_DEFAULT_ATR"), card_id.clone()])
-        .env("LD_LIBRARY_PATH", &lib_dir);
+    cmd.args([
+        emu.base_url(),
+        request.to_string(),
+        get("PCSC_READER0"),
+        get("PCSC_READER1"),
+        get("PCSC_DEFAULT_ATR"),
+        card_id.clone(),
+    ])
+    .env("LD_LIBRARY_PATH", &lib_dir);
     if let Some((_, sock)) = env.iter().find(|(k, _)| k == "PCSCLITE_CSOCK_NAME") {
         cmd.env("PCSCLITE_CSOCK_NAME", sock);
     }
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && stdout.contains(" passed, 0 failed"), "C card test failed:\n{stdout}");
-    let sc = emu.smartcard_for_card(Uuid::parse_str(&card_id).unwrap()).expect("the card is bound on the server");
+    assert!(
+        out.status.success() && stdout.contains(" passed, 0 failed"),
+        "C card test failed:\n{stdout}"
+    );
+    let sc = emu
+        .smartcard_for_card(Uuid::parse_str(&card_id).unwrap())
+        .expect("the card is bound on the server");
     assert_eq!(sc["Atr"], get("PCSC_DEFAULT_ATR"));
 }

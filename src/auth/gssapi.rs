@@ -126,6 +126,7 @@ struct Gss {
     release_cred: FnReleaseCred,
 }
 
+// Excluded from the C header by cbindgen.toml.
 unsafe extern "C" {
     fn dlopen(filename: *const c_char, flag: c_int) -> *mut c_void;
     fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;

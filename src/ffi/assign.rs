@@ -71,7 +71,12 @@ pub unsafe extern "C" fn cm_assign_smartcard(
         let outcome = CmClient::new(config)?.assign_smartcard(&assignment)?;
         if !result_out.is_null() {
             // SAFETY: checked non-NULL; the caller passes a writable location.
-            unsafe { *result_out = into_raw(cm_assign_result { outcome, assignment }) };
+            unsafe {
+                *result_out = into_raw(cm_assign_result {
+                    outcome,
+                    assignment,
+                })
+            };
         }
         Ok(())
     })
@@ -153,7 +158,14 @@ pub unsafe extern "C" fn cm_assign_result_card_id(
     buf_len: usize,
     len_out: *mut usize,
 ) -> Status {
-    string_field(result, "result", |r| r.assignment.card_id.clone(), buf, buf_len, len_out)
+    string_field(
+        result,
+        "result",
+        |r| r.assignment.card_id.clone(),
+        buf,
+        buf_len,
+        len_out,
+    )
 }
 
 /// Copies the ATR that was sent (lowercase packed hex; "" when none was sent). Size-query pattern.
@@ -167,7 +179,14 @@ pub unsafe extern "C" fn cm_assign_result_atr(
     buf_len: usize,
     len_out: *mut usize,
 ) -> Status {
-    string_field(result, "result", |r| r.assignment.atr.clone().unwrap_or_default(), buf, buf_len, len_out)
+    string_field(
+        result,
+        "result",
+        |r| r.assignment.atr.clone().unwrap_or_default(),
+        buf,
+        buf_len,
+        len_out,
+    )
 }
 
 /// Frees a result; NULL is ignored.

@@ -2,7 +2,10 @@
 
 use super::assign::cm_assign_result;
 use super::structs::{cm_connection, connection_config, read_versioned};
-use super::{free_boxed, guard, guard_value, into_raw, required_out, required_ref, required_str, write_str_out};
+use super::{
+    free_boxed, guard, guard_value, into_raw, required_out, required_ref, required_str,
+    write_str_out,
+};
 use crate::atr::{AtrInfo, decode_hex_text, to_hex};
 use crate::card::{self, GuidByteOrder, ReaderInfo};
 use crate::cm::{Assignment, CmClient};
@@ -58,7 +61,10 @@ fn guid_order(value: u32) -> Result<GuidByteOrder> {
     match value {
         CM_GUID_ORDER_WINDOWS => Ok(GuidByteOrder::Windows),
         CM_GUID_ORDER_RFC4122 => Ok(GuidByteOrder::Rfc4122),
-        other => Err(Error::new(Status::InvalidArgument, format!("byte_order {other} is not a CM_GUID_ORDER_* value"))),
+        other => Err(Error::new(
+            Status::InvalidArgument,
+            format!("byte_order {other} is not a CM_GUID_ORDER_* value"),
+        )),
     }
 }
 
@@ -70,7 +76,12 @@ unsafe fn reader_arg<'a>(reader: *const c_char) -> Option<&'a CStr> {
 }
 
 /// Copies raw bytes (a reader name) with the size-query pattern.
-unsafe fn write_bytes_out(value: &[u8], buf: *mut c_char, buf_len: usize, len_out: *mut usize) -> Result<()> {
+unsafe fn write_bytes_out(
+    value: &[u8],
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Result<()> {
     match std::str::from_utf8(value) {
         // SAFETY: forwarded.
         Ok(s) => unsafe { write_str_out(s, buf, buf_len, len_out) },
@@ -79,7 +90,10 @@ unsafe fn write_bytes_out(value: &[u8], buf: *mut c_char, buf_len: usize, len_ou
             let len_out = unsafe { required_out(len_out, "len_out") }?;
             *len_out = value.len();
             if buf.is_null() || buf_len < value.len() + 1 {
-                return Err(Error::new(Status::BufferTooSmall, format!("{} bytes are needed", value.len() + 1)));
+                return Err(Error::new(
+                    Status::BufferTooSmall,
+                    format!("{} bytes are needed", value.len() + 1),
+                ));
             }
             // SAFETY: checked capacity.
             unsafe {
@@ -176,14 +190,22 @@ pub unsafe extern "C" fn cm_list_readers(list_out: *mut *mut cm_reader_list) -> 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn cm_reader_list_count(list: *const cm_reader_list) -> u32 {
     // SAFETY: forwarded.
-    guard_value(0, || unsafe { list.as_ref() }.map_or(0, |l| l.readers.len() as u32))
+    guard_value(0, || {
+        unsafe { list.as_ref() }.map_or(0, |l| l.readers.len() as u32)
+    })
 }
 
 unsafe fn reader_at<'a>(list: *const cm_reader_list, index: u32) -> Result<&'a ReaderInfo> {
     // SAFETY: forwarded.
     let l = unsafe { required_ref(list, "list") }?;
     l.readers.get(index as usize).ok_or_else(|| {
-        Error::new(Status::InvalidArgument, format!("index {index} is out of range (the list has {} readers)", l.readers.len()))
+        Error::new(
+            Status::InvalidArgument,
+            format!(
+                "index {index} is out of range (the list has {} readers)",
+                l.readers.len()
+            ),
+        )
     })
 }
 
@@ -213,9 +235,14 @@ pub unsafe extern "C" fn cm_reader_list_name(
 /// # Safety
 /// `list` NULL or live.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn cm_reader_list_card_present(list: *const cm_reader_list, index: u32) -> i32 {
+pub unsafe extern "C" fn cm_reader_list_card_present(
+    list: *const cm_reader_list,
+    index: u32,
+) -> i32 {
     // SAFETY: forwarded.
-    guard_value(-1, || unsafe { reader_at(list, index) }.map_or(-1, |r| i32::from(r.card_present)))
+    guard_value(-1, || {
+        unsafe { reader_at(list, index) }.map_or(-1, |r| i32::from(r.card_present))
+    })
 }
 
 /// Copies the ATR of the card in reader `index` as lowercase packed hex ("" when empty). Size-query pattern.
@@ -234,7 +261,14 @@ pub unsafe extern "C" fn cm_reader_list_atr(
         // SAFETY: forwarded.
         let r = unsafe { reader_at(list, index) }?;
         // SAFETY: forwarded.
-        unsafe { write_str_out(&r.atr.as_deref().map(to_hex).unwrap_or_default(), buf, buf_len, len_out) }
+        unsafe {
+            write_str_out(
+                &r.atr.as_deref().map(to_hex).unwrap_or_default(),
+                buf,
+                buf_len,
+                len_out,
+            )
+        }
     })
 }
 
@@ -271,7 +305,8 @@ pub unsafe extern "C" fn cm_wait_for_card(
         if reader_len_out.is_null() {
             return Err(Error::new(Status::NullArgument, "reader_len_out is NULL"));
         }
-        let timeout = (timeout_ms != CM_WAIT_INFINITE).then(|| Duration::from_millis(u64::from(timeout_ms)));
+        let timeout =
+            (timeout_ms != CM_WAIT_INFINITE).then(|| Duration::from_millis(u64::from(timeout_ms)));
         let name = card::wait_for_card(reader, timeout)?;
         // SAFETY: forwarded.
         unsafe { write_bytes_out(name.to_bytes(), reader_buf, reader_buf_len, reader_len_out) }
@@ -298,10 +333,12 @@ pub unsafe extern "C" fn cm_parse_atr(atr: *const c_char, info_out: *mut cm_atr_
         // SAFETY: forwarded.
         let text = unsafe { required_str(atr, "atr") }?;
         // SAFETY: the struct's first field is struct_size, checked before anything is written.
-        let _ = unsafe { read_versioned(info_out.cast_const(), "info_out", size_of::<cm_atr_info>()) }?;
+        let _ =
+            unsafe { read_versioned(info_out.cast_const(), "info_out", size_of::<cm_atr_info>()) }?;
         let info = AtrInfo::parse(&decode_hex_text(text)?)?;
         let mut historical = [0u8; 15];
-        historical[..info.historical_bytes.len().min(15)].copy_from_slice(&info.historical_bytes[..info.historical_bytes.len().min(15)]);
+        historical[..info.historical_bytes.len().min(15)]
+            .copy_from_slice(&info.historical_bytes[..info.historical_bytes.len().min(15)]);
         let value = cm_atr_info {
             struct_size: size_of::<cm_atr_info>() as u32,
             length: info.bytes.len() as u32,
@@ -346,22 +383,39 @@ pub unsafe extern "C" fn cm_assign_smartcard_from_reader(
         }
         let order = guid_order(byte_order)?;
         // SAFETY: forwarded.
-        let (config, request_id, reader) =
-            unsafe { (connection_config(connection)?, required_str(request_id, "request_id")?, reader_arg(reader)) };
+        let (config, request_id, reader) = unsafe {
+            (
+                connection_config(connection)?,
+                required_str(request_id, "request_id")?,
+                reader_arg(reader),
+            )
+        };
         let request_id = normalize_guid(request_id, "request id")?;
         let client = CmClient::new(config)?;
         let reading = card::read_card(reader, order)?;
         if let Some(warning) = &reading.card_id.warning {
             return Err(Error::new(
                 Status::CardIdNotFound,
-                format!("refusing to bind the card in '{}': {warning}", reading.reader.to_string_lossy()),
+                format!(
+                    "refusing to bind the card in '{}': {warning}",
+                    reading.reader.to_string_lossy()
+                ),
             ));
         }
-        let assignment = Assignment { request_id, card_id: reading.card_id.guid.clone(), atr: Some(to_hex(&reading.atr)) };
+        let assignment = Assignment {
+            request_id,
+            card_id: reading.card_id.guid.clone(),
+            atr: Some(to_hex(&reading.atr)),
+        };
         let outcome = client.assign_smartcard(&assignment)?;
         if !result_out.is_null() {
             // SAFETY: checked non-NULL.
-            unsafe { *result_out = into_raw(cm_assign_result { outcome, assignment }) };
+            unsafe {
+                *result_out = into_raw(cm_assign_result {
+                    outcome,
+                    assignment,
+                })
+            };
         }
         Ok(())
     })

@@ -7,7 +7,9 @@
   /bearer/...    200 + JSON {"token": <the Bearer token received>, "matches": bool}; otherwise 401 `Bearer`.
 
 Every request is logged to LOGFILE as `conn=<n> req=<k> <method> <path> <status> user=<u>` (never tokens).
-Usage: ntlm_acceptor.py PORT EXPECTED_BEARER LOGFILE   (NTLM_USER_FILE names the DOMAIN:user:password file)
+Usage: ntlm_acceptor.py PORT LOGFILE
+Env: NTLM_USER_FILE (DOMAIN:user:password lines), AUTH_RIG_BEARER_TOKEN (expected bearer token),
+AUTH_BACKEND_URL (where authenticated /ntlm/ requests go; without it the acceptor answers 200 itself).
 """
 import base64
 import itertools
@@ -22,8 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import spnego
 
 PORT = int(sys.argv[1])
-BEARER = sys.argv[2]
-LOGFILE = sys.argv[3]
+LOGFILE = sys.argv[2]
+BEARER = os.environ.get("AUTH_RIG_BEARER_TOKEN", "")
 BACKEND = os.environ.get("AUTH_BACKEND_URL", "").rstrip("/")
 CONN_IDS = itertools.count(1)
 LOG_LOCK = threading.Lock()

@@ -267,8 +267,9 @@ wait_port "$HTTP_PORT" $HTTPD_PID httpd
 wait_port "$HTTPS_PORT" $HTTPD_PID httpd
 
 # ---- pyspnego NTLM acceptor + bearer echo ---------------------------------------------------------------
-NTLM_USER_FILE="$DIR/ntlm_users" AUTH_BACKEND_URL="$BACKEND" \
-  "$VENV/bin/python" "$HERE/ntlm_acceptor.py" "$NTLM_PORT" "$BEARER" "$DIR/ntlm-acceptor.log" \
+# The expected bearer token goes through the environment, not argv (argv is visible in ps).
+NTLM_USER_FILE="$DIR/ntlm_users" AUTH_BACKEND_URL="$BACKEND" AUTH_RIG_BEARER_TOKEN="$BEARER" \
+  "$VENV/bin/python" "$HERE/ntlm_acceptor.py" "$NTLM_PORT" "$DIR/ntlm-acceptor.log" \
   > "$DIR/ntlm-acceptor.out" 2>&1 &
 NTLM_PID=$!; record ntlm-acceptor $NTLM_PID
 wait_port "$NTLM_PORT" $NTLM_PID ntlm-acceptor
