@@ -283,11 +283,11 @@ fn trust_roots_with_extra(path: &std::path::Path) -> Result<Vec<Certificate<'sta
             "/etc/ssl/ca-bundle.pem",
             "/etc/ssl/cert.pem",
         ] {
-            if let Ok(certs) = read_pem(std::path::Path::new(bundle)) {
-                if !certs.is_empty() {
-                    roots.extend(certs);
-                    break;
-                }
+            if let Ok(certs) = read_pem(std::path::Path::new(bundle))
+                && !certs.is_empty()
+            {
+                roots.extend(certs);
+                break;
             }
         }
     }
@@ -385,13 +385,13 @@ fn classify_io(io: std::io::Error, method: &str, url: &str, idempotency: Idempot
     use std::io::ErrorKind as K;
     // ureq wraps rustls failures during the handshake in io errors.
     if let Some(inner) = io.get_ref() {
-        if let Some(tls) = inner.downcast_ref::<ureq::Error>() {
-            if matches!(tls, ureq::Error::Rustls(_) | ureq::Error::Tls(_)) {
-                return Error::new(
-                    Status::TlsFailed,
-                    tls_message(method, url, &tls.to_string()),
-                );
-            }
+        if let Some(tls) = inner.downcast_ref::<ureq::Error>()
+            && matches!(tls, ureq::Error::Rustls(_) | ureq::Error::Tls(_))
+        {
+            return Error::new(
+                Status::TlsFailed,
+                tls_message(method, url, &tls.to_string()),
+            );
         }
         let text = inner.to_string();
         if text.contains("certificate")

@@ -467,10 +467,10 @@ fn server_message(answer: &HttpAnswer) -> Option<String> {
     let text = String::from_utf8_lossy(&answer.body);
     if looks_html {
         // Keep the <title> of an IIS error page, not the markup.
-        if let (Some(a), Some(b)) = (text.find("<title>"), text.find("</title>")) {
-            if a + 7 <= b {
-                return Some(body_excerpt(text[a + 7..b].as_bytes()));
-            }
+        if let (Some(a), Some(b)) = (text.find("<title>"), text.find("</title>"))
+            && a + 7 <= b
+        {
+            return Some(body_excerpt(text[a + 7..b].as_bytes()));
         }
     }
     Some(body_excerpt(&answer.body))
@@ -479,14 +479,14 @@ fn server_message(answer: &HttpAnswer) -> Option<String> {
 /// The correlation id of a 500 answer: a JSON field whose name mentions "correlation", else the GUID that
 /// follows the word "correlation" in the message (the docs say it is "sent … in the error message").
 fn correlation_id(answer: &HttpAnswer) -> Option<String> {
-    if let Ok(v) = serde_json::from_slice::<Value>(&answer.body) {
-        if let Some(obj) = v.as_object() {
-            for (k, val) in obj {
-                if k.to_ascii_lowercase().contains("correlation") {
-                    if let Some(s) = val.as_str() {
-                        return Some(s.trim().to_string());
-                    }
-                }
+    if let Ok(v) = serde_json::from_slice::<Value>(&answer.body)
+        && let Some(obj) = v.as_object()
+    {
+        for (k, val) in obj {
+            if k.to_ascii_lowercase().contains("correlation")
+                && let Some(s) = val.as_str()
+            {
+                return Some(s.trim().to_string());
             }
         }
     }

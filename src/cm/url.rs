@@ -72,10 +72,10 @@ impl ServerUrl {
                 Some((h, p)) => (h, Some(p)),
                 None => (authority, None),
             };
-            if let Some(p) = port {
-                if !valid_port_suffix(&format!(":{p}")) {
-                    return Err(bad("has an invalid port"));
-                }
+            if let Some(p) = port
+                && !valid_port_suffix(&format!(":{p}"))
+            {
+                return Err(bad("has an invalid port"));
             }
             h.to_string()
         };

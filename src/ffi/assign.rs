@@ -233,9 +233,10 @@ pub unsafe extern "C" fn cm_reconcile_assignment(
             .smartcard_uuid
             .map(|u| u.hyphenated().to_string())
             .unwrap_or_default();
-        if !(smartcard_uuid_buf.is_null() && smartcard_uuid_buf_len == 0)
-            || !smartcard_uuid_len_out.is_null()
-        {
+        let uuid_wanted = !smartcard_uuid_buf.is_null()
+            || smartcard_uuid_buf_len != 0
+            || !smartcard_uuid_len_out.is_null();
+        if uuid_wanted {
             // SAFETY: forwarded.
             unsafe {
                 write_str_out(
