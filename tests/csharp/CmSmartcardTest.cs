@@ -463,6 +463,9 @@ static class CmSmartcardTest
             string withCard = null;
             if (readers != null)
                 foreach (CmReader r in readers) { Console.WriteLine("     reader: " + r.Name + (r.CardPresent ? " [" + r.Atr + "]" : "")); if (r.CardPresent && withCard == null) withCard = r.Name; }
+            // Under tests/run_all.sh (CM_REQUIRE_RIGS=1) the rig is up: the real-card branch is mandatory.
+            if (withCard == null && Environment.GetEnvironmentVariable("CM_REQUIRE_RIGS") == "1")
+                throw new Exception("CM_REQUIRE_RIGS=1 but no reader holds a card: the PC/SC rig is not reachable");
             if (withCard != null)
             {
                 string atr = CmApi.ReadCardAtr(withCard);
