@@ -1,16 +1,11 @@
 //! Builds the C test program with strict warnings against the header and the built shared library, and
 //! runs it against four emulators (normal, API disabled, 500, outcome unknown).
 
+mod common;
+
 use cm_emulator::{Config, Emulator, Fault, FaultKind, RequestStatus, SeedRequest};
-use std::path::PathBuf;
 use std::process::Command;
 use uuid::Uuid;
-
-fn target_dir() -> PathBuf {
-    // tests run from target/<profile>/deps/<test-binary>
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
 
 fn emulator(requests: Vec<SeedRequest>, api_disabled: bool, fault: Option<FaultKind>) -> Emulator {
     let faults = fault
@@ -35,42 +30,7 @@ fn emulator(requests: Vec<SeedRequest>, api_disabled: bool, fault: Option<FaultK
 
 #[test]
 fn c_program_walks_the_api_and_every_error_path() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let lib_dir = target_dir();
-    let so = lib_dir.join(if cfg!(target_os = "macos") {
-        "libcm_smartcard.dylib"
-    } else {
-        "libcm_smartcard.so"
-    });
-    assert!(
-        so.exists(),
-        "{} not built (cargo builds the cdylib with the tests)",
-        so.display()
-    );
-    let exe = lib_dir.join("test_c_api");
-    let compile = Command::new("cc")
-        .args([
-            "-std=c11",
-            "-Wall",
-            "-Wextra",
-            "-Wpedantic",
-            "-Werror",
-            "-o",
-        ])
-        .arg(&exe)
-        .arg(root.join("tests/c/test_c_api.c"))
-        .arg("-I")
-        .arg(root.join("include"))
-        .arg("-L")
-        .arg(&lib_dir)
-        .arg("-lcm_smartcard")
-        .output()
-        .expect("cc runs");
-    assert!(
-        compile.status.success(),
-        "cc failed:\n{}",
-        String::from_utf8_lossy(&compile.stderr)
-    );
+    let (exe, lib_dir) = common::compile_c_test("test_c_api");
 
     let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
     let correlation = Uuid::new_v4();

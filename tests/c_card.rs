@@ -1,7 +1,8 @@
 //! The card exports from C, against the PC/SC rig (`PCSC_RIG_ENV`) and the emulator.
 
+mod common;
+
 use cm_emulator::{Config, Emulator, RequestStatus};
-use std::path::PathBuf;
 use std::process::Command;
 use uuid::Uuid;
 
@@ -37,38 +38,7 @@ fn c_program_reads_the_card_and_assigns_it_from_the_reader() {
             .map(|(_, v)| v.clone())
             .unwrap_or_else(|| panic!("{k} missing in rig env"))
     };
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let lib_dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let exe = lib_dir.join("test_c_card");
-    let compile = Command::new("cc")
-        .args([
-            "-std=c11",
-            "-Wall",
-            "-Wextra",
-            "-Wpedantic",
-            "-Werror",
-            "-o",
-        ])
-        .arg(&exe)
-        .arg(root.join("tests/c/test_c_card.c"))
-        .arg("-I")
-        .arg(root.join("include"))
-        .arg("-L")
-        .arg(&lib_dir)
-        .arg("-lcm_smartcard")
-        .output()
-        .unwrap();
-    assert!(
-        compile.status.success(),
-        "cc failed:\n{}",
-        String::from_utf8_lossy(&compile.stderr)
-    );
+    let (exe, lib_dir) = common::compile_c_test("test_c_card");
 
     let emu = Emulator::start(Config {
         quiet: true,
