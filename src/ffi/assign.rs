@@ -35,7 +35,7 @@ pub struct cm_request {
 }
 
 /// Clears an optional object output at entry, so a failing call never leaves garbage in it.
-fn reset_out<T>(out: *mut *mut T) {
+pub(crate) fn reset_out<T>(out: *mut *mut T) {
     if !out.is_null() {
         // SAFETY: the caller passes NULL or a writable pointer location.
         unsafe { *out = std::ptr::null_mut() };

@@ -1,10 +1,10 @@
 //! The card side: readers, ATR, card ID, waiting, ATR parsing, and "assign the card in this reader".
 
-use super::assign::cm_assign_result;
+use super::assign::{cm_assign_result, reset_out};
 use super::structs::{cm_connection, connection_config, read_versioned};
 use super::{
     free_boxed, guard, guard_value, into_raw, required_out, required_ref, required_str,
-    write_str_out,
+    write_bytes_out, write_str_out,
 };
 use crate::atr::{AtrInfo, decode_hex_text, to_hex};
 use crate::card::{self, GuidByteOrder, ReaderInfo};
@@ -73,36 +73,6 @@ fn guid_order(value: u32) -> Result<GuidByteOrder> {
 unsafe fn reader_arg<'a>(reader: *const c_char) -> Option<&'a CStr> {
     // SAFETY: the caller passes NULL or a NUL-terminated string.
     (!reader.is_null()).then(|| unsafe { CStr::from_ptr(reader) })
-}
-
-/// Copies raw bytes (a reader name) with the size-query pattern.
-unsafe fn write_bytes_out(
-    value: &[u8],
-    buf: *mut c_char,
-    buf_len: usize,
-    len_out: *mut usize,
-) -> Result<()> {
-    match std::str::from_utf8(value) {
-        // SAFETY: forwarded.
-        Ok(s) => unsafe { write_str_out(s, buf, buf_len, len_out) },
-        Err(_) => {
-            // SAFETY: forwarded.
-            let len_out = unsafe { required_out(len_out, "len_out") }?;
-            *len_out = value.len();
-            if buf.is_null() || buf_len < value.len() + 1 {
-                return Err(Error::new(
-                    Status::BufferTooSmall,
-                    format!("{} bytes are needed", value.len() + 1),
-                ));
-            }
-            // SAFETY: checked capacity.
-            unsafe {
-                std::ptr::copy_nonoverlapping(value.as_ptr(), buf.cast::<u8>(), value.len());
-                *buf.add(value.len()) = 0;
-            }
-            Ok(())
-        }
-    }
 }
 
 /// Reads the ATR of the card in `reader` (NULL = the first reader that holds a card) as lowercase packed hex,
@@ -377,10 +347,7 @@ pub unsafe extern "C" fn cm_assign_smartcard_from_reader(
     result_out: *mut *mut cm_assign_result,
 ) -> Status {
     guard(|| {
-        if !result_out.is_null() {
-            // SAFETY: non-NULL, writable per contract.
-            unsafe { *result_out = std::ptr::null_mut() };
-        }
+        reset_out(result_out);
         let order = guid_order(byte_order)?;
         // SAFETY: forwarded.
         let (config, request_id, reader) = unsafe {

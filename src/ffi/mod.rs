@@ -126,7 +126,21 @@ pub(crate) unsafe fn write_str_out(
     buf_len: usize,
     len_out: *mut usize,
 ) -> Result<()> {
-    if value.as_bytes().contains(&0) {
+    // SAFETY: forwarded contract.
+    unsafe { write_bytes_out(value.as_bytes(), buf, buf_len, len_out) }
+}
+
+/// Copies raw bytes (a string that need not be UTF-8, such as a reader name) with the size-query pattern.
+///
+/// # Safety
+/// As [`write_str_out`].
+pub(crate) unsafe fn write_bytes_out(
+    value: &[u8],
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Result<()> {
+    if value.contains(&0) {
         return Err(Error::new(
             Status::Internal,
             "a string to return contains a NUL byte",
@@ -145,7 +159,7 @@ pub(crate) unsafe fn write_str_out(
             ),
         ));
     }
-    // SAFETY: buf has at least len + 1 writable bytes, checked above; the regions cannot overlap a Rust str.
+    // SAFETY: buf has at least len + 1 writable bytes, checked above; it cannot overlap a Rust slice.
     unsafe {
         std::ptr::copy_nonoverlapping(value.as_ptr(), buf.cast::<u8>(), value.len());
         *buf.add(value.len()) = 0;
