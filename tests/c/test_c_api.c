@@ -162,6 +162,9 @@ int main(int argc, char **argv) {
   CHECK(cm_assign_smartcard(&bad_auth, &a, &result) == CM_STATUS_INVALID_ARGUMENT, "bad auth method");
   CHECK(cm_reconcile_assignment(&ok, &a, NULL, NULL, 0, NULL) == CM_STATUS_NULL_ARGUMENT, "reconcile NULL state");
   CHECK(cm_find_smartcard(&ok, card_a, NULL) == CM_STATUS_NULL_ARGUMENT, "find NULL out");
+  CHECK(cm_get_smartcard(&ok, "not-a-guid", &sc) == CM_STATUS_INVALID_GUID && sc == NULL, "get smartcard bad GUID");
+  CHECK(cm_get_request(&ok, NULL, &req) == CM_STATUS_NULL_ARGUMENT && req == NULL, "get request NULL id");
+  CHECK(cm_smartcard_json(NULL, server_msg, sizeof server_msg, &len) == CM_STATUS_NULL_ARGUMENT, "json of NULL");
   CHECK(cm_last_error_message(NULL, 0, NULL) == CM_STATUS_NULL_ARGUMENT, "message NULL len_out");
   CHECK(cm_last_error_status() == CM_STATUS_NULL_ARGUMENT, "reading the last error does not change it");
   CHECK(cm_assign_result_smartcard_uri(NULL, uuid, sizeof uuid, &len) == CM_STATUS_NULL_ARGUMENT, "accessor NULL");

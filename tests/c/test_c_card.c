@@ -82,9 +82,20 @@ int main(int argc, char **argv) {
   CHECK(cm_list_readers(NULL) == CM_STATUS_NULL_ARGUMENT, "list NULL out");
 
   /* Waiting: a present card returns at once; an empty reader times out. */
+  cm_connection conn_check;
+  memset(&conn_check, 0, sizeof conn_check);
+  conn_check.struct_size = (uint32_t)sizeof conn_check;
+  conn_check.server_url = url;
+  conn_check.auth_method = CM_AUTH_NONE;
   char name[256];
   rc = cm_wait_for_card(reader0, 2000, name, sizeof name, &len);
   CHECK(rc == CM_STATUS_OK && strcmp(name, reader0) == 0, "wait present: %d", rc);
+  CHECK(cm_wait_for_card(reader0, 0, name, sizeof name, NULL) == CM_STATUS_NULL_ARGUMENT, "wait NULL len_out");
+  rc = cm_wait_for_card(reader0, 0, name, 3, &len);
+  CHECK(rc == CM_STATUS_BUFFER_TOO_SMALL && len == strlen(reader0), "wait small buffer: %d %zu", rc, len);
+  CHECK(cm_assign_smartcard_from_reader(&conn_check, NULL, reader0, CM_GUID_ORDER_WINDOWS, NULL) == CM_STATUS_NULL_ARGUMENT, "from-reader NULL request");
+  CHECK(cm_assign_smartcard_from_reader(&conn_check, "nope", reader0, CM_GUID_ORDER_WINDOWS, NULL) == CM_STATUS_INVALID_GUID, "from-reader bad GUID");
+  CHECK(cm_assign_smartcard_from_reader(&conn_check, want_card_id, reader0, 9, NULL) == CM_STATUS_INVALID_ARGUMENT, "from-reader bad byte order");
   rc = cm_wait_for_card(empty, 300, name, sizeof name, &len);
   CHECK(rc == CM_STATUS_PCSC_TIMEOUT, "wait times out: %d %s", rc, last_message());
 
