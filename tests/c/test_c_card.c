@@ -41,6 +41,9 @@ int main(int argc, char **argv) {
   CHECK(rc == CM_STATUS_OK && strcmp(buf, want_atr) == 0, "atr: %d %s %s", rc, buf, last_message());
   rc = cm_read_card_atr(NULL, buf, sizeof buf, &len);
   CHECK(rc == CM_STATUS_OK && strcmp(buf, want_atr) == 0, "atr of first reader: %d", rc);
+  /* "" = NULL = the first reader holding a card, in every card function (.NET/PowerShell pass ""). */
+  rc = cm_read_card_atr("", buf, sizeof buf, &len);
+  CHECK(rc == CM_STATUS_OK && strcmp(buf, want_atr) == 0, "atr of \"\": %d %s", rc, last_message());
   rc = cm_read_card_atr(reader0, buf, 10, &len);
   CHECK(rc == CM_STATUS_BUFFER_TOO_SMALL && len == strlen(want_atr), "small ATR buffer: %d %zu", rc, len);
   CHECK(cm_read_card_atr(reader0, buf, sizeof buf, NULL) == CM_STATUS_NULL_ARGUMENT, "NULL len_out");
@@ -59,6 +62,11 @@ int main(int argc, char **argv) {
   rc = cm_read_card_id(reader0, CM_GUID_ORDER_RFC4122, rfc, sizeof rfc, &len);
   CHECK(rc == CM_STATUS_OK && strcmp(rfc, id) != 0 && strcmp(rfc + 19, id + 19) == 0, "rfc order differs in the first 3 fields: %s", rfc);
   CHECK(cm_read_card_id(reader0, 7, id, sizeof id, &len) == CM_STATUS_INVALID_ARGUMENT, "bad byte order");
+  char first_id[CM_UUID_BUFFER_SIZE];
+  rc = cm_read_card_id("", CM_GUID_ORDER_WINDOWS, first_id, sizeof first_id, &len);
+  CHECK(rc == CM_STATUS_OK && strcmp(first_id, want_card_id) == 0, "card id of \"\": %d %s", rc, last_message());
+  rc = cm_read_card_id(NULL, CM_GUID_ORDER_WINDOWS, first_id, sizeof first_id, &len);
+  CHECK(rc == CM_STATUS_OK && strcmp(first_id, want_card_id) == 0, "card id of NULL: %d %s", rc, last_message());
 
   /* Reader list. */
   cm_reader_list *list = NULL;
@@ -91,6 +99,8 @@ int main(int argc, char **argv) {
   rc = cm_wait_for_card(reader0, 2000, name, sizeof name, &len);
   CHECK(rc == CM_STATUS_OK && strcmp(name, reader0) == 0, "wait present: %d", rc);
   CHECK(cm_wait_for_card(reader0, 0, name, sizeof name, NULL) == CM_STATUS_NULL_ARGUMENT, "wait NULL len_out");
+  rc = cm_wait_for_card("", 2000, name, sizeof name, &len);
+  CHECK(rc == CM_STATUS_OK && strcmp(name, reader0) == 0, "wait on \"\" (any reader): %d %s", rc, last_message());
   rc = cm_wait_for_card(reader0, 0, name, 3, &len);
   CHECK(rc == CM_STATUS_BUFFER_TOO_SMALL && len == strlen(reader0), "wait small buffer: %d %zu", rc, len);
   CHECK(cm_assign_smartcard_from_reader(&conn_check, NULL, reader0, CM_GUID_ORDER_WINDOWS, NULL) == CM_STATUS_NULL_ARGUMENT, "from-reader NULL request");
@@ -120,8 +130,9 @@ int main(int argc, char **argv) {
   conn.server_url = url;
   conn.auth_method = CM_AUTH_NONE;
   cm_assign_result *result = NULL;
-  rc = cm_assign_smartcard_from_reader(&conn, request, reader0, CM_GUID_ORDER_WINDOWS, &result);
-  CHECK(rc == CM_STATUS_OK && cm_assign_result_http_status(result) == 201, "assign from reader: %d %s", rc, last_message());
+  /* "" (the first reader holding a card: reader0), as the .NET binding passes a missing reader name. */
+  rc = cm_assign_smartcard_from_reader(&conn, request, "", CM_GUID_ORDER_WINDOWS, &result);
+  CHECK(rc == CM_STATUS_OK && cm_assign_result_http_status(result) == 201, "assign from reader \"\": %d %s", rc, last_message());
   CHECK(cm_assign_result_card_id(result, id, sizeof id, &len) == CM_STATUS_OK && strcmp(id, want_card_id) == 0, "sent card id %s", id);
   CHECK(cm_assign_result_atr(result, buf, sizeof buf, &len) == CM_STATUS_OK && strcmp(buf, want_atr) == 0, "sent atr %s", buf);
   cm_assign_result_free(result);
