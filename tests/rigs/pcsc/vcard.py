@@ -210,7 +210,7 @@ def send_frame(sock, payload):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--port", type=int, default=35963)
+    p.add_argument("--port", type=int, default=61063)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--atr", default="3b8d0180fba000000397425446590301c8")
     p.add_argument("--profile", choices=["gids", "piv", "piv-bad-guid", "piv-gids"])
