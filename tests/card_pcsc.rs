@@ -713,6 +713,23 @@ fn pcscd_stopped_then_restarted() {
             .guid,
         "bc88f13f-83ba-4037-8262-46eba1291c6e"
     );
+    // Restarted between two calls: the context the library kept is dead, and the next calls still
+    // work without an error (a fresh context replaces it).
+    ctl("restart");
+    wait_present(rig, &r0, DOCS_ATR);
+    assert_eq!(hex(&card::read_atr(Some(&r0)).unwrap().1), DOCS_ATR);
+    ctl("restart");
+    wait_present(rig, &r0, DOCS_ATR);
+    assert!(card::list_readers().unwrap().iter().any(|r| r.name == r0));
+    ctl("restart");
+    wait_present(rig, &r0, DOCS_ATR);
+    assert_eq!(
+        card::read_card(Some(&r0), GuidByteOrder::Windows)
+            .unwrap()
+            .card_id
+            .guid,
+        "bc88f13f-83ba-4037-8262-46eba1291c6e"
+    );
 }
 
 #[test]

@@ -2,9 +2,10 @@
 //! `pcsc` crate (PC/SC: pcsc-lite on Linux/macOS, WinSCard on Windows); no FFI types here.
 //!
 //! Rules every function follows:
-//! * **A fresh PC/SC context per call**, released on every path. A context invalidated by a pcscd
-//!   restart (or Windows' SCardSvr stopping) therefore never outlives the call that saw it fail; the
-//!   next call works as soon as the service is back.
+//! * **One PC/SC context per process** for card operations (waits have their own), kept between
+//!   calls. A context invalidated by a pcscd restart (or Windows' SCardSvr stopping) is replaced and the
+//!   operation retried once, transparently; while the service is down the call fails with
+//!   [`Status::PcscNoService`] and works again as soon as the service is back.
 //! * **One card operation at a time per process** (see [`serial`]): libpcsclite 1.9.9 crashes when
 //!   threads connect and disconnect concurrently. Blocking waits and their cancellation stay outside.
 //! * **Few pcscd round trips**: a named reader is connected to directly (the reader list is read only
@@ -38,7 +39,7 @@ use crate::{Error, Result, Status};
 use apdu::{Fail, Transmit};
 use errors::lossy;
 use pcsc::{Context, Disposition, Protocols, ReaderState, ShareMode, State};
-use serial::serialized;
+use serial::with_context;
 use std::ffi::{CStr, CString};
 use std::time::{Duration, Instant};
 
@@ -84,9 +85,9 @@ pub(crate) fn named(reader: Option<&CStr>) -> Option<&CStr> {
     reader.filter(|r| !r.is_empty())
 }
 
-/// Room for the whole reader list in one `SCardListReaders` (pcsc-lite: at most 16 readers of at
-/// most 128 bytes); a longer list is retried with the size PC/SC asks for.
-const LIST_BUFFER: usize = 4096;
+/// Room for the reader list in one `SCardListReaders` (a few readers of ~30 bytes each); a longer
+/// list is retried with the size PC/SC asks for.
+const LIST_BUFFER: usize = 1024;
 /// Room for the reader name in `SCardStatus` (pcsc-lite's MAX_READERNAME is 128; Windows' names are
 /// longer but still far below this).
 const STATUS_NAME_BUFFER: usize = 1024;
@@ -107,7 +108,7 @@ pub(crate) fn list_names(ctx: &Context) -> Result<Vec<CString>> {
             // More readers than the buffer holds, or the list grew meanwhile (OpenSC#2078).
             Err(pcsc::Error::InsufficientBuffer) => {
                 let needed = ctx.list_readers_len().unwrap_or(buf.len() * 2);
-                buf.resize(needed.max(buf.len()) + 1024, 0);
+                buf.resize(needed.max(buf.len()) + 256, 0);
             }
             Err(e) => {
                 last = e;
@@ -338,7 +339,7 @@ impl Conn {
         let tx = self.card().transaction().map_err(Fail::Pcsc)?;
         let mut t = TxTransmit {
             tx: &tx,
-            buf: vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED],
+            buf: [0u8; pcsc::MAX_BUFFER_SIZE],
         };
         let outcome = f(&mut t);
         // On failure the returned transaction is dropped, which ends it once more.
@@ -398,9 +399,11 @@ impl Drop for Conn {
     }
 }
 
+/// Short APDUs only (Le ≤ 256; longer answers come through `61xx`/GET RESPONSE), so a response
+/// never exceeds 256 data bytes + SW: `MAX_BUFFER_SIZE` (264) suffices.
 struct TxTransmit<'a, 'tx> {
     tx: &'a pcsc::Transaction<'tx>,
-    buf: Vec<u8>,
+    buf: [u8; pcsc::MAX_BUFFER_SIZE],
 }
 
 impl Transmit for TxTransmit<'_, '_> {
@@ -412,17 +415,16 @@ impl Transmit for TxTransmit<'_, '_> {
 /// Lists the readers with their state: card present or not, and the ATR when a card is present.
 /// An empty list means no reader is connected.
 pub fn list_readers() -> Result<Vec<ReaderInfo>> {
-    serialized(list_readers_locked)
+    with_context(list_readers_with)
 }
 
-fn list_readers_locked() -> Result<Vec<ReaderInfo>> {
-    let ctx = establish()?;
-    let mut names = list_names(&ctx)?;
-    let states = match states_of(&ctx, &names) {
+fn list_readers_with(ctx: &Context) -> Result<Vec<ReaderInfo>> {
+    let mut names = list_names(ctx)?;
+    let states = match states_of(ctx, &names) {
         // A reader left between listing and querying: list once more.
         Err(e) if e.status == Status::PcscUnknownReader => {
-            names = list_names(&ctx)?;
-            states_of(&ctx, &names)?
+            names = list_names(ctx)?;
+            states_of(ctx, &names)?
         }
         r => r?,
     };
@@ -447,11 +449,10 @@ fn list_readers_locked() -> Result<Vec<ReaderInfo>> {
 ///
 /// Connects in shared mode and reads the ATR through `SCardStatus`.
 pub fn read_atr(reader: Option<&CStr>) -> Result<(CString, Vec<u8>)> {
-    serialized(|| {
-        let ctx = establish()?;
-        let mut conn = Conn::open(&ctx, reader)?;
+    with_context(|ctx| {
+        let mut conn = Conn::open(ctx, reader)?;
         let atr = conn.atr()?;
-        Ok((conn.reader.clone(), atr))
+        Ok((std::mem::take(&mut conn.reader), atr))
     })
 }
 
@@ -465,9 +466,8 @@ pub fn read_atr(reader: Option<&CStr>) -> Result<(CString, Vec<u8>)> {
 /// Fails with [`Status::CardIdNotFound`] for other cards and [`Status::CardProtocolError`] for
 /// malformed answers.
 pub fn read_card_id(reader: Option<&CStr>, order: GuidByteOrder) -> Result<CardIdInfo> {
-    serialized(|| {
-        let ctx = establish()?;
-        let mut conn = Conn::open(&ctx, reader)?;
+    with_context(|ctx| {
+        let mut conn = Conn::open(ctx, reader)?;
         conn.transact(|t| cardid::read_card_id_with(t, order))
     })
 }
@@ -475,13 +475,12 @@ pub fn read_card_id(reader: Option<&CStr>, order: GuidByteOrder) -> Result<CardI
 /// Reads the ATR and the card ID in one connection (for "assign the card in this reader");
 /// `reader` as for [`read_atr`].
 pub fn read_card(reader: Option<&CStr>, order: GuidByteOrder) -> Result<CardReading> {
-    serialized(|| {
-        let ctx = establish()?;
-        let mut conn = Conn::open(&ctx, reader)?;
+    with_context(|ctx| {
+        let mut conn = Conn::open(ctx, reader)?;
         let atr = conn.atr()?;
         let card_id = conn.transact(|t| cardid::read_card_id_with(t, order))?;
         Ok(CardReading {
-            reader: conn.reader.clone(),
+            reader: std::mem::take(&mut conn.reader),
             atr,
             card_id,
         })

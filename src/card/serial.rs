@@ -8,26 +8,73 @@
 //! PC/SC operations overlap.
 //!
 //! Granularity: a card operation (`read_atr`, `read_card_id`, `read_card`, `list_readers`) holds the
-//! lock from `SCardEstablishContext` to `SCardReleaseContext`. A finer lock (one PC/SC call at a time)
-//! deadlocks: pcscd makes `SCardConnect` and `SCardBeginTransaction` wait while another handle holds a
+//! lock from its first PC/SC call to its last. A finer lock (one PC/SC call at a time) deadlocks:
+//! pcscd makes `SCardConnect` and `SCardBeginTransaction` wait while another handle holds a
 //! transaction, and that handle's owner would be waiting for the lock to send its next APDU.
 //! A wait takes the lock only for its short non-blocking steps (establish, list, release), so other
 //! threads keep reading cards during a wait and `cancel_waits` can always end it.
+//!
+//! The lock also guards the process's **one PC/SC context** for card operations: established on first
+//! use and kept, which saves three pcscd round trips per call (version check, establish, release).
+//! A context that pcscd no longer knows (pcscd restarted; Windows' SCardSvr stopped when the last
+//! reader left) fails with `SCARD_E_NO_SERVICE`/`SERVICE_STOPPED`/`INVALID_HANDLE`/a comm error; it is
+//! then released and the operation runs once more on a fresh context, so a restart costs nothing
+//! visible. While the service is down, the error is reported as before and nothing is kept.
 
 use super::establish;
-use crate::Result;
+use crate::{Error, Result};
 use pcsc::Context;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-static PCSC_LOCK: Mutex<()> = Mutex::new(());
+/// The lock, and the context card operations share (None until first use or after it was lost).
+static PCSC: Mutex<Option<Context>> = Mutex::new(None);
+
+fn lock() -> MutexGuard<'static, Option<Context>> {
+    PCSC.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Runs PC/SC work under the process-wide lock. Not reentrant: never nest.
 pub(crate) fn serialized<T>(work: impl FnOnce() -> T) -> T {
-    let _guard = PCSC_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+    let _guard = lock();
     work()
 }
 
-/// A context for a wait: established and released (when its last clone goes) under the lock.
+/// The SCARD codes of a context that pcscd (or SCardSvr) no longer serves.
+fn context_lost(e: &Error) -> bool {
+    use pcsc::Error as P;
+    [P::NoService, P::ServiceStopped, P::InvalidHandle, P::CommError]
+        .iter()
+        .any(|&p| e.pcsc_code == p as u32)
+}
+
+/// Runs a card operation under the lock on the process's PC/SC context (see the module comment);
+/// `op` runs a second time, on a fresh context, when the kept one turned out to be lost.
+pub(crate) fn with_context<T>(op: impl Fn(&Context) -> Result<T>) -> Result<T> {
+    let mut slot = lock();
+    match slot.clone() {
+        Some(ctx) => match op(&ctx) {
+            Err(e) if context_lost(&e) => {
+                *slot = None;
+                drop(ctx); // the last clone: SCardReleaseContext, still under the lock
+                run_on_fresh(&mut slot, &op)
+            }
+            r => r,
+        },
+        None => run_on_fresh(&mut slot, &op),
+    }
+}
+
+fn run_on_fresh<T>(slot: &mut Option<Context>, op: &impl Fn(&Context) -> Result<T>) -> Result<T> {
+    let ctx = establish()?;
+    let result = op(&ctx);
+    if !matches!(&result, Err(e) if context_lost(e)) {
+        *slot = Some(ctx);
+    }
+    result
+}
+
+/// A context for a wait: its own (a blocking `SCardGetStatusChange` must not hold the shared one),
+/// established and released (when its last clone goes) under the lock.
 pub(crate) struct WaitCtx(Option<Context>);
 
 impl WaitCtx {
