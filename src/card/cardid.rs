@@ -182,14 +182,15 @@ pub(crate) fn read_card_id_with<T: Transmit + ?Sized>(
             ),
         )));
     }
-    let piv_note = format!("SELECT PIV → SW {:04X}", sel.sw);
+    let piv_sw = sel.sw;
     let sel = exchange(t, SELECT_GIDS)?;
     if !sel.ok() {
         return Err(Fail::Lib(Error::new(
             Status::CardIdNotFound,
             format!(
                 "The card is neither a PIV card nor a GIDS card / Windows virtual smart card \
-                 ({piv_note}; SELECT GIDS → SW {:04X}), so it has no minidriver card ID this library can read.",
+                 (SELECT PIV → SW {piv_sw:04X}; SELECT GIDS → SW {:04X}), so it has no minidriver card ID \
+                 this library can read.",
                 sel.sw
             ),
         )));
@@ -199,7 +200,8 @@ pub(crate) fn read_card_id_with<T: Transmit + ?Sized>(
         return Err(Fail::Lib(Error::new(
             Status::CardIdNotFound,
             format!(
-                "The GIDS card has no readable card ID (GET DATA A012/DF20 → SW {:04X}). ({piv_note})",
+                "The GIDS card has no readable card ID (GET DATA A012/DF20 → SW {:04X}). \
+                 (SELECT PIV → SW {piv_sw:04X})",
                 r.sw
             ),
         )));

@@ -96,19 +96,18 @@ const ATR_BUFFER: usize = 64;
 
 /// All reader names in one `SCardListReaders`; an empty list when there is none.
 pub(crate) fn list_names(ctx: &Context) -> Result<Vec<CString>> {
-    let mut buf = vec![0u8; LIST_BUFFER];
+    let mut first = [0u8; LIST_BUFFER];
+    let mut grown = Vec::new();
     let mut last = pcsc::Error::InsufficientBuffer;
-    for _ in 0..3 {
-        let listed = ctx
-            .list_readers(&mut buf)
-            .map(|names| names.map(CStr::to_owned).collect::<Vec<_>>());
-        match listed {
-            Ok(v) => return Ok(v),
+    for attempt in 0..3 {
+        let buf: &mut [u8] = if attempt == 0 { &mut first } else { &mut grown };
+        match ctx.list_readers(buf).map(drop) {
+            Ok(()) => return Ok(split_multi_string(buf)),
             Err(pcsc::Error::NoReadersAvailable) => return Ok(Vec::new()),
             // More readers than the buffer holds, or the list grew meanwhile (OpenSC#2078).
             Err(pcsc::Error::InsufficientBuffer) => {
-                let needed = ctx.list_readers_len().unwrap_or(buf.len() * 2);
-                buf.resize(needed.max(buf.len()) + 256, 0);
+                let needed = ctx.list_readers_len().unwrap_or(2 * LIST_BUFFER);
+                grown = vec![0u8; needed.max(grown.len()) + 256];
             }
             Err(e) => {
                 last = e;
@@ -119,15 +118,23 @@ pub(crate) fn list_names(ctx: &Context) -> Result<Vec<CString>> {
     Err(errors::map(last, None))
 }
 
+/// The names in a PC/SC multi-string ("a\0b\0\0"), stopping at the first empty one.
+fn split_multi_string(buf: &[u8]) -> Vec<CString> {
+    buf.split(|&b| b == 0)
+        .take_while(|name| !name.is_empty())
+        .filter_map(|name| CString::new(name).ok())
+        .collect()
+}
+
 fn no_readers() -> Error {
     errors::map(pcsc::Error::NoReadersAvailable, None)
 }
 
 /// Current state of the given readers (non-blocking `SCardGetStatusChange`).
-fn states_of(ctx: &Context, names: &[CString]) -> Result<Vec<ReaderState>> {
+fn states_of(ctx: &Context, names: Vec<CString>) -> Result<Vec<ReaderState>> {
     let mut states: Vec<ReaderState> = names
-        .iter()
-        .map(|n| ReaderState::new(n.clone(), State::UNAWARE))
+        .into_iter()
+        .map(|n| ReaderState::new(n, State::UNAWARE))
         .collect();
     if states.is_empty() {
         return Ok(states);
@@ -186,7 +193,7 @@ fn first_reader_with_card(ctx: &Context) -> Result<CString> {
     if names.is_empty() {
         return Err(no_readers());
     }
-    let states = states_of(ctx, &names)?;
+    let states = states_of(ctx, names)?;
     if let Some(s) = states.iter().find(|s| {
         let st = s.event_state();
         st.contains(State::PRESENT) && !st.contains(State::MUTE)
@@ -204,7 +211,7 @@ fn first_reader_with_card(ctx: &Context) -> Result<CString> {
         Status::PcscNoCard,
         format!(
             "No card in any reader (readers: {}). Insert the card. [SCARD 0x{code:08X}]",
-            errors::list_names(names.iter().map(|n| n.as_c_str()))
+            errors::list_names(states.iter().map(|s| s.name()))
         ),
     )
     .with_pcsc_code(code))
@@ -419,13 +426,9 @@ pub fn list_readers() -> Result<Vec<ReaderInfo>> {
 }
 
 fn list_readers_with(ctx: &Context) -> Result<Vec<ReaderInfo>> {
-    let mut names = list_names(ctx)?;
-    let states = match states_of(ctx, &names) {
+    let states = match states_of(ctx, list_names(ctx)?) {
         // A reader left between listing and querying: list once more.
-        Err(e) if e.status == Status::PcscUnknownReader => {
-            names = list_names(ctx)?;
-            states_of(ctx, &names)?
-        }
+        Err(e) if e.status == Status::PcscUnknownReader => states_of(ctx, list_names(ctx)?)?,
         r => r?,
     };
     Ok(states
@@ -485,4 +488,33 @@ pub fn read_card(reader: Option<&CStr>, order: GuidByteOrder) -> Result<CardRead
             card_id,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_string_reader_lists() {
+        let names =
+            split_multi_string(b"Virtual PCD 00 00\0Lecteur virtuel \xc3\xa9 00 00\0\0junk\0");
+        assert_eq!(
+            names,
+            vec![
+                c"Virtual PCD 00 00".to_owned(),
+                CString::new(&b"Lecteur virtuel \xc3\xa9 00 00"[..]).unwrap()
+            ]
+        );
+        assert!(split_multi_string(b"\0\0").is_empty());
+        assert!(split_multi_string(b"").is_empty());
+        // A list that fills the buffer exactly, without the final NUL, still yields its names.
+        assert_eq!(split_multi_string(b"a\0b").len(), 2);
+    }
+
+    #[test]
+    fn empty_name_means_no_reader_named() {
+        assert_eq!(named(Some(c"")), None);
+        assert_eq!(named(None), None);
+        assert_eq!(named(Some(c"Virtual PCD")), Some(c"Virtual PCD"));
+    }
 }

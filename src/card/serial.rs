@@ -42,9 +42,14 @@ pub(crate) fn serialized<T>(work: impl FnOnce() -> T) -> T {
 /// The SCARD codes of a context that pcscd (or SCardSvr) no longer serves.
 fn context_lost(e: &Error) -> bool {
     use pcsc::Error as P;
-    [P::NoService, P::ServiceStopped, P::InvalidHandle, P::CommError]
-        .iter()
-        .any(|&p| e.pcsc_code == p as u32)
+    [
+        P::NoService,
+        P::ServiceStopped,
+        P::InvalidHandle,
+        P::CommError,
+    ]
+    .iter()
+    .any(|&p| e.pcsc_code == p as u32)
 }
 
 /// Runs a card operation under the lock on the process's PC/SC context (see the module comment);
