@@ -575,3 +575,323 @@ fn no_method_gives_auth_required() {
         "{e}"
     );
 }
+
+/// A session with the connection settings of `url` and `auth`.
+fn session_for(url: &str, auth: AuthConfig) -> CmClient {
+    CmClient::session(ConnectionConfig {
+        server_url: url.trim_end_matches('/').to_string(),
+        transport: TransportConfig {
+            auth,
+            ..Default::default()
+        },
+    })
+    .unwrap()
+}
+
+/// The access-log lines of the calls that read request `id` (each session call below reads its own).
+fn lines_for(r: &HashMap<String, String>, id: &str, expected: usize) -> Vec<String> {
+    log_lines(&r["AUTH_HTTPD_ACCESS_LOG"], id, expected)
+}
+
+fn client_port(line: &str) -> String {
+    line.split_whitespace().nth(1).unwrap().to_string()
+}
+
+/// Five reads on one session against IIS-like connection-bound authentication: the first runs the
+/// handshake, the others ride on the authenticated connection with no Authorization header at all — no 401
+/// round trip and no new Kerberos AP-REQ / NTLM exchange.
+fn assert_authenticated_once(
+    r: &HashMap<String, String>,
+    url: &str,
+    auth: AuthConfig,
+    first_lines: usize,
+) {
+    let s = session_for(url, auth);
+    let ids: Vec<String> = (0..5).map(|_| seed_request(r)).collect();
+    for id in &ids {
+        let req = s
+            .get_request(id)
+            .unwrap_or_else(|e| panic!("{:?}: {}", e.status, e.message))
+            .unwrap();
+        assert_eq!(req.uuid.to_string(), *id);
+    }
+    let first = lines_for(r, &ids[0], first_lines);
+    assert_eq!(first.len(), first_lines, "{first:?}");
+    assert!(first.last().unwrap().contains(" 200 "), "{first:?}");
+    let port = client_port(&first[0]);
+    for id in &ids[1..] {
+        let lines = lines_for(r, id, 1);
+        assert_eq!(lines.len(), 1, "one request, no 401: {lines:?}");
+        assert!(
+            lines[0].contains(" 200 ") && lines[0].ends_with("a=-"),
+            "no Authorization: {lines:?}"
+        );
+        assert_eq!(client_port(&lines[0]), port, "same connection: {lines:?}");
+    }
+    assert_eq!(s.transport().client().connections_opened(), 1);
+}
+
+#[test]
+fn session_ntlm_authenticates_once_per_connection() {
+    let r = rig_or_skip!();
+    assert_authenticated_once(
+        r,
+        &r["AUTH_NTLM_GSS_URL"],
+        ntlm(r, &r["AUTH_NTLM_PASSWORD"]),
+        3,
+    );
+}
+
+#[test]
+fn session_kerberos_authenticates_once_per_connection() {
+    let r = rig_or_skip!();
+    assert_authenticated_once(r, &r["AUTH_IISLIKE_URL"], current_user(true), 1);
+}
+
+/// A server that does not keep authentication per connection (mod_auth_gssapi without
+/// GssapiConnectionBound): the session notices the 401 once and then authenticates every request again.
+#[test]
+fn session_learns_when_the_server_does_not_keep_authentication() {
+    let r = rig_or_skip!();
+    let s = session_for(&r["AUTH_NEGOTIATE_URL"], current_user(true));
+    let ids: Vec<String> = (0..3).map(|_| seed_request(r)).collect();
+    for id in &ids {
+        assert!(s.get_request(id).unwrap().is_some());
+    }
+    assert_eq!(lines_for(r, &ids[0], 1).len(), 1);
+    let second = lines_for(r, &ids[1], 2);
+    assert_eq!(
+        second.len(),
+        2,
+        "tried without authentication once: {second:?}"
+    );
+    assert!(
+        second[0].contains(" 401 ") && second[1].contains(" 200 "),
+        "{second:?}"
+    );
+    let third = lines_for(r, &ids[2], 1);
+    assert_eq!(third.len(), 1, "{third:?}");
+    assert!(
+        third[0].ends_with("a=Negotiate"),
+        "pre-emptive token again: {third:?}"
+    );
+}
+
+/// A POST on a session rides on the authenticated connection too (with Expect: 100-continue).
+#[test]
+fn session_assign_over_ntlm() {
+    let r = rig_or_skip!();
+    let s = session_for(&r["AUTH_NTLM_GSS_URL"], ntlm(r, &r["AUTH_NTLM_PASSWORD"]));
+    for _ in 0..3 {
+        let a = Assignment::new(&seed_request(r), &uuid::Uuid::new_v4().to_string(), None).unwrap();
+        let outcome = s.assign_smartcard(&a).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(outcome.http_status, 201);
+        assert!(outcome.warning.is_none());
+    }
+    assert_eq!(s.transport().client().connections_opened(), 1);
+}
+
+/// Kerberos failures name their cause first: a service principal the KDC does not have is not "run kinit".
+#[test]
+fn missing_spn_is_named_first() {
+    let r = rig_or_skip!();
+    let mut auth = current_user(true);
+    let spn = format!("HTTP/nosuch.cm.test@{}", r["AUTH_KRB5_REALM"]);
+    auth.spn = Some(spn.clone());
+    let e = post(
+        &transport(auth, None),
+        &format!("{}{API}", r["AUTH_NEGOTIATE_URL"]),
+    )
+    .unwrap_err();
+    assert_eq!(e.status, Status::AuthUnavailable, "{e}");
+    assert!(
+        e.message
+            .starts_with(&format!("the KDC has no service principal {spn}"))
+            && e.message.contains(&format!("setspn -S {spn}")),
+        "{e}"
+    );
+    assert!(!e.message.contains("kinit"), "{e}");
+}
+
+#[test]
+fn foreign_realm_is_named_first() {
+    let r = rig_or_skip!();
+    let mut auth = current_user(true);
+    auth.spn = Some("HTTP/localhost@OTHER.CM.TEST".into());
+    let e = post(
+        &transport(auth, None),
+        &format!("{}{API}", r["AUTH_NEGOTIATE_URL"]),
+    )
+    .unwrap_err();
+    assert_eq!(e.status, Status::AuthUnavailable, "{e}");
+    assert!(
+        e.message.starts_with(&format!(
+            "no cross-realm trust from {} to OTHER.CM.TEST",
+            r["AUTH_KRB5_REALM"]
+        )),
+        "{e}"
+    );
+    assert!(!e.message.contains("kinit"), "{e}");
+}
+
+/// What the forwarder does to the server's final Negotiate token on a 2xx answer.
+#[derive(Clone, Copy, PartialEq)]
+enum Tamper {
+    Corrupt,
+    Strip,
+}
+
+/// A TCP forwarder in front of Apache that alters the `WWW-Authenticate: Negotiate <token>` of 2xx answers:
+/// the server processed the request, but its proof of identity is missing or wrong.
+fn tampering_forwarder(upstream: std::net::SocketAddr, tamper: Tamper) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = std::net::TcpStream::connect(upstream) else {
+                continue;
+            };
+            let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_in, &mut s_out);
+                let _ = s_out.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut s_in, mut c_out) = (server, client);
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 16384];
+                loop {
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match s_in.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                    let ok = head.split(' ').nth(1).is_some_and(|s| s.starts_with('2'));
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < end + 4 + length {
+                        match s_in.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let mut out_head = String::new();
+                    for line in head.split("\r\n") {
+                        if ok
+                            && line
+                                .to_ascii_lowercase()
+                                .starts_with("www-authenticate: negotiate ")
+                        {
+                            if tamper == Tamper::Strip {
+                                continue;
+                            }
+                            let (name, token) = line.split_at("WWW-Authenticate: Negotiate ".len());
+                            let mut t: Vec<char> = token.chars().collect();
+                            let i = t.len() / 2;
+                            t[i] = if t[i] == 'A' { 'B' } else { 'A' };
+                            out_head.push_str(name);
+                            out_head.extend(t);
+                        } else {
+                            out_head.push_str(line);
+                        }
+                        out_head.push_str("\r\n");
+                    }
+                    out_head.push_str("\r\n");
+                    let body = buf[end + 4..end + 4 + length].to_vec();
+                    if c_out
+                        .write_all(out_head.as_bytes())
+                        .and_then(|_| c_out.write_all(&body))
+                        .is_err()
+                    {
+                        return;
+                    }
+                    buf.drain(..end + 4 + length);
+                }
+            });
+        }
+    });
+    port
+}
+
+fn apache_addr(r: &HashMap<String, String>) -> std::net::SocketAddr {
+    let url = &r["AUTH_NEGOTIATE_URL"];
+    let port: u16 = url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// The server bound the card (201) but its final Kerberos token does not verify: the outcome is known —
+/// processed — so the call reports AuthServerUnverified with the result, never a failure inviting a resend.
+#[test]
+fn mutual_auth_failure_after_201_reports_the_processed_result() {
+    let r = rig_or_skip!();
+    let port = tampering_forwarder(apache_addr(r), Tamper::Corrupt);
+    let s = session_for(
+        &format!("http://localhost:{port}/negotiate/"),
+        current_user(true),
+    );
+    let card = uuid::Uuid::new_v4().to_string();
+    let a = Assignment::new(&seed_request(r), &card, None).unwrap();
+    let outcome = s
+        .assign_smartcard(&a)
+        .expect("the binding happened: a result, not an error");
+    assert_eq!(outcome.http_status, 201);
+    let warning = outcome
+        .warning
+        .expect("the server's identity is not proven");
+    assert_eq!(warning.status, Status::AuthServerUnverified, "{warning}");
+    assert!(
+        warning.message.contains("WAS processed") && warning.message.contains("Do NOT send"),
+        "{warning}"
+    );
+    // The card is bound, as the result says.
+    let genuine = session_for(&r["AUTH_NEGOTIATE_URL"], current_user(true));
+    let rec = genuine.reconcile(&a).unwrap();
+    assert_eq!(rec.state, cm_smartcard::cm::BindingState::BoundToThisCard);
+}
+
+/// No final token at all after a pre-emptive Kerberos token: accepted by default (the server never asked
+/// for authentication, so it owes no proof), refused as unproven with CM_AUTH_FLAG_REQUIRE_MUTUAL_AUTH.
+#[test]
+fn missing_final_token_is_accepted_unless_mutual_auth_is_required() {
+    let r = rig_or_skip!();
+    let port = tampering_forwarder(apache_addr(r), Tamper::Strip);
+    let url = format!("http://localhost:{port}/negotiate/");
+    let lax = session_for(&url, current_user(true));
+    let a = Assignment::new(&seed_request(r), &uuid::Uuid::new_v4().to_string(), None).unwrap();
+    let outcome = lax.assign_smartcard(&a).unwrap();
+    assert!(outcome.warning.is_none(), "{:?}", outcome.warning);
+    let mut strict_auth = current_user(true);
+    strict_auth.require_mutual_auth = true;
+    let strict = session_for(&url, strict_auth);
+    let a = Assignment::new(&seed_request(r), &uuid::Uuid::new_v4().to_string(), None).unwrap();
+    let outcome = strict.assign_smartcard(&a).unwrap();
+    assert_eq!(outcome.http_status, 201);
+    assert_eq!(
+        outcome.warning.map(|w| w.status),
+        Some(Status::AuthServerUnverified)
+    );
+    // Through the genuine server the strict session gets its proof.
+    let mut strict_auth = current_user(true);
+    strict_auth.require_mutual_auth = true;
+    let genuine = session_for(&r["AUTH_NEGOTIATE_URL"], strict_auth);
+    let a = Assignment::new(&seed_request(r), &uuid::Uuid::new_v4().to_string(), None).unwrap();
+    assert!(genuine.assign_smartcard(&a).unwrap().warning.is_none());
+}
