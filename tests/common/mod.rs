@@ -5,6 +5,7 @@ use std::process::Command;
 
 /// Compiles `tests/c/<name>.c` with strict C11 warnings, linked to the library the tests were built
 /// with. Returns the executable and the library directory (for `LD_LIBRARY_PATH`).
+#[allow(dead_code)] // not every test binary that includes this module uses it
 pub fn compile_c_test(name: &str) -> (PathBuf, PathBuf) {
     compile_c_test_with(name, &[])
 }
