@@ -38,18 +38,22 @@ impl Drop for Emu {
 fn start_emulator() -> Emu {
     let port_file = std::env::temp_dir().join(format!("cm-secrets-{}.port", std::process::id()));
     let _ = std::fs::remove_file(&port_file);
-    let child = Command::new(emulator_binary())
-        .args(["--quiet", "--port-file"])
-        .arg(&port_file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("target/debug/cm-emulator (cargo build --workspace builds it)");
+    let mut emu = Emu(
+        Command::new(emulator_binary())
+            .args(["--quiet", "--port-file"])
+            .arg(&port_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("target/debug/cm-emulator (cargo build --workspace builds it)"),
+        String::new(),
+    );
     for _ in 0..200 {
         if let Ok(p) = std::fs::read_to_string(&port_file)
             && !p.trim().is_empty()
         {
-            return Emu(child, format!("http://127.0.0.1:{}", p.trim()));
+            emu.1 = format!("http://127.0.0.1:{}", p.trim());
+            return emu;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
