@@ -8,8 +8,10 @@
 
 use cm_smartcard::Status;
 use cm_smartcard::auth::{AuthConfig, AuthMethod, Scheme, Secret};
-use cm_smartcard::cm::http::{HttpAnswer, Idempotency, Transport, TransportConfig};
-use cm_smartcard::cm::{Assignment, CmClient, ConnectionConfig};
+use cm_smartcard::cm::url::ServerUrl;
+use cm_smartcard::cm::{
+    Assignment, CmClient, ConnectionConfig, HttpAnswer, Idempotency, Transport, TransportConfig,
+};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -59,20 +61,76 @@ macro_rules! rig_or_skip {
     };
 }
 
-fn host_of(url: &str) -> (String, bool) {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let authority = rest.split('/').next().unwrap();
-    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
-    (host.to_string(), scheme == "https")
+/// How a test reaches a rig location: one-shot transports built per call, as the one-shot exports do.
+struct Via {
+    auth: AuthConfig,
+    ca: Option<String>,
 }
 
-fn transport(auth: AuthConfig, ca: Option<&str>) -> Transport {
-    Transport::new(TransportConfig {
+fn transport(auth: AuthConfig, ca: Option<&str>) -> Via {
+    Via {
         auth,
-        extra_ca_file: ca.map(Into::into),
+        ca: ca.map(str::to_string),
+    }
+}
+
+/// Splits a rig URL into the server URL and the API path (`/smartcards?...`).
+fn split_api(url: &str) -> (ServerUrl, String) {
+    const MARK: &str = "CertificateManagement/api/v1.0";
+    let (base, path) = match url.find(MARK) {
+        Some(i) => (&url[..i], url[i + MARK.len()..].to_string()),
+        None => (url, "/smartcards".to_string()),
+    };
+    (ServerUrl::parse(base).unwrap(), path)
+}
+
+fn one_shot(t: &Via, url: &str) -> (Transport, String) {
+    let (server, path) = split_api(url);
+    let config = TransportConfig {
+        auth: t.auth.clone(),
+        extra_ca_file: t.ca.as_ref().map(Into::into),
         ..Default::default()
-    })
-    .unwrap()
+    };
+    (Transport::new(server, config, false).unwrap(), path)
+}
+
+/// A plain HTTP exchange with our own HTTP client (no authentication logic): status and headers.
+fn raw(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> (u16, Vec<String>) {
+    use cm_smartcard::http::{Client, ClientSettings, Origin, Request};
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (host, port) = authority.rsplit_once(':').unwrap();
+    let client = Client::new(ClientSettings {
+        origin: Origin {
+            https: scheme == "https",
+            host: host.to_string(),
+            port: port.parse().unwrap(),
+        },
+        connect_timeout: std::time::Duration::from_secs(10),
+        tls: None,
+        proxy: None,
+        proxy_auth: AuthConfig::default(),
+        max_idle: 0,
+        idle_timeout: std::time::Duration::from_secs(1),
+    });
+    let mut conn = client.open().unwrap();
+    let mut all: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+    all.push(("Content-Type", b"application/json"));
+    let response = conn
+        .exchange(
+            &Request {
+                method,
+                target: if path.is_empty() { "/" } else { path },
+                host: authority,
+                headers: &all,
+                body: Some(body.as_bytes()),
+                max_body: 1 << 20,
+            },
+            false,
+            std::time::Instant::now() + std::time::Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("{method} {url}: {}", e.detail));
+    (response.head.status, response.head.all("www-authenticate"))
 }
 
 /// Seeds an Approved request in the backend (the CM emulator's control API; the stub backend ignores it)
@@ -80,15 +138,12 @@ fn transport(auth: AuthConfig, ca: Option<&str>) -> Transport {
 fn seed_request(r: &HashMap<String, String>) -> String {
     let id = uuid::Uuid::new_v4().to_string();
     let url = format!("{}/_emulator/requests", r["AUTH_BACKEND_URL"]);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let _ = agent
-        .post(&url)
-        .content_type("application/json")
-        .send(format!(r#"{{"uuid":"{id}","status":"Approved"}}"#))
-        .map(|mut a| a.body_mut().read_to_string());
+    raw(
+        "POST",
+        &url,
+        &[],
+        &format!(r#"{{"uuid":"{id}","status":"Approved"}}"#),
+    );
     id
 }
 
@@ -100,17 +155,10 @@ fn body(r: &HashMap<String, String>) -> String {
     )
 }
 
-fn post(t: &Transport, url: &str) -> cm_smartcard::Result<HttpAnswer> {
+fn post(t: &Via, url: &str) -> cm_smartcard::Result<HttpAnswer> {
     let r = rig().expect("rig loaded");
-    let (host, https) = host_of(url);
-    t.send(
-        "POST",
-        url,
-        &host,
-        https,
-        Some(&body(r)),
-        Idempotency::AtMostOnce,
-    )
+    let (transport, path) = one_shot(t, url);
+    transport.send("POST", &path, Some(&body(r)), Idempotency::AtMostOnce)
 }
 
 fn nonce() -> String {
@@ -187,35 +235,15 @@ fn kerberos_mutual_auth_checked() {
     let r = rig_or_skip!();
     use cm_smartcard::auth::AuthSession;
     let url = format!("{}{API}?t={}", r["AUTH_NEGOTIATE_URL"], nonce());
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
     let mut s = AuthSession::new(&current_user(true), "localhost", false).unwrap();
     let authz = s
         .initial_header()
         .unwrap()
         .expect("a pre-emptive Negotiate token (ticket in the cache)");
-    assert!(authz.starts_with("Negotiate "));
+    assert!(authz.expose().starts_with("Negotiate "));
     assert_eq!(s.scheme(), Some(Scheme::Negotiate));
-    let mut resp = agent
-        .post(&url)
-        .header("Authorization", &authz)
-        .content_type("application/json")
-        .send(body(r))
-        .unwrap();
-    let _ = resp.body_mut().read_to_string();
-    assert!(
-        matches!(resp.status().as_u16(), 200 | 201),
-        "status {}",
-        resp.status()
-    );
-    let www: Vec<String> = resp
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
+    let (status, www) = raw("POST", &url, &[("Authorization", authz.expose())], &body(r));
+    assert!(matches!(status, 200 | 201), "status {status}");
     assert!(
         www.iter().any(|v| v.starts_with("Negotiate ")),
         "Apache sends a mutual-auth token: {www:?}"
@@ -224,31 +252,23 @@ fn kerberos_mutual_auth_checked() {
     // A corrupted final token must not verify.
     let mut tampered = AuthSession::new(&current_user(true), "localhost", false).unwrap();
     let authz2 = tampered.initial_header().unwrap().unwrap();
-    let mut resp2 = agent
-        .post(&url)
-        .header("Authorization", &authz2)
-        .content_type("application/json")
-        .send(body(r))
-        .unwrap();
-    let _ = resp2.body_mut().read_to_string();
-    let good: Vec<String> = resp2
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
+    let (_, good) = raw(
+        "POST",
+        &url,
+        &[("Authorization", authz2.expose())],
+        &body(r),
+    );
     let tok = good
         .iter()
         .find(|v| v.starts_with("Negotiate "))
         .unwrap()
         .clone();
-    let mut bytes = cm_smartcard::auth::base64_decode(&tok["Negotiate ".len()..]).unwrap();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut bytes = b64.decode(&tok["Negotiate ".len()..]).unwrap();
     let n = bytes.len();
     bytes[n - 5] ^= 0x55;
-    let bad = vec![format!(
-        "Negotiate {}",
-        cm_smartcard::auth::base64_encode(&bytes)
-    )];
+    let bad = vec![format!("Negotiate {}", b64.encode(&bytes))];
     let err = tampered.finish(&bad).unwrap_err();
     assert_eq!(err.status, Status::AuthMutualFailed, "{err}");
 
@@ -278,7 +298,7 @@ fn negotiate_explicit_password() {
     let mut cfg = AuthConfig {
         method: AuthMethod::NegotiateExplicit,
         username: Some(r["AUTH_KRB5_USER"].clone()),
-        password: Some(Secret::new(r["AUTH_KRB5_PASSWORD"].clone())),
+        password: Some(Secret::new(&r["AUTH_KRB5_PASSWORD"])),
         allow_insecure_http: true,
         ..Default::default()
     };
@@ -443,7 +463,7 @@ fn basic(r: &HashMap<String, String>) -> AuthConfig {
     AuthConfig {
         method: AuthMethod::Basic,
         username: Some(r["AUTH_BASIC_USER"].clone()),
-        password: Some(Secret::new(r["AUTH_BASIC_PASSWORD"].clone())),
+        password: Some(Secret::new(&r["AUTH_BASIC_PASSWORD"])),
         ..Default::default()
     }
 }
@@ -514,7 +534,7 @@ fn credentials_refused_over_http_without_opt_in() {
     .unwrap_err();
     assert_eq!(e.status, Status::AuthInsecureTransport, "{e}");
     cfg.method = AuthMethod::Bearer;
-    cfg.token = Some(Secret::new(r["AUTH_BEARER_TOKEN"].clone()));
+    cfg.token = Some(Secret::new(&r["AUTH_BEARER_TOKEN"]));
     let e = post(&transport(cfg, None), &r["AUTH_BEARER_URL"]).unwrap_err();
     assert_eq!(e.status, Status::AuthInsecureTransport, "{e}");
 }
@@ -525,7 +545,7 @@ fn bearer_token_arrives_intact() {
     let r = rig_or_skip!();
     let cfg = AuthConfig {
         method: AuthMethod::Bearer,
-        token: Some(Secret::new(r["AUTH_BEARER_TOKEN"].clone())),
+        token: Some(Secret::new(&r["AUTH_BEARER_TOKEN"])),
         allow_insecure_http: true,
         ..Default::default()
     };

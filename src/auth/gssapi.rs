@@ -342,7 +342,7 @@ impl GssContext {
             complete: false,
             // NUL-terminated copy: gss-ntlmssp treats the password buffer as a C string (observed: without
             // the terminator, bytes after the buffer became part of the password and NTLM failed at random).
-            _password: creds.map(|(_, p)| super::Secret::new(format!("{}\0", p.expose()))),
+            _password: creds.map(|(_, p)| super::Secret::concat(&[p.expose(), "\0"])),
             spn: spn.to_string(),
             user: creds.map(|(u, _)| u.to_string()),
         };
