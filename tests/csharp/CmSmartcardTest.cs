@@ -848,27 +848,41 @@ static class CmSmartcardTest
             session.Dispose();
         });
 
-        Test("proxy settings reach the library", delegate
+        Test("proxy settings reach the library: mode, url, bypass, credentials", delegate
         {
+            // Loopback servers are never proxied, so the server is a name only the proxy sees (never resolved).
             var l = new TcpListener(IPAddress.Loopback, 0);
             l.Start();
             int deadPort = ((IPEndPoint)l.LocalEndpoint).Port;
             l.Stop();
             var c = Conn();
+            c.ServerUrl = "http://cm.invalid/CertificateManagement";
             c.ProxyMode = CmProxyMode.Explicit;
             c.ProxyUrl = "http://127.0.0.1:" + deadPort;
-            c.ProxyBypass = "";
-            Http("DELETE", "/_emulator/log", null);
+            c.ProxyBypass = "other.invalid";
             CmException e = Throws(CmStatus.ProxyFailed, delegate { CmApi.GetRequest(c, req); });
             True(e.IsTransportError, "category");
             using (var s = new CmSession(c)) Throws(CmStatus.ProxyFailed, delegate { s.GetRequest(req); });
-            Eq(0, ConnectionIds().Count, "nothing reached the server");
-            c.ProxyBypass = "127.0.0.1";
-            True(CmApi.GetRequest(c, req) != null, "bypassed host goes direct");
             c.ProxyMode = CmProxyMode.None;
-            c.MaxIdleConnections = 1;
-            c.IdleTimeoutMs = 1000;
-            using (var s = new CmSession(c)) True(s.GetRequest(req) != null, "ProxyMode.None");
+            True(CmApi.GetRequest(Conn(), req) != null, "ProxyMode.None");
+            using (var proxy = new FakeProxy("agent", "pr\u00f6xy pass"))
+            {
+                c.ProxyMode = CmProxyMode.Explicit;
+                c.ProxyUrl = "http://127.0.0.1:" + proxy.Port;
+                c.ServerUrl = "https://cm.invalid/CertificateManagement"; // proxy authentication: CONNECT tunnels
+                e = Throws(CmStatus.ProxyAuthRequired, delegate { CmApi.GetRequest(c, req); });
+                True(proxy.Lines.Count >= 1 && proxy.Lines[0].Contains("cm.invalid"), "the proxy was asked for cm.invalid: " + string.Join(" | ", proxy.Lines));
+                c.SetProxyCredential(new NetworkCredential("agent", "pr\u00f6xy pass"));
+                c.AuthFlags = CmAuthFlags.AllowInsecureHttp; // Basic to a plain-http proxy
+                c.MaxIdleConnections = 1;
+                c.IdleTimeoutMs = 1000;
+                using (var s = new CmSession(c))
+                {
+                    // The fake proxy refuses the authorized tunnel (502): nothing sent, ProxyFailed.
+                    CmException through = Throws(CmStatus.ProxyFailed, delegate { s.GetRequest(req); });
+                    True(proxy.Authorized > 0, "the proxy accepted Proxy-Authorization: Basic agent:... (" + through.Message + ")");
+                }
+            }
         });
 
         // ---- the PowerShell module's code paths: exactly the calls and argument values each cmdlet makes.
@@ -933,4 +947,84 @@ static class CmSmartcardTest
         Console.WriteLine(passed + " passed, " + failed + " failed");
         return failed == 0 ? 0 : 1;
     }
+}
+
+// A loopback HTTP proxy that demands Basic user:password (407 otherwise), records each request line and
+// answers an authorized request with 404 (or 502 to a CONNECT): enough to see what the library sent it.
+sealed class FakeProxy : IDisposable
+{
+    readonly TcpListener listener = new TcpListener(IPAddress.Loopback, 0);
+    readonly string expected;
+    readonly Thread thread;
+    public readonly List<string> Lines = new List<string>();
+    public int Authorized;
+
+    public FakeProxy(string user, string password)
+    {
+        expected = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(user + ":" + password));
+        listener.Start();
+        thread = new Thread(Run);
+        thread.IsBackground = true;
+        thread.Start();
+    }
+
+    public int Port { get { return ((IPEndPoint)listener.LocalEndpoint).Port; } }
+
+    void Run()
+    {
+        try
+        {
+            while (true)
+            {
+                using (TcpClient client = listener.AcceptTcpClient())
+                {
+                    client.ReceiveTimeout = 5000;
+                    NetworkStream stream = client.GetStream();
+                    try { while (Serve(stream)) { } } catch (IOException) { }
+                }
+            }
+        }
+        catch (SocketException) { }
+        catch (ObjectDisposedException) { }
+        catch (InvalidOperationException) { } // stopped
+    }
+
+    // One request; false when the client closed the connection.
+    bool Serve(NetworkStream stream)
+    {
+        var head = new StringBuilder();
+        int b;
+        while (!head.ToString().EndsWith("\r\n\r\n"))
+        {
+            if ((b = stream.ReadByte()) < 0) return false;
+            head.Append((char)b);
+        }
+        string[] lines = head.ToString().Split(new[] { "\r\n" }, StringSplitOptions.None);
+        lock (Lines) Lines.Add(lines[0]);
+        int length = 0;
+        bool authorized = false;
+        foreach (string line in lines)
+        {
+            int colon = line.IndexOf(':');
+            if (colon < 0) continue;
+            string name = line.Substring(0, colon).Trim().ToLowerInvariant(), value = line.Substring(colon + 1).Trim();
+            if (name == "content-length") length = int.Parse(value);
+            if (name == "proxy-authorization" && value == expected) authorized = true;
+        }
+        for (int i = 0; i < length; i++) stream.ReadByte();
+        string answer;
+        if (!authorized)
+            answer = "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\n\r\n";
+        else
+        {
+            Interlocked.Increment(ref Authorized);
+            answer = lines[0].StartsWith("CONNECT") ? "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                : "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        }
+        byte[] bytes = Encoding.ASCII.GetBytes(answer);
+        stream.Write(bytes, 0, bytes.Length);
+        return !answer.Contains("Connection: close");
+    }
+
+    public void Dispose() { listener.Stop(); }
 }
