@@ -72,9 +72,11 @@ static class CmSmartcardTest
 
     // ---- emulator control (/_emulator/...) ----
 
-    static string Http(string method, string path, string body)
+    static string Http(string method, string path, string body) { return HttpTo(url, method, path, body); }
+
+    static string HttpTo(string baseUrl, string method, string path, string body)
     {
-        var req = (HttpWebRequest)WebRequest.Create(url + path);
+        var req = (HttpWebRequest)WebRequest.Create(baseUrl.TrimEnd('/') + path);
         req.Method = method;
         req.Proxy = null;
         if (body != null)
@@ -234,6 +236,16 @@ static class CmSmartcardTest
             Eq(fromHeader.Count, Enum.GetValues(typeof(CmStatus)).Length, "no extra CmStatus values");
             Eq((int)CmBindingState.BoundToOtherCard, int.Parse(Regex.Match(header, "CM_BINDING_BOUND_TO_OTHER_CARD (\\d+)").Groups[1].Value), "binding");
             Eq((int)CmAuthMethod.Bearer, int.Parse(Regex.Match(header, "CM_AUTH_BEARER (\\d+)").Groups[1].Value), "auth");
+            foreach (Match m in Regex.Matches(header, "#define CM_PROXY_([A-Z]+) (\\d+)"))
+                Eq(int.Parse(m.Groups[2].Value), (int)(uint)Enum.Parse(typeof(CmProxyMode), Pascal(m.Groups[1].Value)), "CmProxyMode." + m.Groups[1].Value);
+            Eq(3, Regex.Matches(header, "#define CM_PROXY_").Count, "CM_PROXY_* count");
+            int flags = 0;
+            foreach (Match m in Regex.Matches(header, "#define CM_AUTH_FLAG_([A-Z_]+) (\\d+)"))
+            {
+                Eq(int.Parse(m.Groups[2].Value), (int)(uint)Enum.Parse(typeof(CmAuthFlags), Pascal(m.Groups[1].Value)), "CmAuthFlags." + m.Groups[1].Value);
+                flags++;
+            }
+            Eq(flags, Enum.GetValues(typeof(CmAuthFlags)).Length - 1, "no extra CmAuthFlags");
             Eq((int)NativeMethods.AbiVersion, int.Parse(Regex.Match(header, "CM_ABI_VERSION (\\d+)").Groups[1].Value), "ABI macro");
         });
 
@@ -883,6 +895,63 @@ static class CmSmartcardTest
                     True(proxy.Authorized > 0, "the proxy accepted Proxy-Authorization: Basic agent:... (" + through.Message + ")");
                 }
             }
+        });
+
+        Test("AuthServerUnverified: the card is bound, the result comes with CmServerUnverifiedException (auth rig, NTLM)", delegate
+        {
+            string envPath = Environment.GetEnvironmentVariable("AUTH_RIG_ENV");
+            if (string.IsNullOrEmpty(envPath))
+            {
+                if (Environment.GetEnvironmentVariable("CM_REQUIRE_RIGS") == "1") throw new Exception("CM_REQUIRE_RIGS=1 but AUTH_RIG_ENV is not set");
+                Console.WriteLine("     (AUTH_RIG_ENV not set: skipped)");
+                return;
+            }
+            var rig2 = new Dictionary<string, string>();
+            foreach (string line in File.ReadAllLines(envPath))
+            {
+                int eq = line.IndexOf('=');
+                if (eq > 0 && !line.StartsWith("#")) rig2[line.Substring(0, eq).Trim()] = line.Substring(eq + 1).Trim();
+            }
+            string backend = rig2["AUTH_BACKEND_URL"];
+            Func<string> seed = delegate
+            {
+                string id = Guid.NewGuid().ToString();
+                HttpTo(backend, "POST", "/_emulator/requests", "{\"uuid\":\"" + id + "\",\"status\":\"Approved\"}");
+                return id;
+            };
+            var c = new CmConnection(rig2["AUTH_NTLM_URL"]);
+            c.AuthMethod = CmAuthMethod.Ntlm;
+            c.UserName = rig2["AUTH_NTLM_DOMAIN"] + "\\" + rig2["AUTH_NTLM_USER"];
+            c.Password = rig2["AUTH_NTLM_PASSWORD"];
+            c.TimeoutMs = 15000;
+            c.AuthFlags = CmAuthFlags.AllowInsecureHttp;
+            // NTLM proves nothing about the server: fine unless RequireMutualAuth.
+            CmAssignResult plain = CmApi.AssignSmartcard(c, seed(), Guid.NewGuid().ToString(), Atr);
+            Eq(201, plain.HttpStatus, "NTLM assign");
+            True(plain.ServerVerified, "ServerVerified of a normal result");
+            c.AuthFlags = CmAuthFlags.AllowInsecureHttp | CmAuthFlags.RequireMutualAuth;
+            var direct = new CmConnection(backend); direct.AuthMethod = CmAuthMethod.None;
+            Body[] assigns = {
+                delegate { CmApi.AssignSmartcard(c, seed(), Guid.NewGuid().ToString(), Atr); },
+                delegate { using (var s = new CmSession(c)) s.AssignSmartcard(seed(), Guid.NewGuid().ToString(), Atr); } };
+            foreach (Body assign in assigns)
+            {
+                try { assign(); throw new Exception("no CmServerUnverifiedException"); }
+                catch (CmServerUnverifiedException e)
+                {
+                    Eq(CmStatus.AuthServerUnverified, e.Status, "Status");
+                    True(e.ServerProcessed && !e.OutcomeUnknown, "ServerProcessed");
+                    Eq(201, e.Result.HttpStatus, "Result.HttpStatus");
+                    Eq(false, e.Result.ServerVerified, "Result.ServerVerified");
+                    Eq(36, e.Result.SmartcardUuid.Length, "Result.SmartcardUuid");
+                    True(e.Message.Contains("do not send it again"), "the message forbids a resend: " + e.Message);
+                    CmRequestInfo bound = CmApi.GetRequest(direct, e.Result.RequestId);
+                    Eq(e.Result.SmartcardUuid, bound.NewSmartcardUuid, "the backend bound the card");
+                }
+            }
+            // A GET that was answered but not proven: plain CmException (a GET may be sent again).
+            CmException ge = Throws(CmStatus.AuthServerUnverified, delegate { CmApi.GetRequest(c, seed()); });
+            True(!(ge is CmServerUnverifiedException), "GETs have no result to carry");
         });
 
         // ---- the PowerShell module's code paths: exactly the calls and argument values each cmdlet makes.
