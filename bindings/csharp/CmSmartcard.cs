@@ -548,6 +548,9 @@ namespace CmSmartcard
     // ---------------------------------------------------------------------------------------------
     // Raw P/Invoke declarations, one per export of include/cm_smartcard.h (internal).
 
+    // Fields of internal structs written only by the marshaller (or only read by it) are "never assigned" /
+    // "never used" to a C# compiler; Add-Type on Windows PowerShell 5.1 treats such warnings as errors.
+#pragma warning disable 169, 414, 649
     [StructLayout(LayoutKind.Sequential)]
     internal struct NativeConnection
     {
@@ -597,6 +600,7 @@ namespace CmSmartcard
         public int well_formed;
         public uint expected_length;
     }
+#pragma warning restore 169, 414, 649
 
     /// <summary>The C functions as declared in cm_smartcard.h.</summary>
     internal static class NativeMethods
