@@ -136,18 +136,17 @@ pub fn bypassed(list: &str, origin: &Origin) -> bool {
 
 /// The proxy for `origin` under `config`, or None for a direct connection.
 pub fn select(config: &ProxyConfig, origin: &Origin) -> Result<Option<Proxy>> {
+    // An explicit proxy is validated even when this server bypasses it: a typo must not wait for production.
+    let explicit = match config {
+        ProxyConfig::Explicit { url, .. } => Some(Proxy::parse(url)?),
+        _ => None,
+    };
     if is_loopback(&origin.host) {
         return Ok(None);
     }
     match config {
         ProxyConfig::None => Ok(None),
-        ProxyConfig::Explicit { url, bypass } => {
-            if bypassed(bypass, origin) {
-                Ok(None)
-            } else {
-                Proxy::parse(url).map(Some)
-            }
-        }
+        ProxyConfig::Explicit { bypass, .. } => Ok(explicit.filter(|_| !bypassed(bypass, origin))),
         ProxyConfig::System => system(origin),
     }
 }
