@@ -79,6 +79,7 @@ static class CmSmartcardTest
         var req = (HttpWebRequest)WebRequest.Create(baseUrl.TrimEnd('/') + path);
         req.Method = method;
         req.Proxy = null;
+        req.KeepAlive = false; // Mono's pooled control connections occasionally fail with "Operation aborted"
         if (body != null)
         {
             byte[] b = Encoding.UTF8.GetBytes(body);
