@@ -694,6 +694,13 @@ static class CmSmartcardTest
         string rigCardHex = Environment.GetEnvironmentVariable("PCSC_DEFAULT_CARD_ID");
         bool rig = !string.IsNullOrEmpty(rigAtr) && !string.IsNullOrEmpty(rigReader) && !string.IsNullOrEmpty(rigCardHex);
         string idWindows = null, idRfc = null;
+        // Without PCSC_RIG_ENV a PC/SC service of someone else may hold cards: nothing to assert about them.
+        bool foreignCards = false;
+        if (!rig)
+        {
+            try { foreignCards = Array.Exists(CmApi.ListReaders(), delegate(CmReader r) { return r.CardPresent; }); }
+            catch (CmException) { }
+        }
         if (rig)
         {
             byte[] raw = new byte[16];
@@ -708,6 +715,7 @@ static class CmSmartcardTest
             // Under tests/run_all.sh (CM_REQUIRE_RIGS=1) the rig is up: the real-card branch is mandatory.
             if (!rig && Environment.GetEnvironmentVariable("CM_REQUIRE_RIGS") == "1")
                 throw new Exception("CM_REQUIRE_RIGS=1 but PCSC_RIG_ENV / PCSC_DEFAULT_ATR is not set: the PC/SC rig is not reachable");
+            if (foreignCards) { Console.WriteLine("     (cards present but PCSC_RIG_ENV not set: card checks skipped)"); return; }
             if (rig)
             {
                 CmReader[] readers = CmApi.ListReaders();
@@ -742,6 +750,7 @@ static class CmSmartcardTest
 
         Test("card: a reader of null or \"\" is the first reader with a card, in every card call", delegate
         {
+            if (foreignCards) { Console.WriteLine("     (cards present but PCSC_RIG_ENV not set: skipped)"); return; }
             Body[] emptyCalls = {
                 delegate { Eq(rigAtr, CmApi.ReadCardAtr(""), "ReadCardAtr(\"\")"); },
                 delegate { Eq(rigAtr, CmApi.ReadCardAtr(null), "ReadCardAtr(null)"); },
@@ -993,7 +1002,7 @@ static class CmSmartcardTest
                 {
                     AssignedFromReader(delegate { return session.AssignSmartcardFromReader(r2, "", CmGuidOrder.Windows); }, idWindows);
                 }
-                else
+                else if (!foreignCards)
                 {
                     try { session.AssignSmartcardFromReader(r2, "", CmGuidOrder.Windows); throw new Exception("no rig, yet no exception"); }
                     catch (CmException e) { True(e.IsCardError && e.Status != CmStatus.PcscUnknownReader, "card status: " + e.Status); }
