@@ -138,6 +138,8 @@ for fn in sorted(public | internal):
 
 def function_body(fn):
     m = re.search(r"^function\s+%s\s*\{" % re.escape(fn), psm1, re.M)
+    if m is None:
+        return ""
     rest = psm1[m.end():]
     nxt = re.search(r"^(?:function\s|<#|Export-ModuleMember)", rest, re.M)
     return rest[: nxt.start()] if nxt else rest
@@ -215,7 +217,9 @@ for fn in server_cmdlets:
     check("Resolve-CmSession -Bound $PSBoundParameters" in body, "%s resolves its session in begin" % fn)
     check(re.search(r"end\s*\{\s*if \(\$target\.Owned\) \{ \$target\.Session\.Dispose\(\) \}", body) is not None,
           "%s disposes a session of its own in end" % fn)
-session_body = re.search(r"public sealed class CmSession\b(.*?)\n    \}", cs, re.S).group(1)
+session_class = re.search(r"public sealed class CmSession\b(.*?)\n    \}", cs, re.S)
+check(session_class is not None, "CmSmartcard.cs has the CmSession class")
+session_body = session_class.group(1) if session_class else ""
 for member in sorted(set(re.findall(r"\$target\.Session\.(\w+)\(", psm1))):
     check(re.search(r"public [\w\.]+ %s\(" % member, session_body) is not None, "CmSession.%s exists" % member)
 check(re.search(r"public CmSession\(CmConnection connection\)", session_body) is not None, "CmSession(CmConnection) constructor exists")
