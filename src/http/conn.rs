@@ -793,9 +793,8 @@ fn handshake(conn: &mut ClientConnection, sock: &mut TcpStream, deadline: Instan
     while conn.is_handshaking() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(Error::new(
-                Status::ConnectFailed,
-                "the TLS handshake timed out; nothing was sent",
+            return Err(tls_error(
+                "the server did not complete the TLS handshake in time (is it a plain http:// port?)".into(),
             ));
         }
         let _ = sock.set_read_timeout(Some(left));
@@ -814,9 +813,8 @@ fn handshake(conn: &mut ClientConnection, sock: &mut TcpStream, deadline: Instan
                     return Err(tls_error(super::tls::describe_tls_error(tls)));
                 }
                 return Err(match e.kind() {
-                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::new(
-                        Status::ConnectFailed,
-                        "the TLS handshake timed out (is it an https port?); nothing was sent",
+                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => tls_error(
+                        "the server did not answer the TLS handshake in time (is it a plain http:// port?)".into(),
                     ),
                     io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => {
                         tls_error(format!(
