@@ -777,7 +777,9 @@ static class CmSmartcardTest
 
         Test("CmSession: every operation, errors name CmSession methods, Dispose", delegate
         {
-            var session = new CmSession(Conn());
+            var settings = Conn();
+            var session = new CmSession(settings);
+            settings.ServerUrl = "http://127.0.0.1:1/"; // the session copied the settings when it was made
             Eq(url, session.ServerUrl, "ServerUrl");
             string r1 = NewRequest("Approved"), c1 = Guid.NewGuid().ToString();
             CmAssignResult a = session.AssignSmartcard(r1, c1, Atr);
