@@ -77,10 +77,10 @@ unsafe fn reader_arg<'a>(reader: *const c_char) -> Option<&'a CStr> {
 
 /// Reads the ATR of the card in `reader` as lowercase packed hex, exactly as PC/SC returned it. `reader`:
 /// the exact name, else a case-insensitive part of exactly one reader's name; NULL or "" = the first reader
-/// that holds a card (the same in every card function). Thread-safe: the library runs one card operation at a
-/// time per process (libpcsclite 1.9.9 crashes when threads connect and disconnect concurrently); waits
-/// (`cm_wait_for_card`) do not hold up other calls. Connects in shared mode (never exclusive) and releases everything on every
-/// path. Size-query pattern; `CM_ATR_BUFFER_SIZE` bytes always suffice.
+/// that holds a card (the same in every card function). Connects in shared mode (never exclusive) and
+/// releases the card on every path. Size-query pattern; `CM_ATR_BUFFER_SIZE` bytes always suffice.
+/// Thread-safe: the library runs one card operation at a time per process (libpcsclite 1.9.9 crashes when
+/// threads connect and disconnect concurrently); waits (`cm_wait_for_card`) do not hold up other calls.
 ///
 /// # Safety
 /// `reader` NULL or NUL-terminated; `atr_buf` NULL or `atr_buf_len` writable bytes; `atr_len_out` writable.
@@ -107,9 +107,8 @@ pub unsafe extern "C" fn cm_read_card_atr(
 /// Reads the minidriver card ID of the card in `reader` (as in `cm_read_card_atr`: NULL or "" = the first
 /// reader holding a card) in the order of Windows' inbox minidriver: PIV first (card ID from the CHUID), and
 /// only when the card has no PIV application, GIDS / Windows virtual smart card (`DF20` in `A012`). Returned
-/// as a lowercase hyphenated GUID in
-/// `byte_order` (`CM_GUID_ORDER_WINDOWS`, the default reading, or `CM_GUID_ORDER_RFC4122`). Size-query
-/// pattern; `CM_UUID_BUFFER_SIZE` bytes always suffice. An all-zero card ID (a PIV card without a unique
+/// as a lowercase hyphenated GUID in `byte_order` (`CM_GUID_ORDER_WINDOWS`, the default reading, or
+/// `CM_GUID_ORDER_RFC4122`). Size-query pattern; `CM_UUID_BUFFER_SIZE` bytes always suffice. An all-zero card ID (a PIV card without a unique
 /// CHUID) is returned as it is; it is not unique, and `cm_assign_smartcard_from_reader` refuses to bind it.
 ///
 /// # Safety
@@ -258,8 +257,8 @@ pub unsafe extern "C" fn cm_reader_list_free(list: *mut cm_reader_list) {
 }
 
 /// Waits until a card is present in `reader` (NULL or "" = any reader, including readers plugged in
-/// meanwhile) and copies the name of the reader holding it. `timeout_ms`: 0 checks once, `CM_WAIT_INFINITE` waits until a
-/// card arrives. Ends with `CM_STATUS_PCSC_TIMEOUT` or, after `cm_cancel_waits()` from another thread,
+/// meanwhile) and copies the name of the reader holding it. `timeout_ms`: 0 checks once, `CM_WAIT_INFINITE`
+/// waits until a card arrives. Ends with `CM_STATUS_PCSC_TIMEOUT` or, after `cm_cancel_waits()` from another thread,
 /// `CM_STATUS_PCSC_CANCELLED`. Size-query pattern for the reader name: when the buffer is too small the
 /// card is still there, so call again (a present card returns at once).
 ///
