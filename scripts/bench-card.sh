@@ -10,7 +10,8 @@
 # each as ours/raw. Targets (issue 8): ATR read, card ID and reader list <= 1.0x raw.
 # Not a test: it asserts nothing about speed and exits 0 when it could measure.
 #
-# Environment: BENCH_PROFILE (cargo profile of the library, default release), BENCH_ROUNDS (interleaved
+# Environment: BENCH_PROFILE (cargo profile of the library, default release), BENCH_LIB_DIR (measure the
+# libcm_smartcard.so in that directory instead of building one, e.g. an older build), BENCH_ROUNDS (interleaved
 # rounds, default 7), BENCH_CALLS (calls per round, default 200), BENCH_CALLGRIND_CALLS (default 20),
 # PCSC_PRIVATE (rig mode, default auto). Needs root (the rig), cc, pkg-config, libpcsclite-dev, valgrind;
 # strace is optional (round trips).
@@ -33,9 +34,15 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-echo "building the library ($PROFILE) and the benchmark program..." >&2
-cargo build --lib --profile "$PROFILE" --quiet
-case $PROFILE in dev) LIB_DIR=$ROOT/target/debug ;; *) LIB_DIR=$ROOT/target/$PROFILE ;; esac
+if [ -n "${BENCH_LIB_DIR:-}" ]; then
+    LIB_DIR=$(cd "$BENCH_LIB_DIR" && pwd)
+    PROFILE="given: $LIB_DIR"
+    echo "building the benchmark program against $LIB_DIR..." >&2
+else
+    echo "building the library ($PROFILE) and the benchmark program..." >&2
+    cargo build --lib --profile "$PROFILE" --quiet
+    case $PROFILE in dev) LIB_DIR=$ROOT/target/debug ;; *) LIB_DIR=$ROOT/target/$PROFILE ;; esac
+fi
 # shellcheck disable=SC2046
 cc -std=c11 -O2 -Wall -Wextra -Werror -o "$WORK/bench_card" benches/card/bench_card.c -I include \
     $(pkg-config --cflags --libs libpcsclite) -L "$LIB_DIR" -lcm_smartcard
