@@ -6,7 +6,7 @@
 # PC/SC rig (pcscd + vpcd + the rig's default GIDS card; tests/rigs/pcsc), and prints per call:
 #   - client CPU (getrusage of the calling process, user + system), median of interleaved rounds;
 #   - instructions (valgrind --tool=callgrind, counting only the measured loop);
-#   - pcscd round trips (commands the client sent on the pcscd socket, counted with strace);
+#   - pcscd round trips per call in steady state (commands sent on the pcscd socket, counted with strace);
 # each as ours/raw. Targets (issue 8): ATR read, card ID and reader list <= 1.0x raw.
 # Not a test: it asserts nothing about speed and exits 0 when it could measure.
 #
@@ -72,12 +72,11 @@ instructions_per_call() {
     awk -v n="$CG_CALLS" '/^totals:/ {printf "%.0f\n", $2 / n}' "$out"
 }
 
-# round_trips IMPL OP -> pcscd commands per call (strace of 1 warm-up call + 1 measured call, halved)
-round_trips() {
-    command -v strace >/dev/null || { echo "-"; return; }
-    strace -f -s 65536 -xx -yy -e trace=sendto,sendmsg,write -o "$WORK/st.$1.$2" \
-        "$BENCH" "$1" "$2" "$READER" 1 >/dev/null 2>&1 || { echo "-"; return; }
-    python3 - "$WORK/st.$1.$2" <<'PY'
+# pcscd_commands IMPL OP CALLS -> pcscd commands sent by a run of CALLS measured calls (plus the warm-up call)
+pcscd_commands() {
+    strace -f -s 65536 -xx -yy -e trace=sendto,sendmsg,write -o "$WORK/st.$1.$2.$3" \
+        "$BENCH" "$1" "$2" "$READER" "$3" >/dev/null 2>&1 || return 1
+    python3 - "$WORK/st.$1.$2.$3" <<'PY'
 import re, sys
 # pcsc-lite's client protocol: an 8-byte header (body size, command) then the body; SCardTransmit's APDU
 # follows its struct (cbSendLength at offset 12). One command = one round trip to pcscd.
@@ -98,8 +97,17 @@ while i + 8 <= len(stream):
     if cmd == 9:
         i += int.from_bytes(body[12:16], "little")
     n += 1
-print(n / 2 if n % 2 else n // 2)
+print(n)
 PY
+}
+
+# round_trips IMPL OP -> pcscd round trips per call in steady state: (commands of 5 calls - of 1 call) / 4,
+# so one-time setup (ours: the kept PC/SC context) is not counted
+round_trips() {
+    command -v strace >/dev/null || { echo "-"; return; }
+    local one five
+    one=$(pcscd_commands "$1" "$2" 1) && five=$(pcscd_commands "$1" "$2" 5) || { echo "-"; return; }
+    awk -v a="$one" -v b="$five" 'BEGIN {print (b - a) / 4}'
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2fx", a / b; else print "-"}'; }
