@@ -19,17 +19,25 @@
 //! A context that pcscd no longer knows (pcscd restarted; Windows' SCardSvr stopped when the last
 //! reader left) fails with `SCARD_E_NO_SERVICE`/`SERVICE_STOPPED`/`INVALID_HANDLE`/a comm error; it is
 //! then released and the operation runs once more on a fresh context, so a restart costs nothing
-//! visible. While the service is down, the error is reported as before and nothing is kept.
+//! visible. While the service is down, the error is reported as before and nothing is kept. A child
+//! process (after `fork`) never uses or releases its parent's context (it shares the parent's pcscd
+//! socket): it establishes its own.
 
 use super::establish;
 use crate::{Error, Result};
 use pcsc::Context;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-/// The lock, and the context card operations share (None until first use or after it was lost).
-static PCSC: Mutex<Option<Context>> = Mutex::new(None);
+/// The context card operations share, and the process that established it.
+struct Kept {
+    pid: u32,
+    ctx: Context,
+}
 
-fn lock() -> MutexGuard<'static, Option<Context>> {
+/// The lock, and the kept context (None until first use or after it was lost).
+static PCSC: Mutex<Option<Kept>> = Mutex::new(None);
+
+fn lock() -> MutexGuard<'static, Option<Kept>> {
     PCSC.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -56,7 +64,13 @@ fn context_lost(e: &Error) -> bool {
 /// `op` runs a second time, on a fresh context, when the kept one turned out to be lost.
 pub(crate) fn with_context<T>(op: impl Fn(&Context) -> Result<T>) -> Result<T> {
     let mut slot = lock();
-    match slot.clone() {
+    let pid = std::process::id();
+    if let Some(inherited) = slot.take_if(|k| k.pid != pid) {
+        // Forked: the context belongs to the parent's pcscd connection; releasing it here would
+        // release the parent's.
+        std::mem::forget(inherited.ctx);
+    }
+    match slot.as_ref().map(|k| k.ctx.clone()) {
         Some(ctx) => match op(&ctx) {
             Err(e) if context_lost(&e) => {
                 *slot = None;
@@ -69,11 +83,14 @@ pub(crate) fn with_context<T>(op: impl Fn(&Context) -> Result<T>) -> Result<T> {
     }
 }
 
-fn run_on_fresh<T>(slot: &mut Option<Context>, op: &impl Fn(&Context) -> Result<T>) -> Result<T> {
+fn run_on_fresh<T>(slot: &mut Option<Kept>, op: &impl Fn(&Context) -> Result<T>) -> Result<T> {
     let ctx = establish()?;
     let result = op(&ctx);
     if !matches!(&result, Err(e) if context_lost(e)) {
-        *slot = Some(ctx);
+        *slot = Some(Kept {
+            pid: std::process::id(),
+            ctx,
+        });
     }
     result
 }

@@ -1,10 +1,13 @@
 /* The card exports from C against the real PC/SC rig (pcscd + vpcd + virtual GIDS card) and the emulator.
  * Usage: test_c_card SERVER_URL REQUEST_ID READER0 READER1(empty) EXPECTED_ATR EXPECTED_CARD_ID
  * Prints one line per failed check and "N passed, M failed". */
+#define _POSIX_C_SOURCE 200809L
 #include "cm_smartcard.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int passed, failed;
 #define CHECK(cond, ...)                                                                     \
@@ -18,6 +21,17 @@ static int passed, failed;
       printf("\n");                                                                          \
     }                                                                                        \
   } while (0)
+
+/* CALLS ATR reads of reader; returns how many failed or gave another ATR. */
+static int read_atrs(const char *reader, const char *want_atr, int calls) {
+  int bad = 0;
+  for (int i = 0; i < calls; i++) {
+    char buf[CM_ATR_BUFFER_SIZE];
+    size_t len = 0;
+    if (cm_read_card_atr(reader, buf, sizeof buf, &len) != CM_STATUS_OK || strcmp(buf, want_atr) != 0) bad++;
+  }
+  return bad;
+}
 
 static const char *last_message(void) {
   static char buf[2048];
@@ -122,6 +136,18 @@ int main(int argc, char **argv) {
   CHECK(cm_parse_atr("xyz", &info) == CM_STATUS_INVALID_ATR, "non-hex rejected");
   info.struct_size = 0;
   CHECK(cm_parse_atr("3b00", &info) == CM_STATUS_INVALID_STRUCT_SIZE, "struct_size checked");
+
+  /* A forked child reads cards while its parent does: the library keeps a PC/SC context per process, and the
+   * child must not share the parent's (one pcscd connection used by two processes mixes their answers). */
+  fflush(stdout);
+  pid_t child = fork();
+  if (child == 0) _exit(read_atrs(reader0, want_atr, 100) == 0 ? 0 : 1);
+  int parent_bad = read_atrs(reader0, want_atr, 100);
+  int child_status = -1;
+  waitpid(child, &child_status, 0);
+  CHECK(parent_bad == 0, "parent reads while a forked child reads: %d failed", parent_bad);
+  CHECK(WIFEXITED(child_status) && WEXITSTATUS(child_status) == 0, "forked child reads: status %d", child_status);
+  CHECK(read_atrs(reader0, want_atr, 3) == 0, "parent reads after the child exited");
 
   /* The whole job: card in reader -> bound -> URI. */
   cm_connection conn;
