@@ -13,29 +13,8 @@ struct Rig(Vec<(String, String)>);
 impl Rig {
     /// The rig, or `None` (the test skips) when there is none; a failure under `CM_REQUIRE_RIGS=1`.
     fn load(test: &str) -> Option<Rig> {
-        let text = std::env::var("PCSC_RIG_ENV")
-            .ok()
-            .and_then(|path| std::fs::read_to_string(path).ok());
-        let Some(text) = text else {
-            assert!(
-                std::env::var("CM_REQUIRE_RIGS").as_deref() != Ok("1"),
-                "{test}: PCSC_RIG_ENV is required (CM_REQUIRE_RIGS=1)"
-            );
-            eprintln!(
-                "SKIP {test}: no PC/SC rig (set PCSC_RIG_ENV; see tests/rigs/pcsc/README.md)"
-            );
-            return None;
-        };
-        Some(Rig(text
-            .lines()
-            .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
-            .map(|(k, v)| {
-                (
-                    k.trim().to_string(),
-                    v.trim().trim_matches(['"', '\'']).to_string(),
-                )
-            })
-            .collect()))
+        let env = common::load_rig_env(test, "PCSC_RIG_ENV", "see tests/rigs/pcsc/README.md")?;
+        Some(Rig(env.into_iter().collect()))
     }
 
     fn get(&self, key: &str) -> String {

@@ -7,6 +7,8 @@
 //! inserted/removed and pcscd is restarted. Reader 0 always holds the rig's default GIDS card; tests
 //! put their own cards in reader 1 and in the two readers of the non-ASCII vpcd entry.
 
+mod common;
+
 use cm_smartcard::Status;
 use cm_smartcard::card::{self, CardIdSource, GuidByteOrder};
 use std::collections::HashMap;
@@ -46,25 +48,6 @@ impl Rig {
     }
 }
 
-fn parse_env_file(text: &str) -> HashMap<String, String> {
-    let mut m = HashMap::new();
-    for line in text.lines() {
-        let line = line.trim();
-        let Some(rest) = line.strip_prefix("export ") else {
-            continue;
-        };
-        let Some((k, v)) = rest.split_once('=') else {
-            continue;
-        };
-        let v = v
-            .strip_prefix('\'')
-            .and_then(|v| v.strip_suffix('\''))
-            .unwrap_or(v);
-        m.insert(k.to_string(), v.to_string());
-    }
-    m
-}
-
 fn load_rig() -> Option<Rig> {
     let mut env: HashMap<String, String> = std::env::vars()
         .filter(|(k, _)| k.starts_with("PCSC"))
@@ -72,7 +55,7 @@ fn load_rig() -> Option<Rig> {
     if let Ok(path) = std::env::var("PCSC_RIG_ENV") {
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("PCSC_RIG_ENV={path} cannot be read: {e}"));
-        for (k, v) in parse_env_file(&text) {
+        for (k, v) in common::parse_env_file(&text) {
             env.entry(k).or_insert(v);
         }
     }
@@ -102,17 +85,11 @@ fn setup(test: &str) -> Option<(&'static Rig, MutexGuard<'static, ()>)> {
             let guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
             Some((r, guard))
         }
-        None => {
-            if std::env::var("CM_REQUIRE_RIGS").as_deref() == Ok("1") {
-                panic!(
-                    "{test}: CM_REQUIRE_RIGS=1 but no PC/SC rig (set PCSC_RIG_ENV or run tests/rigs/pcsc/run-tests.sh)"
-                );
-            }
-            eprintln!(
-                "SKIPPED {test}: no PC/SC rig (set PCSC_RIG_ENV; see tests/rigs/pcsc/run-tests.sh)"
-            );
-            None
-        }
+        None => common::missing(
+            test,
+            "PC/SC rig",
+            "set PCSC_RIG_ENV or run tests/rigs/pcsc/run-tests.sh",
+        ),
     }
 }
 

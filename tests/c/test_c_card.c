@@ -3,24 +3,13 @@
  * Prints one line per failed check and "N passed, M failed". */
 #define _POSIX_C_SOURCE 200809L
 #include "cm_smartcard.h"
+#include "check.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int passed, failed;
-#define CHECK(cond, ...)                                                                     \
-  do {                                                                                       \
-    if (cond) {                                                                              \
-      passed++;                                                                              \
-    } else {                                                                                 \
-      failed++;                                                                              \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-      printf(__VA_ARGS__);                                                                   \
-      printf("\n");                                                                          \
-    }                                                                                        \
-  } while (0)
 
 /* CALLS ATR reads of reader; returns how many failed or gave another ATR. */
 static int read_atrs(const char *reader, const char *want_atr, int calls) {
@@ -33,12 +22,6 @@ static int read_atrs(const char *reader, const char *want_atr, int calls) {
   return bad;
 }
 
-static const char *last_message(void) {
-  static char buf[2048];
-  size_t len = 0;
-  if (cm_last_error_message(buf, sizeof buf, &len) != CM_STATUS_OK) strcpy(buf, "<none>");
-  return buf;
-}
 
 int main(int argc, char **argv) {
   if (argc != 7) {
@@ -165,6 +148,5 @@ int main(int argc, char **argv) {
   rc = cm_assign_smartcard_from_reader(&conn, request, empty, CM_GUID_ORDER_WINDOWS, &result);
   CHECK(rc == CM_STATUS_PCSC_NO_CARD && result == NULL, "assign from empty reader: %d", rc);
 
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  return check_summary();
 }
