@@ -64,9 +64,9 @@ impl Doctor<'_> {
                 Verdict::Skipped => Tone::Dim,
             };
             let word = format!("{:<8}", verdict.word());
-            println!("{} {:<13} {}", self.o.color(tone, &word), check.name, check.saw);
+            println!("{} {:<14} {}", self.o.color(tone, &word), check.name, check.saw);
             if let Some(h) = &check.hint {
-                println!("{:<8} {:<13} → {h}", "", "");
+                println!("{:<8} {:<14} → {h}", "", "");
             }
         }
         self.checks.push(check);
@@ -450,6 +450,7 @@ fn authenticate(
             }
         },
     };
+    let mech = header.as_ref().map_or("none", mechanism_of);
     match (auth.method, header.as_ref()) {
         (AuthMethod::Basic | AuthMethod::Bearer, _) => {
             d.skip("kerberos", format!("--auth {:?} (no Kerberos)", auth.method).to_lowercase())
@@ -490,8 +491,15 @@ fn authenticate(
             let scheme = session.scheme();
             let verified = session.finish(&www);
             let via = match scheme {
+                Some(Scheme::Negotiate) if mech == "NTLM" => "Negotiate (NTLM inside)".to_string(),
+                Some(Scheme::Negotiate) if mech == "Kerberos" => "Negotiate (Kerberos)".to_string(),
                 Some(s) => s.name().to_string(),
                 None => format!("{:?}", auth.method),
+            };
+            // NTLM authenticates the client only, whatever the final SPNEGO token says.
+            let verified = match verified {
+                Ok(Verified::Mutual) if mech == "NTLM" => Ok(Verified::ClientOnly),
+                v => v,
             };
             d.ok(
                 "authentication",
@@ -669,12 +677,7 @@ fn card_check(
     match lookup {
         Ok(Some(c)) => d.ok(
             "card in cm",
-            format!(
-                "CM knows this card: smartcard {} (status {}, request {})",
-                c.uuid,
-                c.status,
-                c.json.get("RequestUuid").and_then(|v| v.as_str()).unwrap_or("?")
-            ),
+            format!("CM knows this card: smartcard {} (status {})", c.uuid, c.status),
         ),
         Ok(None) => d.ok("card in cm", "CM does not know this card yet (ready to be bound)"),
         Err(e) => d.fail(

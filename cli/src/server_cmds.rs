@@ -184,14 +184,6 @@ fn print_smartcard(o: &Output, c: &Smartcard) {
             ("card id", c.card_id.map(|u| u.to_string()).unwrap_or_default()),
             ("atr", c.atr.clone()),
             ("status", c.status.to_string()),
-            (
-                "request",
-                c.json
-                    .get("RequestUuid")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-                    .to_string(),
-            ),
         ]);
     }
 }
