@@ -38,10 +38,14 @@ pub enum Command {
     )]
     CardId(CardIdArgs),
     /// Wait until a card is present in READER (default: any reader); Ctrl-C cancels
-    #[command(after_help = "Examples:\n  cm-smartcard wait\n  cm-smartcard wait \"Virtual PCD\" --timeout 30")]
+    #[command(
+        after_help = "Examples:\n  cm-smartcard wait\n  cm-smartcard wait \"Virtual PCD\" --timeout 30"
+    )]
     Wait(WaitArgs),
     /// Explain an ATR (hex, spaced or colon-separated)
-    #[command(after_help = "Examples:\n  cm-smartcard parse-atr 3b8d0180fba000000397425446590301c8")]
+    #[command(
+        after_help = "Examples:\n  cm-smartcard parse-atr 3b8d0180fba000000397425446590301c8"
+    )]
     ParseAtr(ParseAtrArgs),
     /// Bind a card to a CM request (POST /smartcards; sent at most once)
     #[command(after_help = "\
@@ -53,7 +57,9 @@ Examples:
 Exit 3 means the outcome is unknown: never resend; run `cm-smartcard reconcile` with the same ids.")]
     Assign(AssignArgs),
     /// Learn whether a binding took effect (after exit code 3): reads the request and its smartcard
-    #[command(after_help = "Examples:\n  cm-smartcard reconcile --server https://cm.contoso.com --request 4f7c… --card-id 767c…")]
+    #[command(
+        after_help = "Examples:\n  cm-smartcard reconcile --server https://cm.contoso.com --request 4f7c… --card-id 767c…"
+    )]
     Reconcile(ReconcileArgs),
     /// Read smartcards: `get UUID` or `find --card-id ID`
     #[command(subcommand)]
@@ -214,7 +220,9 @@ pub struct ReconcileArgs {
 #[derive(Subcommand, Debug)]
 pub enum SmartcardCmd {
     /// Read a smartcard by its CM uuid (GET /smartcards/{uuid})
-    #[command(after_help = "Examples:\n  cm-smartcard smartcard get --server https://cm.contoso.com 5d2c…")]
+    #[command(
+        after_help = "Examples:\n  cm-smartcard smartcard get --server https://cm.contoso.com 5d2c…"
+    )]
     Get {
         #[command(flatten)]
         server: ServerArgs,
@@ -222,7 +230,9 @@ pub enum SmartcardCmd {
         uuid: String,
     },
     /// Find the smartcard CM holds for a card id (GET /smartcards?cardid=)
-    #[command(after_help = "Examples:\n  cm-smartcard smartcard find --server https://cm.contoso.com --card-id 767c1c46-…\n  cm-smartcard smartcard find --server https://cm.contoso.com --reader Yubico")]
+    #[command(
+        after_help = "Examples:\n  cm-smartcard smartcard find --server https://cm.contoso.com --card-id 767c1c46-…\n  cm-smartcard smartcard find --server https://cm.contoso.com --reader Yubico"
+    )]
     Find {
         #[command(flatten)]
         server: ServerArgs,
@@ -241,7 +251,9 @@ pub enum SmartcardCmd {
 #[derive(Subcommand, Debug)]
 pub enum RequestCmd {
     /// Read a request (GET /requests/{id})
-    #[command(after_help = "Examples:\n  cm-smartcard request get --server https://cm.contoso.com 4f7c0e2a-…")]
+    #[command(
+        after_help = "Examples:\n  cm-smartcard request get --server https://cm.contoso.com 4f7c0e2a-…"
+    )]
     Get {
         #[command(flatten)]
         server: ServerArgs,
@@ -269,7 +281,9 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("'{text}' is not a number of seconds"))?;
     if !(secs > 0.0 && secs <= 86_400.0) {
-        return Err(format!("'{text}' must be more than 0 and at most 86400 seconds"));
+        return Err(format!(
+            "'{text}' must be more than 0 and at most 86400 seconds"
+        ));
     }
     Ok(Duration::from_secs_f64(secs))
 }

@@ -133,10 +133,7 @@ pub fn card_id(o: &Output, a: CardIdArgs) -> CmdResult {
             ("byte order", order_name(order).to_string()),
             ("source", source_name(id.source).to_string()),
             ("raw bytes", atr::to_hex(&id.bytes)),
-            (
-                &format!("as {}", order_name(other)),
-                id.guid_in(other),
-            ),
+            (&format!("as {}", order_name(other)), id.guid_in(other)),
         ]);
     }
     if let Some(w) = &id.warning {
@@ -172,7 +169,9 @@ pub fn wait(o: &Output, a: WaitArgs) -> CmdResult {
         .timeout
         .map(|t| format!(" (at most {:.0} s)", t.as_secs_f64().ceil()))
         .unwrap_or_default();
-    o.note(&format!("waiting for a card in {what}{limit}; Ctrl-C cancels…"));
+    o.note(&format!(
+        "waiting for a card in {what}{limit}; Ctrl-C cancels…"
+    ));
     let result = card::wait_for_card(reader.as_deref(), a.timeout);
     WAIT_DONE.store(true, Ordering::SeqCst);
     let name = match result {
@@ -233,7 +232,14 @@ pub fn parse_atr(o: &Output, a: ParseAtrArgs) -> CmdResult {
     };
     let mut rows = vec![
         ("atr", atr::to_hex(&info.bytes)),
-        ("length", format!("{} bytes (structure implies {})", info.bytes.len(), info.expected_len)),
+        (
+            "length",
+            format!(
+                "{} bytes (structure implies {})",
+                info.bytes.len(),
+                info.expected_len
+            ),
+        ),
         ("convention", convention.to_string()),
         ("protocols", protocols.join(", ")),
         (

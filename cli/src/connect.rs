@@ -75,7 +75,9 @@ fn auth_config(args: &ServerArgs) -> Result<AuthConfig, Failure> {
     if args.token_stdin && args.auth != AuthArg::Bearer {
         return Err(Failure::usage("--token-stdin goes with --auth bearer"));
     }
-    if args.password_stdin && (user.is_none() || matches!(args.auth, AuthArg::Bearer | AuthArg::None)) {
+    if args.password_stdin
+        && (user.is_none() || matches!(args.auth, AuthArg::Bearer | AuthArg::None))
+    {
         return Err(Failure::usage(
             "--password-stdin goes with --user and --auth negotiate, ntlm or basic",
         ));
@@ -91,7 +93,11 @@ fn auth_config(args: &ServerArgs) -> Result<AuthConfig, Failure> {
     if matches!(method, AuthMethod::Ntlm | AuthMethod::Basic) && user.is_none() {
         return Err(Failure::usage(format!(
             "--auth {} needs --user",
-            if method == AuthMethod::Ntlm { "ntlm" } else { "basic" }
+            if method == AuthMethod::Ntlm {
+                "ntlm"
+            } else {
+                "basic"
+            }
         )));
     }
     if user.is_some() && matches!(method, AuthMethod::None | AuthMethod::Bearer) {
@@ -100,9 +106,12 @@ fn auth_config(args: &ServerArgs) -> Result<AuthConfig, Failure> {
         ));
     }
     let password = match method {
-        AuthMethod::NegotiateExplicit | AuthMethod::Ntlm | AuthMethod::Basic => {
-            Some(secret(PASSWORD_ENV, args.password_stdin, "password", user.as_deref())?)
-        }
+        AuthMethod::NegotiateExplicit | AuthMethod::Ntlm | AuthMethod::Basic => Some(secret(
+            PASSWORD_ENV,
+            args.password_stdin,
+            "password",
+            user.as_deref(),
+        )?),
         _ => None,
     };
     let token = match method {
@@ -133,7 +142,9 @@ fn secret(env: &str, from_stdin: bool, what: &str, user: Option<&str>) -> Result
         let s = Secret::new(line.trim_end_matches(['\r', '\n']));
         line.zeroize();
         if s.is_empty() {
-            return Err(Failure::usage(format!("the {what} read from stdin is empty")));
+            return Err(Failure::usage(format!(
+                "the {what} read from stdin is empty"
+            )));
         }
         return Ok(s);
     }
@@ -146,8 +157,9 @@ fn secret(env: &str, from_stdin: bool, what: &str, user: Option<&str>) -> Result
     }
     if std::io::stdin().is_terminal() && what == "password" {
         let prompt = format!("Password for {}: ", user.unwrap_or("the user"));
-        let mut typed = rpassword::prompt_password(prompt)
-            .map_err(|e| Failure::usage(format!("cannot read the password from the terminal: {e}")))?;
+        let mut typed = rpassword::prompt_password(prompt).map_err(|e| {
+            Failure::usage(format!("cannot read the password from the terminal: {e}"))
+        })?;
         let s = Secret::new(&typed);
         typed.zeroize();
         return Ok(s);

@@ -20,14 +20,22 @@ fn read(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
         if n == 0 || n > 4 || rest.len() < n {
             return None;
         }
-        let len = rest[..n].iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
         rest = &rest[n..];
         len
     };
     if rest.len() < len {
         return None;
     }
-    Some((Tlv { tag, body: &rest[..len] }, &rest[len..]))
+    Some((
+        Tlv {
+            tag,
+            body: &rest[..len],
+        },
+        &rest[len..],
+    ))
 }
 
 /// All TLVs in a constructed body.
@@ -71,7 +79,10 @@ pub fn summarize(der: &[u8]) -> Option<CertSummary> {
         for e in children(seq.body)? {
             let parts = children(e.body)?;
             // extnID 2.5.29.17 (subjectAltName)
-            if parts.first().is_some_and(|p| p.tag == 0x06 && p.body == [0x55, 0x1D, 0x11]) {
+            if parts
+                .first()
+                .is_some_and(|p| p.tag == 0x06 && p.body == [0x55, 0x1D, 0x11])
+            {
                 let value = parts.last()?;
                 let (names, _) = read(value.body)?;
                 for n in children(names.body)? {
@@ -101,7 +112,11 @@ fn oid_name(oid: &[u8]) -> String {
         [0x55, 0x04, 0x0B] => "OU".into(),
         [0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x19] => "DC".into(),
         [0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x01] => "emailAddress".into(),
-        other => other.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(""),
+        other => other
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(""),
     }
 }
 
@@ -171,7 +186,10 @@ pub fn http_date(text: &str) -> Option<i64> {
         return None;
     };
     let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))? as i64 + 1;
-    let hms: Vec<i64> = clock.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let hms: Vec<i64> = clock
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
     let [h, mi, s] = hms.as_slice() else {
         return None;
     };
@@ -207,7 +225,10 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(unix_time(1970, 1, 1, 0, 0, 0), Some(0));
-        assert_eq!(http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(
+            http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
         assert_eq!(format_time(784_111_777), "1994-11-06 08:49:37 UTC");
         assert_eq!(http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
         assert_eq!(http_date("Sun, 06 Nov 1994 08:49:37"), None);

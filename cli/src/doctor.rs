@@ -49,7 +49,13 @@ struct Doctor<'a> {
 }
 
 impl Doctor<'_> {
-    fn add(&mut self, name: &'static str, verdict: Verdict, saw: impl Into<String>, hint: Option<String>) {
+    fn add(
+        &mut self,
+        name: &'static str,
+        verdict: Verdict,
+        saw: impl Into<String>,
+        hint: Option<String>,
+    ) {
         let check = Check {
             name,
             verdict,
@@ -64,7 +70,12 @@ impl Doctor<'_> {
                 Verdict::Skipped => Tone::Dim,
             };
             let word = format!("{:<8}", verdict.word());
-            println!("{} {:<14} {}", self.o.color(tone, &word), check.name, check.saw);
+            println!(
+                "{} {:<14} {}",
+                self.o.color(tone, &word),
+                check.name,
+                check.saw
+            );
             if let Some(h) = &check.hint {
                 println!("{:<8} {:<14} → {h}", "", "");
             }
@@ -106,7 +117,10 @@ pub fn run(o: &Output, a: DoctorArgs) -> CmdResult {
     let config = connect::config(&a.server)?;
     let reader = cards::reader_name(&a.reader)?;
     let server = ServerUrl::parse(&config.server_url)?;
-    let mut d = Doctor { o, checks: Vec::new() };
+    let mut d = Doctor {
+        o,
+        checks: Vec::new(),
+    };
     let api_root = server.api_url("");
     if !o.json {
         println!("cm-smartcard doctor: {api_root}");
@@ -135,9 +149,17 @@ pub fn run(o: &Output, a: DoctorArgs) -> CmdResult {
         }
     };
     match &chosen {
-        None if proxy::is_loopback(&origin.host) => d.ok("proxy", "none (loopback is never proxied)"),
-        None => d.ok("proxy", format!("direct connection (no proxy for this server per {proxy_source})")),
-        Some(p) => d.ok("proxy", format!("http://{}:{} (from {proxy_source})", p.host, p.port)),
+        None if proxy::is_loopback(&origin.host) => {
+            d.ok("proxy", "none (loopback is never proxied)")
+        }
+        None => d.ok(
+            "proxy",
+            format!("direct connection (no proxy for this server per {proxy_source})"),
+        ),
+        Some(p) => d.ok(
+            "proxy",
+            format!("http://{}:{} (from {proxy_source})", p.host, p.port),
+        ),
     }
 
     // DNS.
@@ -145,13 +167,21 @@ pub fn run(o: &Output, a: DoctorArgs) -> CmdResult {
     match conn::resolve(&origin.host, origin.port, timeout) {
         Ok(addrs) if origin.host.parse::<std::net::IpAddr>().is_ok() => {
             let _ = addrs;
-            d.ok("dns", format!("{} is an IP address; no DNS lookup needed", origin.host))
+            d.ok(
+                "dns",
+                format!("{} is an IP address; no DNS lookup needed", origin.host),
+            )
         }
         Ok(addrs) => {
             let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
             d.ok(
                 "dns",
-                format!("{} → {} ({} ms)", origin.host, list.join(", "), started.elapsed().as_millis()),
+                format!(
+                    "{} → {} ({} ms)",
+                    origin.host,
+                    list.join(", "),
+                    started.elapsed().as_millis()
+                ),
             )
         }
         Err(e) if chosen.is_some() => d.warn(
@@ -176,12 +206,20 @@ pub fn run(o: &Output, a: DoctorArgs) -> CmdResult {
         None => (origin.host.clone(), origin.port, "the server"),
     };
     let started = Instant::now();
-    match conn::connect_tcp(&tcp_host, tcp_port, Instant::now() + timeout.min(Duration::from_secs(10)), what) {
+    match conn::connect_tcp(
+        &tcp_host,
+        tcp_port,
+        Instant::now() + timeout.min(Duration::from_secs(10)),
+        what,
+    ) {
         Ok(sock) => {
             let peer = sock.peer_addr().map(|a| a.to_string()).unwrap_or_default();
             d.ok(
                 "tcp",
-                format!("connected to {what} {peer} in {} ms", started.elapsed().as_millis()),
+                format!(
+                    "connected to {what} {peer} in {} ms",
+                    started.elapsed().as_millis()
+                ),
             );
         }
         Err(e) => {
@@ -224,13 +262,23 @@ pub fn run(o: &Output, a: DoctorArgs) -> CmdResult {
                     ),
                 ),
                 Err(e) => {
-                    d.fail("tls", e.message.clone(), "see the message; the proxy may also intercept TLS");
+                    d.fail(
+                        "tls",
+                        e.message.clone(),
+                        "see the message; the proxy may also intercept TLS",
+                    );
                     return finish(d, &api_root);
                 }
             }
         }
         Some(cfg) => {
-            if !tls_probe(&mut d, cfg, &origin, config.transport.extra_ca_file.is_some(), timeout) {
+            if !tls_probe(
+                &mut d,
+                cfg,
+                &origin,
+                config.transport.extra_ca_file.is_some(),
+                timeout,
+            ) {
                 return finish(d, &api_root);
             }
         }
@@ -290,7 +338,9 @@ pub fn run(o: &Output, a: DoctorArgs) -> CmdResult {
 
     // Authentication and the authenticated read.
     let final_answer = if status == 401 {
-        match authenticate(&mut d, &client, first, &target, &config, &server, &www, timeout) {
+        match authenticate(
+            &mut d, &client, first, &target, &config, &server, &www, timeout,
+        ) {
             Some(seen) => seen,
             None => return finish(d, &api_root),
         }
@@ -304,7 +354,13 @@ pub fn run(o: &Output, a: DoctorArgs) -> CmdResult {
 
     // The card.
     if a.reader.is_some() {
-        card_check(&mut d, reader.as_deref(), a.byte_order.into(), &config, usable);
+        card_check(
+            &mut d,
+            reader.as_deref(),
+            a.byte_order.into(),
+            &config,
+            usable,
+        );
     }
     finish(d, &api_root)
 }
@@ -348,7 +404,10 @@ fn get(
         _ => client.open()?,
     };
     let mut headers: Vec<(&str, &[u8])> = vec![
-        ("User-Agent", concat!("cm-smartcard-doctor/", env!("CARGO_PKG_VERSION")).as_bytes()),
+        (
+            "User-Agent",
+            concat!("cm-smartcard-doctor/", env!("CARGO_PKG_VERSION")).as_bytes(),
+        ),
         ("Accept", b"application/json"),
     ];
     if let Some(a) = authorization {
@@ -415,13 +474,30 @@ fn authenticate(
         d.skip("kerberos", "--auth none");
         d.fail(
             "authentication",
-            format!("the server requires authentication (offers: {})", offered_schemes(www)),
+            format!(
+                "the server requires authentication (offers: {})",
+                offered_schemes(www)
+            ),
             "choose --auth negotiate (default), ntlm, basic or bearer",
         );
         return None;
     }
     let header = match auth.method {
-        AuthMethod::Basic | AuthMethod::Bearer => session.initial_header().ok().flatten(),
+        AuthMethod::Basic | AuthMethod::Bearer => match session.initial_header() {
+            Ok(h) => h,
+            Err(e) => {
+                d.skip(
+                    "kerberos",
+                    format!("--auth {:?} (no Kerberos)", auth.method).to_lowercase(),
+                );
+                d.fail(
+                    "authentication",
+                    format!("{} [{}]", e.message, crate::out::status_name(e.status)),
+                    "use https://, or --insecure-http in a lab",
+                );
+                return None;
+            }
+        },
         _ => None,
     };
     let mut header = match header {
@@ -429,11 +505,23 @@ fn authenticate(
         None => match session.respond_to_challenge(www) {
             Ok(h) => Some(h),
             Err(e) => {
-                let insecure = e.status == cm_smartcard::Status::AuthInsecureTransport;
-                let (name, hint) = if insecure {
+                let kerberos = matches!(
+                    auth.method,
+                    AuthMethod::NegotiateCurrentUser | AuthMethod::NegotiateExplicit
+                );
+                let (name, hint) = if e.status == cm_smartcard::Status::AuthInsecureTransport {
                     (
                         "authentication",
-                        "the server is http://: use https://, or --insecure-http in a lab".to_string(),
+                        "the server is http://: use https://, or --insecure-http in a lab"
+                            .to_string(),
+                    )
+                } else if e.status == cm_smartcard::Status::AuthRequired || !kerberos {
+                    (
+                        "authentication",
+                        format!(
+                            "the server offers {}: choose the matching --auth (basic and bearer only over https),                              or enable Windows Authentication (Negotiate) in IIS for /CertificateManagement",
+                            offered_schemes(www)
+                        ),
                     )
                 } else {
                     (
@@ -445,7 +533,11 @@ fn authenticate(
                         ),
                     )
                 };
-                d.fail(name, format!("{} [{}]", e.message, crate::out::status_name(e.status)), hint);
+                d.fail(
+                    name,
+                    format!("{} [{}]", e.message, crate::out::status_name(e.status)),
+                    hint,
+                );
                 return None;
             }
         },
@@ -482,7 +574,11 @@ fn authenticate(
         let seen = match get(client, conn.take(), target, header.as_ref(), timeout) {
             Ok(s) => s,
             Err(e) => {
-                d.fail("authentication", e.message, "the connection broke during the handshake; retry with --verbose");
+                d.fail(
+                    "authentication",
+                    e.message,
+                    "the connection broke during the handshake; retry with --verbose",
+                );
                 return None;
             }
         };
@@ -505,7 +601,10 @@ fn authenticate(
                 "authentication",
                 format!(
                     "accepted with {via}{}",
-                    auth.username.as_deref().map(|u| format!(" as {u}")).unwrap_or_default()
+                    auth.username
+                        .as_deref()
+                        .map(|u| format!(" as {u}"))
+                        .unwrap_or_default()
                 ),
             );
             match verified {
@@ -554,7 +653,11 @@ fn authenticate(
         }
         conn = Some(seen.conn);
     }
-    d.fail("authentication", "the server kept answering 401", "check the credentials");
+    d.fail(
+        "authentication",
+        "the server kept answering 401",
+        "check the credentials",
+    );
     None
 }
 
@@ -619,7 +722,11 @@ fn clock_check(d: &mut Doctor<'_>, response: &Response) {
         return;
     };
     let Some(server_time) = der::http_date(date) else {
-        d.warn("clock", format!("unreadable Date header '{date}'"), "not RFC 7231 format");
+        d.warn(
+            "clock",
+            format!("unreadable Date header '{date}'"),
+            "not RFC 7231 format",
+        );
         return;
     };
     let local = SystemTime::now()
@@ -673,13 +780,20 @@ fn card_check(
         d.skip("card in cm", "needs a working authenticated read");
         return;
     }
-    let lookup = CmClient::new(config.clone()).and_then(|c| c.find_smartcard_by_card_id(&reading.card_id.guid));
+    let lookup = CmClient::new(config.clone())
+        .and_then(|c| c.find_smartcard_by_card_id(&reading.card_id.guid));
     match lookup {
         Ok(Some(c)) => d.ok(
             "card in cm",
-            format!("CM knows this card: smartcard {} (status {})", c.uuid, c.status),
+            format!(
+                "CM knows this card: smartcard {} (status {})",
+                c.uuid, c.status
+            ),
         ),
-        Ok(None) => d.ok("card in cm", "CM does not know this card yet (ready to be bound)"),
+        Ok(None) => d.ok(
+            "card in cm",
+            "CM does not know this card yet (ready to be bound)",
+        ),
         Err(e) => d.fail(
             "card in cm",
             format!("{} [{}]", e.message, crate::out::status_name(e.status)),
@@ -708,7 +822,10 @@ fn tls_probe(
             let now = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64);
-            d.ok("tls", format!("{version}; certificate chain trusted by {trust}; host name matches"));
+            d.ok(
+                "tls",
+                format!("{version}; certificate chain trusted by {trust}; host name matches"),
+            );
             match leaf {
                 Some(c) => {
                     let days_left = (c.not_after - now) / 86_400;
@@ -719,17 +836,37 @@ fn tls_probe(
                         der::format_time(c.not_after)
                     );
                     if days_left < 30 {
-                        d.warn("certificate", saw, "the certificate expires soon: renew it on the server");
+                        d.warn(
+                            "certificate",
+                            saw,
+                            "the certificate expires soon: renew it on the server",
+                        );
                     } else {
                         d.ok("certificate", saw);
                     }
                 }
-                None => d.warn("certificate", "could not read the certificate", "run openssl s_client to inspect it"),
+                None => d.warn(
+                    "certificate",
+                    "could not read the certificate",
+                    "run openssl s_client to inspect it",
+                ),
             }
             true
         }
+        Err(TlsFailure::Silent) => {
+            d.fail(
+                "tls",
+                "the server did not answer the TLS handshake in time (is it a plain http:// port?)",
+                "this port may speak plain HTTP: use http:// (labs) or the https port of the site",
+            );
+            false
+        }
         Err(TlsFailure::Io(e)) => {
-            d.fail("tls", e, "the server closed or did not finish the TLS handshake; is it an https port?");
+            d.fail(
+                "tls",
+                e,
+                "the server closed or did not finish the TLS handshake; is it an https port?",
+            );
             false
         }
         Err(TlsFailure::Tls(e)) => {
@@ -749,12 +886,14 @@ fn tls_probe(
             d.fail("tls", why, hint);
             // Show what the server presented, when it presented anything.
             let look = Arc::new(
-                rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                    .with_safe_default_protocol_versions()
-                    .expect("ring supports the default versions")
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(LookOnly))
-                    .with_no_client_auth(),
+                rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .expect("ring supports the default versions")
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(LookOnly))
+                .with_no_client_auth(),
             );
             if let Ok((_, certs)) = handshake(&look, origin, timeout)
                 && let Some(c) = certs.first().and_then(|c| der::summarize(c))
@@ -783,6 +922,8 @@ fn tls_probe(
 }
 
 enum TlsFailure {
+    /// The server never answered the ClientHello: most likely a plain-HTTP server waiting for a request.
+    Silent,
     Io(String),
     Tls(rustls::Error),
 }
@@ -794,11 +935,11 @@ fn handshake(
     origin: &Origin,
     timeout: Duration,
 ) -> Result<(String, Vec<Vec<u8>>), TlsFailure> {
-    let deadline = Instant::now() + timeout.min(Duration::from_secs(10));
+    let deadline = Instant::now() + timeout.min(Duration::from_secs(5));
     let mut sock = conn::connect_tcp(&origin.host, origin.port, deadline, "the server")
         .map_err(|e| TlsFailure::Io(e.message))?;
-    let _ = sock.set_read_timeout(Some(timeout.min(Duration::from_secs(10))));
-    let _ = sock.set_write_timeout(Some(timeout.min(Duration::from_secs(10))));
+    let _ = sock.set_read_timeout(Some(timeout.min(Duration::from_secs(5))));
+    let _ = sock.set_write_timeout(Some(timeout.min(Duration::from_secs(5))));
     let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
         .map_err(|_| TlsFailure::Io(format!("'{}' is not a valid TLS server name", origin.host)))?;
     let mut tls = rustls::ClientConnection::new(Arc::clone(cfg), name).map_err(TlsFailure::Tls)?;
@@ -807,7 +948,22 @@ fn handshake(
             return Err(TlsFailure::Io("the TLS handshake timed out".into()));
         }
         match tls.complete_io(&mut sock) {
+            Ok((0, 0)) if tls.is_handshaking() => {
+                return Err(TlsFailure::Io(
+                    "the server closed the connection during the TLS handshake (is it an https port? does it \
+                     allow TLS 1.2 or 1.3?)"
+                        .into(),
+                ));
+            }
             Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                ) =>
+            {
+                return Err(TlsFailure::Silent);
+            }
             Err(e) => {
                 // rustls reports its own errors through io::Error; take the typed one back out.
                 let inner = e
@@ -882,8 +1038,16 @@ impl rustls::client::danger::ServerCertVerifier for LookOnly {
 }
 
 fn finish(d: Doctor<'_>, api_root: &str) -> CmdResult {
-    let failed = d.checks.iter().filter(|c| c.verdict == Verdict::Failed).count();
-    let warnings = d.checks.iter().filter(|c| c.verdict == Verdict::Warning).count();
+    let failed = d
+        .checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Failed)
+        .count();
+    let warnings = d
+        .checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Warning)
+        .count();
     let result = if failed > 0 {
         "failed"
     } else if warnings > 0 {

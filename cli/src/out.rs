@@ -58,7 +58,11 @@ impl Output {
 
     /// Prints aligned `key  value` rows (or nothing in JSON mode: callers print JSON themselves).
     pub fn rows(&self, rows: &[(&str, String)]) {
-        let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+        let width = rows
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(0);
         let mut o = std::io::stdout().lock();
         for (k, v) in rows {
             let _ = writeln!(o, "{k:<width$}  {v}");
@@ -83,13 +87,23 @@ impl Output {
     /// Prints a warning that came with a successful answer (the server did not prove its identity).
     pub fn warning(&self, e: &Error) {
         let label = Output::paint(self.color_err, Tone::Warn, "warning");
-        eprintln!("{label}: {} ({}): {}", status_name(e.status), e.status as i32, e.message);
+        eprintln!(
+            "{label}: {} ({}): {}",
+            status_name(e.status),
+            e.status as i32,
+            e.message
+        );
     }
 
     /// Prints a failure: the status name and number, the library's message, details; JSON too with --json.
     pub fn error(&self, e: &Error, exit: u8) {
         let label = Output::paint(self.color_err, Tone::Bad, "error");
-        eprintln!("{label}: {} ({}): {}", status_name(e.status), e.status as i32, e.message);
+        eprintln!(
+            "{label}: {} ({}): {}",
+            status_name(e.status),
+            e.status as i32,
+            e.message
+        );
         if let Some(m) = &e.server_message {
             eprintln!("  server said: {m}");
         }

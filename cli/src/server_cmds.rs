@@ -121,8 +121,17 @@ pub fn assign(o: &Output, a: AssignArgs) -> CmdResult {
             ("bound", o.color(crate::out::Tone::Good, "yes")),
             ("request", assignment.request_id.clone()),
             ("card id", assignment.card_id.clone()),
-            ("atr", assignment.atr.clone().unwrap_or_else(|| "(not sent)".into())),
-            ("smartcard", uuid.unwrap_or_else(|| "(the server answered 204 without naming it)".into())),
+            (
+                "atr",
+                assignment
+                    .atr
+                    .clone()
+                    .unwrap_or_else(|| "(not sent)".into()),
+            ),
+            (
+                "smartcard",
+                uuid.unwrap_or_else(|| "(the server answered 204 without naming it)".into()),
+            ),
             ("http status", outcome.http_status.to_string()),
         ]);
     }
@@ -181,7 +190,10 @@ fn print_smartcard(o: &Output, c: &Smartcard) {
         o.rows(&[
             ("smartcard", c.uuid.to_string()),
             ("serial number", c.serial_number.clone()),
-            ("card id", c.card_id.map(|u| u.to_string()).unwrap_or_default()),
+            (
+                "card id",
+                c.card_id.map(|u| u.to_string()).unwrap_or_default(),
+            ),
             ("atr", c.atr.clone()),
             ("status", c.status.to_string()),
         ]);

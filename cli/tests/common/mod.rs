@@ -33,7 +33,13 @@ pub fn cmd(args: &[&str]) -> Command {
         .env_remove("CM_BEARER_TOKEN")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null());
-    for v in ["http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"] {
+    for v in [
+        "http_proxy",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ] {
         c.env_remove(v);
     }
     c
@@ -95,7 +101,9 @@ fn parse_env_file(path: &str) -> HashMap<String, String> {
 pub fn rig(var: &str, what: &str, test: &str) -> Option<HashMap<String, String>> {
     match std::env::var(var) {
         Ok(path) => Some(parse_env_file(&path)),
-        Err(_) if require_rigs() => panic!("{test}: CM_REQUIRE_RIGS=1 but {var} is not set ({what})"),
+        Err(_) if require_rigs() => {
+            panic!("{test}: CM_REQUIRE_RIGS=1 but {var} is not set ({what})")
+        }
         Err(_) => {
             eprintln!("SKIPPED {test}: {var} not set ({what})");
             None
