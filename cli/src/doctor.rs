@@ -13,7 +13,6 @@ use cm_smartcard::http::{self, Client, ClientSettings, proxy};
 use cm_smartcard::{Error, card};
 use serde_json::json;
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -133,10 +132,7 @@ pub fn run(o: &Output, a: DoctorArgs) -> CmdResult {
     };
 
     // Proxy.
-    let chosen = match proxy::select(&config.transport.proxy, &origin) {
-        Ok(p) => p,
-        Err(e) => return Err(e.into()),
-    };
+    let chosen = proxy::select(&config.transport.proxy, &origin)?;
     let proxy_source = match &config.transport.proxy {
         proxy::ProxyConfig::None => "--proxy none",
         proxy::ProxyConfig::Explicit { .. } => "--proxy",
@@ -238,10 +234,9 @@ pub fn run(o: &Output, a: DoctorArgs) -> CmdResult {
 
     // TLS.
     let tls_config = if server.is_https {
-        match http::tls::client_config(config.transport.extra_ca_file.as_deref()) {
-            Ok(c) => Some(c),
-            Err(e) => return Err(e.into()),
-        }
+        Some(http::tls::client_config(
+            config.transport.extra_ca_file.as_deref(),
+        )?)
     } else {
         None
     };
@@ -709,7 +704,7 @@ fn api_and_permissions(d: &mut Doctor<'_>, status: u16, answer: &Response, metho
         ),
         500..=599 => d.fail(
             "api",
-            format!("HTTP {status} server error: {}", cm_smartcard::http::codec::printable(&body)),
+            format!("HTTP {status} server error: {}", body_summary(&body)),
             "see the CM server's event log (the correlation id, if any, is in the message)",
         ),
         other => d.fail("api", format!("unexpected HTTP {other}"), "run with --verbose to see the exchange"),
@@ -994,7 +989,6 @@ fn handshake(
         .peer_certificates()
         .map(|c| c.iter().map(|c| c.as_ref().to_vec()).collect())
         .unwrap_or_default();
-    let _: &TcpStream = &sock;
     Ok((version, certs))
 }
 
@@ -1066,4 +1060,53 @@ fn finish(d: Doctor<'_>, api_root: &str) -> CmdResult {
         println!("result: {result} ({failed} failed, {warnings} warnings)");
     }
     Ok(if failed > 0 { exit::FAILURE } else { exit::OK })
+}
+
+/// An error body in one line: the HTML `<title>` when there is one, else the start of the text.
+fn body_summary(body: &str) -> String {
+    let lower = body.to_ascii_lowercase();
+    let text = match (lower.find("<title>"), lower.find("</title>")) {
+        (Some(a), Some(b)) if b > a + 7 => &body[a + 7..b],
+        _ => body,
+    };
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    one_line.chars().take(160).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_are_summarised_on_one_line() {
+        let html = "<!DOCTYPE html>\r\n<html><head>\r\n<title>502 Proxy Error</title>\r\n</head><body>x</body>";
+        assert_eq!(body_summary(html), "502 Proxy Error");
+        assert_eq!(
+            body_summary("{\"Message\":\n \"An error\"}"),
+            "{\"Message\": \"An error\"}"
+        );
+        assert_eq!(body_summary(&"a".repeat(500)).len(), 160);
+    }
+
+    #[test]
+    fn token_mechanisms_are_recognised() {
+        use base64::Engine;
+        let enc = |b: &[u8]| {
+            Secret::new(&format!(
+                "Negotiate {}",
+                base64::engine::general_purpose::STANDARD.encode(b)
+            ))
+        };
+        assert_eq!(
+            mechanism_of(&enc(b"\x60\x28junkNTLMSSP\0\x01\0\0\0")),
+            "NTLM"
+        );
+        let krb = [
+            0x60, 0x82, 0x02, 0x00, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02,
+            0x02, 0x01, 0x00,
+        ];
+        assert_eq!(mechanism_of(&enc(&krb)), "Kerberos");
+        assert_eq!(mechanism_of(&enc(b"nothing known")), "unknown");
+        assert_eq!(mechanism_of(&Secret::new("Negotiate")), "unknown");
+    }
 }
