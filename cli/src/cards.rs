@@ -42,7 +42,7 @@ pub fn readers(o: &Output) -> CmdResult {
         return Ok(exit::OK);
     }
     if list.is_empty() {
-        println!("no smart-card reader is connected");
+        say!("no smart-card reader is connected");
         return Ok(exit::OK);
     }
     let width = list
@@ -51,7 +51,7 @@ pub fn readers(o: &Output) -> CmdResult {
         .max()
         .unwrap_or(0)
         .max(6);
-    println!("{:<width$}  {:<5}  ATR", "READER", "CARD");
+    say!("{:<width$}  {:<5}  ATR", "READER", "CARD");
     for r in &list {
         let card = if r.mute {
             o.color(crate::out::Tone::Warn, "mute ")
@@ -64,7 +64,7 @@ pub fn readers(o: &Output) -> CmdResult {
         if r.exclusive {
             atr_text.push_str("  (in exclusive use by another program)");
         }
-        println!("{:<width$}  {card}  {atr_text}", r.name_lossy());
+        say!("{:<width$}  {card}  {atr_text}", r.name_lossy());
     }
     Ok(exit::OK)
 }

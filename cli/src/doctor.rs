@@ -69,14 +69,14 @@ impl Doctor<'_> {
                 Verdict::Skipped => Tone::Dim,
             };
             let word = format!("{:<8}", verdict.word());
-            println!(
+            say!(
                 "{} {:<14} {}",
                 self.o.color(tone, &word),
                 check.name,
                 check.saw
             );
             if let Some(h) = &check.hint {
-                println!("{:<8} {:<14} → {h}", "", "");
+                say!("{:<8} {:<14} → {h}", "", "");
             }
         }
         self.checks.push(check);
@@ -122,7 +122,7 @@ pub fn run(o: &Output, a: DoctorArgs) -> CmdResult {
     };
     let api_root = server.api_url("");
     if !o.json {
-        println!("cm-smartcard doctor: {api_root}");
+        say!("cm-smartcard doctor: {api_root}");
     }
     let timeout = config.transport.timeout;
     let origin = Origin {
@@ -253,7 +253,10 @@ pub fn run(o: &Output, a: DoctorArgs) -> CmdResult {
                     "tls",
                     format!(
                         "{} through the proxy tunnel; certificate trusted",
-                        c.tls_version().unwrap_or_default()
+                        c.tls_version()
+                            .unwrap_or_default()
+                            .replace("TLSv1_3", "TLS 1.3")
+                            .replace("TLSv1_2", "TLS 1.2")
                     ),
                 ),
                 Err(e) => {
@@ -1057,7 +1060,7 @@ fn finish(d: Doctor<'_>, api_root: &str) -> CmdResult {
             .collect();
         d.o.print_json(&json!({ "server": api_root, "result": result, "checks": checks }));
     } else {
-        println!("result: {result} ({failed} failed, {warnings} warnings)");
+        say!("result: {result} ({failed} failed, {warnings} warnings)");
     }
     Ok(if failed > 0 { exit::FAILURE } else { exit::OK })
 }

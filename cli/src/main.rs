@@ -2,12 +2,13 @@
 //! not answer. Written on the library's Rust core (`cm_smartcard::{card, atr, cm, http, auth}`), not through
 //! the C ABI. Reference: docs/cli.md.
 
+#[macro_use]
+mod out;
 mod args;
 mod cards;
 mod connect;
 mod der;
 mod doctor;
-mod out;
 mod server_cmds;
 
 use args::{Cli, Command};

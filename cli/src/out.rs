@@ -2,6 +2,15 @@
 //! with the library's status name.
 
 use cm_smartcard::{Error, Status};
+
+/// `println!` that never panics: a closed stdout (`cm-smartcard readers | head -1`) ends the output quietly.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 use serde_json::{Value, json};
 use std::io::{IsTerminal, Write};
 

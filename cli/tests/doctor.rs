@@ -572,3 +572,40 @@ fn rig_basic_over_https_with_the_rig_ca() {
     );
     assert!(!out.all().contains(r["AUTH_BASIC_PASSWORD"].as_str()));
 }
+
+#[test]
+fn rig_doctor_reports_the_proxy_and_tunnels_through_it() {
+    let r = auth_rig!("rig_doctor_reports_the_proxy_and_tunnels_through_it");
+    // cm.rig.test resolves only for the proxies (the rig's hosts file): the path a proxied enterprise has.
+    let url = format!(
+        "https://{}:{}/basic/",
+        r["AUTH_TLS_HOST"], r["AUTH_HTTPS_PORT"]
+    );
+    let proxy = &r["AUTH_PROXY_NEGOTIATE_URL"];
+    let mut c = cmd(&[
+        "doctor",
+        "--server",
+        &url,
+        "--proxy",
+        proxy,
+        "--ca-file",
+        &r["AUTH_CA_FILE"],
+        "--auth",
+        "basic",
+        "--user",
+        &r["AUTH_BASIC_USER"],
+    ]);
+    c.env("KRB5_CONFIG", &r["KRB5_CONFIG"])
+        .env("KRB5CCNAME", &r["KRB5CCNAME"]);
+    c.env("CM_PASSWORD", &r["AUTH_BASIC_PASSWORD"]);
+    let out = run_cmd(c, None);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        line(&out, "ok", "proxy")
+            .contains(&format!("{} (from --proxy)", proxy.trim_end_matches('/')))
+    );
+    assert!(hint(&out, "dns").contains("the proxy resolves the name"));
+    assert!(line(&out, "ok", "tcp").contains("connected to the proxy"));
+    assert!(line(&out, "ok", "tls").contains("TLS 1.3 through the proxy tunnel"));
+    assert!(line(&out, "ok", "authentication").contains("Basic"));
+}

@@ -594,3 +594,18 @@ fn parse_atr_explains_and_flags_problems() {
         r.stdout
     );
 }
+
+/// `cm-smartcard doctor … | head -1`: a closed stdout ends the output quietly, never a panic (exit 101).
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let emu = emulator();
+    let mut c = cmd(&["doctor", "--server", &emu.base_url()]);
+    c.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    drop(child.stdout.take()); // before the child writes its first line
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
