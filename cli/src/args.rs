@@ -77,6 +77,15 @@ Examples:
   cm-smartcard doctor --server https://cm.contoso.com --ca-file corp-root.pem --reader \"Yubico\"
   cm-smartcard doctor --server http://cmlab:8080 --insecure-http --json")]
     Doctor(DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    #[command(
+        after_help = "Examples:\n  cm-smartcard completions bash > /etc/bash_completion.d/cm-smartcard\n  cm-smartcard completions powershell >> $PROFILE"
+    )]
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -123,6 +123,17 @@ fn main() -> ExitCode {
         Command::Smartcard(a) => server_cmds::smartcard(&o, a),
         Command::Request(a) => server_cmds::request(&o, a),
         Command::Doctor(a) => doctor::run(&o, a),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "cm-smartcard", &mut script);
+            // The generators list hidden options too: never offer --password/--token, which only refuse.
+            let script = String::from_utf8_lossy(&script).replace(" --password --token", "");
+            for line in script.lines().filter(|l| !l.contains("Never accepted")) {
+                say!("{line}");
+            }
+            Ok(exit::OK)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

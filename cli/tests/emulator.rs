@@ -421,6 +421,7 @@ fn help_on_every_subcommand_has_examples() {
         vec!["smartcard", "find"],
         vec!["request", "get"],
         vec!["doctor"],
+        vec!["completions"],
     ] {
         let r = run(&[&sub[..], &["--help"]].concat());
         assert_eq!(r.code, 0, "{sub:?}");
@@ -608,4 +609,20 @@ fn a_closed_stdout_is_not_a_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn completion_scripts_cover_the_subcommands() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let r = run(&["completions", shell]);
+        assert_eq!(r.code, 0, "{shell}: {r:?}");
+        for word in ["doctor", "card-id", "byte-order", "password-stdin"] {
+            assert!(r.stdout.contains(word), "{shell} lacks {word}");
+        }
+        assert!(
+            !r.stdout.contains("Never accepted") && !r.stdout.contains(" --password --token"),
+            "{shell}: the hidden --password is not offered"
+        );
+    }
+    assert_eq!(run(&["completions", "tcsh"]).code, 2);
 }
