@@ -114,10 +114,18 @@ impl Output {
             e.message
         );
         // The library's message usually quotes them already; print what it does not.
-        if let Some(m) = e.server_message.as_ref().filter(|m| !e.message.contains(m.as_str())) {
+        if let Some(m) = e
+            .server_message
+            .as_ref()
+            .filter(|m| !e.message.contains(m.as_str()))
+        {
             eprintln!("  server said: {m}");
         }
-        if let Some(c) = e.correlation_id.as_ref().filter(|c| !e.message.contains(c.as_str())) {
+        if let Some(c) = e
+            .correlation_id
+            .as_ref()
+            .filter(|c| !e.message.contains(c.as_str()))
+        {
             eprintln!("  correlation id: {c}");
         }
         if self.json {
