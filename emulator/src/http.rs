@@ -425,7 +425,13 @@ impl Response {
             ));
         }
         out.push_str("Server: cm-emulator\r\n");
-        out.push_str(&format!("Date: {}\r\n", crate::state::http_date()));
+        if !self
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("date"))
+        {
+            out.push_str(&format!("Date: {}\r\n", crate::state::http_date()));
+        }
         if close {
             out.push_str("Connection: close\r\n");
         }

@@ -62,6 +62,9 @@
 //!   keep-alive), Content-Length and chunked request bodies, `Expect: 100-continue`, request body cap
 //!   1 MiB (413), head cap 64 KiB (431). 204 answers carry no body and no Content-Length.
 //! - Control endpoints `/_emulator/...` are neither faulted nor logged.
+//! - Diagnosis options (for `cm-smartcard doctor` tests): [`Emulator::set_date_skew`] (a skewed `Date`
+//!   header) and [`Emulator::set_challenges`] (401 with chosen `WWW-Authenticate` values when no
+//!   `Authorization` is sent).
 //! - `Config::idle_close_max` (`--idle-close-max-ms`): idle keep-alive connections are closed after a random
 //!   idle time, without `Connection: close` — the situation a pooled client meets with IIS.
 
@@ -377,6 +380,25 @@ impl Emulator {
     /// Enables (false) or disables (true) the API; disabled = 404 for every API URL.
     pub fn set_api_disabled(&self, disabled: bool) {
         self.shared.lock().api_disabled = disabled;
+    }
+
+    /// Diagnosis option: the `Date` header of every API answer is `secs` seconds off (negative = behind), as
+    /// from a server whose clock is skewed; 0 restores the true time.
+    pub fn set_date_skew(&self, secs: i64) {
+        self.shared.date_skew_secs.store(secs, Ordering::Relaxed);
+    }
+
+    /// Diagnosis option: API requests that carry no `Authorization` header are answered `401` with these
+    /// `WWW-Authenticate` values (one header each; e.g. `Basic realm="CM"` for a server without Windows
+    /// authentication); requests with one are served normally — the emulator checks no credentials. Faults
+    /// still win. An empty list switches it off.
+    pub fn set_challenges(&self, www_authenticate: &[&str]) {
+        *self
+            .shared
+            .challenges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) =
+            www_authenticate.iter().map(|s| s.to_string()).collect();
     }
 
     /// Every request received so far (control endpoints excluded), oldest first.

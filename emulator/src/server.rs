@@ -21,6 +21,11 @@ pub(crate) struct Shared {
     pub idle_close_max: Option<Duration>,
     /// Connections closed by that mode.
     pub idle_closes: AtomicU64,
+    /// Diagnosis option: seconds added to the `Date` header of every answer (a skewed server clock).
+    pub date_skew_secs: std::sync::atomic::AtomicI64,
+    /// Diagnosis option: when not empty, API requests without `Authorization` are answered 401 with these
+    /// `WWW-Authenticate` values (requests with one are served; the emulator checks no credentials).
+    pub challenges: Mutex<Vec<String>>,
 }
 
 impl Shared {
@@ -33,6 +38,8 @@ impl Shared {
             conns: Mutex::new(Vec::new()),
             idle_close_max: None,
             idle_closes: AtomicU64::new(0),
+            date_skew_secs: std::sync::atomic::AtomicI64::new(0),
+            challenges: Mutex::new(Vec::new()),
         }
     }
 
@@ -250,7 +257,21 @@ fn handle_connection(stream: TcpStream, conn_id: u64, shared: Arc<Shared>) {
             .map(|f| format!(" (fault {})", f.name()))
             .unwrap_or_default();
 
+        let challenges = shared
+            .challenges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let unauthenticated = head
+            .headers
+            .iter()
+            .all(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
         let resp = match fault {
+            None if !challenges.is_empty() && unauthenticated => challenges
+                .iter()
+                .fold(Response::new(401, HTML, CHALLENGE_HTML), |r, c| {
+                    r.with_header("WWW-Authenticate", c)
+                }),
             None => apply(&shared),
             Some(FaultKind::Delay(d)) => {
                 if !sleep_unless_stopped(&shared, d) {
@@ -348,6 +369,12 @@ fn handle_connection(stream: TcpStream, conn_id: u64, shared: Arc<Shared>) {
             &head,
             &format!("{}{fault_note}", resp.status),
         );
+        let skew = shared.date_skew_secs.load(Ordering::Relaxed);
+        let resp = if skew != 0 {
+            resp.with_header("Date", &crate::state::http_date_skewed(skew))
+        } else {
+            resp
+        };
         if resp.write_to(&mut conn.stream, close).is_err() || close {
             conn.close();
             return;

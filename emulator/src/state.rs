@@ -278,11 +278,16 @@ pub(crate) fn iso_now() -> String {
 
 /// Current time as an HTTP `Date` header value (RFC 7231 IMF-fixdate).
 pub(crate) fn http_date() -> String {
+    http_date_skewed(0)
+}
+
+/// The HTTP date `skew_secs` seconds from now (a server whose clock is off).
+pub(crate) fn http_date_skewed(skew_secs: i64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let (secs, _) = now_since_epoch();
+    let secs = now_since_epoch().0 + skew_secs;
     let days = secs.div_euclid(86_400);
     let (y, mo, d) = civil_from_days(days);
     let sod = secs.rem_euclid(86_400);
@@ -299,6 +304,15 @@ pub(crate) fn http_date() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skewed_http_date_moves_by_the_skew() {
+        // One day ahead names the next weekday; the format stays RFC 7231's IMF-fixdate.
+        let now = http_date_skewed(0);
+        let later = http_date_skewed(86_400);
+        assert_eq!(now.len(), later.len());
+        assert!(later.ends_with(" GMT") && now[..3] != later[..3]);
+    }
 
     #[test]
     fn civil_dates() {

@@ -243,6 +243,52 @@ pub fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAdd
     }
 }
 
+/// Trace lines for a request that was written (headers redacted by [`super::trace::redact_header`]).
+fn trace_request(conn_id: u64, req: &Request<'_>, headers: &[(&str, &[u8])]) {
+    use super::trace::{emit, redact_header};
+    emit(&format!(
+        "> [connection {conn_id}] {} {} HTTP/1.1",
+        req.method, req.target
+    ));
+    emit(&format!("> Host: {}", req.host));
+    for (name, value) in headers {
+        emit(&format!("> {}", redact_header(name, value)));
+    }
+    if let Some(body) = req.body {
+        emit(&format!(
+            "> ({} body bytes) {}",
+            body.len(),
+            body_preview(body)
+        ));
+    }
+}
+
+/// Trace lines for an answer (headers redacted, body shortened).
+fn trace_response(conn_id: u64, head: &ResponseHead, body: &[u8]) {
+    use super::trace::{emit, redact_header};
+    emit(&format!("< [connection {conn_id}] HTTP {}", head.status));
+    for (name, value) in &head.headers {
+        emit(&format!("< {}", redact_header(name, value.as_bytes())));
+    }
+    if !body.is_empty() {
+        emit(&format!(
+            "< ({} body bytes) {}",
+            body.len(),
+            body_preview(body)
+        ));
+    }
+}
+
+fn body_preview(body: &[u8]) -> String {
+    const MAX: usize = 300;
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
+    let mut shown = codec::printable(&text);
+    if body.len() > MAX {
+        shown.push('…');
+    }
+    shown
+}
+
 /// Opens a TCP connection to the first address that answers within the deadline.
 pub fn connect_tcp(host: &str, port: u16, deadline: Instant, what: &str) -> Result<TcpStream> {
     let left = || deadline.saturating_duration_since(Instant::now());
@@ -431,6 +477,9 @@ impl Connection {
             ));
         }
         drop(out);
+        if super::trace::enabled() {
+            trace_request(self.id, req, &headers);
+        }
 
         let mut body_sent = !withhold_body;
         loop {
@@ -532,6 +581,9 @@ impl Connection {
                     format!("the answer's body (HTTP {status}) was cut off ({e})"),
                 ),
             })?;
+            if super::trace::enabled() {
+                trace_response(self.id, &head, &body_in);
+            }
             if !body_sent {
                 // A final answer before the body (a 401 or 417 to `Expect`): the request was not processed. Send
                 // the body the head announced so the connection stays in step (the server discards it).

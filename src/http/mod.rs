@@ -11,6 +11,7 @@ pub mod codec;
 pub mod conn;
 pub mod proxy;
 pub mod tls;
+pub mod trace;
 
 use crate::auth::{AuthConfig, AuthMethod, AuthSession, Secret};
 use crate::error::{Error, Result};
@@ -174,6 +175,21 @@ impl Client {
             }
         };
         self.opened.fetch_add(1, Ordering::Relaxed);
+        if trace::enabled() {
+            let via = match &self.settings.proxy {
+                Some(p) => format!(" through the proxy {}:{}", p.host, p.port),
+                None => String::new(),
+            };
+            let tls = conn
+                .tls_version()
+                .map(|v| format!(", {v}"))
+                .unwrap_or_default();
+            trace::emit(&format!(
+                "* [connection {}] connected to {}{via}{tls}",
+                conn.id,
+                origin.authority(true)
+            ));
+        }
         Ok(conn)
     }
 
@@ -211,6 +227,18 @@ impl Client {
                 request.extend_from_slice(b"\r\n");
             }
             request.extend_from_slice(b"\r\n");
+            if trace::enabled() {
+                trace::emit(&format!(
+                    "> [proxy {}:{}] CONNECT {target} HTTP/1.1",
+                    proxy.host, proxy.port
+                ));
+                if let Some(h) = &header {
+                    trace::emit(&format!(
+                        "> {}",
+                        trace::redact_header("Proxy-Authorization", h.expose().as_bytes())
+                    ));
+                }
+            }
             c.write_raw(&request, deadline).map_err(|e| {
                 Error::new(
                     Status::ProxyFailed,
@@ -229,6 +257,18 @@ impl Client {
                     ),
                 )
             })?;
+            if trace::enabled() {
+                trace::emit(&format!(
+                    "< [proxy {}:{}] HTTP {}",
+                    proxy.host, proxy.port, answer.head.status
+                ));
+                for (name, value) in &answer.head.headers {
+                    trace::emit(&format!(
+                        "< {}",
+                        trace::redact_header(name, value.as_bytes())
+                    ));
+                }
+            }
             match answer.head.status {
                 200..=299 => return c.into_tunnel(origin, self.settings.tls.as_ref(), deadline),
                 407 => {
