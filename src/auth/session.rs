@@ -16,6 +16,16 @@ struct Active {
     mech: Box<dyn Mechanism>,
     /// Tokens sent so far under this scheme.
     tokens_sent: usize,
+    /// A token we sent carried an NTLM message (raw NTLM, or NTLM chosen inside SPNEGO): whatever the
+    /// server answers, it has proved nothing about its identity.
+    ntlm_inside: bool,
+}
+
+/// The NTLMSSP signature that starts every NTLM message, raw or wrapped in SPNEGO.
+const NTLMSSP: &[u8] = b"NTLMSSP\0";
+
+fn carries_ntlm(token: &[u8]) -> bool {
+    token.windows(NTLMSSP.len()).any(|w| w == NTLMSSP)
 }
 
 /// How the final answer left the server's identity.
@@ -173,6 +183,7 @@ impl AuthSession {
             scheme,
             mech,
             tokens_sent: 0,
+            ntlm_inside: scheme == Scheme::Ntlm,
         });
         self.step_active(server_token)
     }
@@ -194,6 +205,7 @@ impl AuthSession {
             ));
         }
         active.tokens_sent += 1;
+        active.ntlm_inside |= carries_ntlm(&step.token);
         Ok(encode_token(active.scheme.name(), &step.token))
     }
 
@@ -399,11 +411,15 @@ impl AuthSession {
                          context",
                     ));
                 }
-                Verified::Mutual
+                if active.ntlm_inside {
+                    Verified::ClientOnly // SPNEGO settled on NTLM: its final token proves nothing
+                } else {
+                    Verified::Mutual
+                }
             }
             // Already complete: Kerberos completed earlier in this exchange, or NTLM (inside SPNEGO after
             // several rounds, or raw), which proves nothing about the server.
-            Some(Ok(_)) if active.scheme == Scheme::Negotiate && active.tokens_sent == 1 => {
+            Some(Ok(_)) if active.scheme == Scheme::Negotiate && !active.ntlm_inside => {
                 Verified::Mutual
             }
             Some(Ok(_)) => Verified::ClientOnly,
@@ -415,17 +431,16 @@ impl AuthSession {
             }
             None if active.mech.complete()
                 && active.scheme == Scheme::Negotiate
-                && active.tokens_sent > 1 =>
+                && !active.ntlm_inside =>
             {
-                // SPNEGO that settled on NTLM completes on our side; NTLM proves nothing about the server.
-                Verified::ClientOnly
-            }
-            None if active.mech.complete() && active.scheme == Scheme::Negotiate => {
                 Verified::Mutual
             }
+            // SPNEGO that settled on NTLM completes on our side; NTLM proves nothing about the server.
+            None if active.mech.complete() => Verified::ClientOnly,
             None => {
                 let kerberos_single_round = self.challenged
                     && active.scheme == Scheme::Negotiate
+                    && !active.ntlm_inside
                     && active.tokens_sent == 1;
                 if kerberos_single_round {
                     return Err(Error::new(
@@ -542,6 +557,60 @@ mod tests {
         let _ = s.respond_to_challenge(&v(&["Negotiate AAAA"])).unwrap();
         let e = s.respond_to_challenge(&v(&["Negotiate BBBB"])).unwrap_err();
         assert_eq!(e.status, Status::AuthRejected, "{}", e.message);
+    }
+
+    /// A SPNEGO context that settled on NTLM (its tokens carry NTLMSSP messages).
+    #[derive(Debug)]
+    struct NtlmInSpnego {
+        steps: usize,
+    }
+
+    impl Mechanism for NtlmInSpnego {
+        fn step(&mut self, input: Option<&[u8]>) -> Result<super::super::Step> {
+            self.steps += 1;
+            let mut token = b"\xa1\x10NTLMSSP\0".to_vec();
+            token.push(self.steps as u8);
+            let done = input.is_some() && self.steps >= 3;
+            Ok(super::super::Step {
+                token: if done { Vec::new() } else { token },
+                complete: done,
+            })
+        }
+        fn complete(&self) -> bool {
+            self.steps >= 3
+        }
+    }
+
+    fn ntlm_in_spnego(
+        _: Scheme,
+        _: &str,
+        _: Option<(&str, &Secret)>,
+    ) -> Result<Box<dyn Mechanism>> {
+        Ok(Box::new(NtlmInSpnego { steps: 0 }))
+    }
+
+    #[test]
+    fn ntlm_inside_negotiate_is_never_mutual() {
+        for strict in [false, true] {
+            let config = AuthConfig {
+                method: AuthMethod::NegotiateExplicit,
+                username: Some("D\\u".into()),
+                password: Some(Secret::new("pw")),
+                require_mutual_auth: strict,
+                ..Default::default()
+            };
+            let mut s = AuthSession::new(&config, "h", true).unwrap();
+            s.new_context = ntlm_in_spnego;
+            let _ = s.respond_to_challenge(&v(&["Negotiate"])).unwrap();
+            let _ = s.respond_to_challenge(&v(&["Negotiate AAAA"])).unwrap();
+            // The server's final token completes the SPNEGO context: still no proof of the server.
+            let result = s.finish(&v(&["Negotiate BBBB"]));
+            if strict {
+                assert_eq!(result.unwrap_err().status, Status::AuthMutualFailed);
+            } else {
+                assert_eq!(result.unwrap(), Verified::ClientOnly);
+            }
+        }
     }
 
     #[test]

@@ -23,6 +23,14 @@ pub struct ConnectionConfig {
     pub transport: TransportConfig,
 }
 
+/// "Nothing found" — unless the server's identity was not proven, which a caller must learn even then.
+fn not_found<T>(answer: &HttpAnswer) -> Result<Option<T>> {
+    match &answer.warning {
+        Some(w) => Err(w.clone()),
+        None => Ok(None),
+    }
+}
+
 /// A CM REST client. `CmClient::new` is for one call (its connections close after it);
 /// `CmClient::session` keeps connections alive and authenticated between calls and may be shared by threads.
 #[derive(Debug)]
@@ -106,10 +114,10 @@ impl CmClient {
                     Value::Array(items) => {
                         match items.into_iter().find(|v| smartcard_card_id(v) == wanted) {
                             Some(v) => v,
-                            None => return Ok(None),
+                            None => return not_found(&answer),
                         }
                     }
-                    Value::Null => return Ok(None),
+                    Value::Null => return not_found(&answer),
                     v => v,
                 };
                 parse_smartcard(&url, object).map(|mut c| {
@@ -117,7 +125,7 @@ impl CmClient {
                     Some(c)
                 })
             }
-            204 => Ok(None),
+            204 => not_found(&answer),
             _ => Err(status_error("GET", &url, &answer, Operation::Lookup)),
         }
     }
@@ -132,7 +140,7 @@ impl CmClient {
                 c.warning = answer.warning;
                 Some(c)
             }),
-            204 => Ok(None),
+            204 => not_found(&answer),
             _ => Err(status_error("GET", &url, &answer, Operation::Lookup)),
         }
     }
@@ -147,7 +155,7 @@ impl CmClient {
                 r.warning = answer.warning;
                 Some(r)
             }),
-            204 => Ok(None),
+            204 => not_found(&answer),
             _ => Err(status_error("GET", &url, &answer, Operation::Lookup)),
         }
     }
