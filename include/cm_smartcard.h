@@ -387,6 +387,14 @@ cm_status cm_assign_result_atr(const struct cm_assign_result *result, char *buf,
 // `result` must be NULL or a result not yet freed.
 void cm_assign_result_free(struct cm_assign_result *result);
 
+// Parses an ATR given as hex in any common notation and describes it in `*info_out` (set
+// `info_out->struct_size` first). Structural problems (length, TS, TCK) are reported in the struct, not
+// as an error; only text that is not 2..33 hex bytes fails with `CM_STATUS_INVALID_ATR`.
+//
+// # Safety
+// `atr` NUL-terminated; `info_out` writable for `info_out->struct_size` bytes.
+CM_MUST_USE cm_status cm_parse_atr(const char *atr, struct cm_atr_info *info_out);
+
 // Reads the ATR of the card in `reader` as lowercase packed hex, exactly as PC/SC returned it. `reader`:
 // the exact name, else a case-insensitive part of exactly one reader's name; NULL or "" = the first reader
 // that holds a card (the same in every card function). Connects in shared mode (never exclusive) and
@@ -409,44 +417,6 @@ CM_MUST_USE cm_status cm_read_card_atr(const char *reader, char *atr_buf, size_t
 // As `cm_read_card_atr`.
 CM_MUST_USE cm_status cm_read_card_id(const char *reader, uint32_t byte_order, char *card_id_buf, size_t card_id_buf_len, size_t *card_id_len_out);
 
-// Lists the PC/SC readers with their state. On success `*list_out` is a snapshot (free it with
-// `cm_reader_list_free`); an empty list means no reader is connected.
-//
-// # Safety
-// `list_out` must be writable.
-CM_MUST_USE cm_status cm_list_readers(struct cm_reader_list **list_out);
-
-// Number of readers in the list (0 for NULL).
-//
-// # Safety
-// `list` NULL or live.
-uint32_t cm_reader_list_count(const struct cm_reader_list *list);
-
-// Copies the name of reader `index` (the bytes PC/SC reported, UTF-8 on Linux; pass them back unchanged).
-// Size-query pattern.
-//
-// # Safety
-// `list` NULL or live; buffers as in the conventions.
-cm_status cm_reader_list_name(const struct cm_reader_list *list, uint32_t index, char *buf, size_t buf_len, size_t *len_out);
-
-// 1 when reader `index` holds a card, 0 when it is empty, -1 for NULL or an index out of range.
-//
-// # Safety
-// `list` NULL or live.
-int32_t cm_reader_list_card_present(const struct cm_reader_list *list, uint32_t index);
-
-// Copies the ATR of the card in reader `index` as lowercase packed hex ("" when empty). Size-query pattern.
-//
-// # Safety
-// As `cm_reader_list_name`.
-cm_status cm_reader_list_atr(const struct cm_reader_list *list, uint32_t index, char *buf, size_t buf_len, size_t *len_out);
-
-// Frees a reader list; NULL is ignored.
-//
-// # Safety
-// `list` NULL or not yet freed.
-void cm_reader_list_free(struct cm_reader_list *list);
-
 // Waits until a card is present in `reader` (NULL or "" = any reader, including readers plugged in
 // meanwhile) and copies the name of the reader holding it. `timeout_ms`: 0 checks once, `CM_WAIT_INFINITE`
 // waits until a card arrives. Ends with `CM_STATUS_PCSC_TIMEOUT` or, after `cm_cancel_waits()` from another thread,
@@ -460,14 +430,6 @@ CM_MUST_USE cm_status cm_wait_for_card(const char *reader, uint32_t timeout_ms, 
 // Cancels every `cm_wait_for_card` in progress in this process, from any thread; they return
 // `CM_STATUS_PCSC_CANCELLED`. Returns the number of waits that were blocked.
 uint32_t cm_cancel_waits(void);
-
-// Parses an ATR given as hex in any common notation and describes it in `*info_out` (set
-// `info_out->struct_size` first). Structural problems (length, TS, TCK) are reported in the struct, not
-// as an error; only text that is not 2..33 hex bytes fails with `CM_STATUS_INVALID_ATR`.
-//
-// # Safety
-// `atr` NUL-terminated; `info_out` writable for `info_out->struct_size` bytes.
-CM_MUST_USE cm_status cm_parse_atr(const char *atr, struct cm_atr_info *info_out);
 
 // The whole job in one call: reads the ATR and the card ID of the card in `reader` (NULL or "" = the first
 // reader holding a card) in one shared connection, and binds the card to `request_id` exactly like
@@ -569,6 +531,44 @@ cm_status cm_last_error_server_message(char *buf, size_t buf_len, size_t *len_ou
 // # Safety
 // As `cm_last_error_message`.
 cm_status cm_last_error_correlation_id(char *buf, size_t buf_len, size_t *len_out);
+
+// Lists the PC/SC readers with their state. On success `*list_out` is a snapshot (free it with
+// `cm_reader_list_free`); an empty list means no reader is connected.
+//
+// # Safety
+// `list_out` must be writable.
+CM_MUST_USE cm_status cm_list_readers(struct cm_reader_list **list_out);
+
+// Number of readers in the list (0 for NULL).
+//
+// # Safety
+// `list` NULL or live.
+uint32_t cm_reader_list_count(const struct cm_reader_list *list);
+
+// Copies the name of reader `index` (the bytes PC/SC reported, UTF-8 on Linux; pass them back unchanged).
+// Size-query pattern.
+//
+// # Safety
+// `list` NULL or live; buffers as in the conventions.
+cm_status cm_reader_list_name(const struct cm_reader_list *list, uint32_t index, char *buf, size_t buf_len, size_t *len_out);
+
+// 1 when reader `index` holds a card, 0 when it is empty, -1 for NULL or an index out of range.
+//
+// # Safety
+// `list` NULL or live.
+int32_t cm_reader_list_card_present(const struct cm_reader_list *list, uint32_t index);
+
+// Copies the ATR of the card in reader `index` as lowercase packed hex ("" when empty). Size-query pattern.
+//
+// # Safety
+// As `cm_reader_list_name`.
+cm_status cm_reader_list_atr(const struct cm_reader_list *list, uint32_t index, char *buf, size_t buf_len, size_t *len_out);
+
+// Frees a reader list; NULL is ignored.
+//
+// # Safety
+// `list` NULL or not yet freed.
+void cm_reader_list_free(struct cm_reader_list *list);
 
 // The request's numeric `Status` as CM returned it (-1 when absent or for NULL). The docs show 3 for an
 // approved request and 8 for a completed one; other values are undocumented.

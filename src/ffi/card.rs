@@ -1,13 +1,11 @@
-//! The card side: readers, ATR, card ID, waiting, ATR parsing, and "assign the card in this reader".
+//! The card exports: ATR, card ID, waiting for a card, and "assign the card in this reader". The reader list
+//! is `reader_list.rs`, ATR parsing `atr_info.rs`.
 
 use super::assign_result::cm_assign_result;
-use super::structs::{cm_connection, read_versioned};
-use super::{
-    free_boxed, guard, guard_value, into_raw, required_out, required_ref, required_str,
-    write_bytes_out, write_str_out,
-};
-use crate::atr::{AtrInfo, decode_hex_text, to_hex};
-use crate::card::{self, GuidByteOrder, ReaderInfo};
+use super::structs::cm_connection;
+use super::{guard, guard_value, write_bytes_out, write_str_out};
+use crate::atr::to_hex;
+use crate::card::{self, GuidByteOrder};
 use crate::error::{Error, Result};
 use crate::status::Status;
 use core::ffi::{CStr, c_char};
@@ -21,39 +19,6 @@ pub const CM_GUID_ORDER_RFC4122: u32 = 1;
 
 /// `timeout_ms` value for `cm_wait_for_card` that waits until a card arrives or the wait is cancelled.
 pub const CM_WAIT_INFINITE: u32 = 0xFFFF_FFFF;
-
-/// A snapshot of the PC/SC readers. Free with `cm_reader_list_free`.
-pub struct cm_reader_list {
-    readers: Vec<ReaderInfo>,
-}
-
-/// What an ATR says about itself (filled by `cm_parse_atr`). Set `struct_size` before the call.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct cm_atr_info {
-    /// Must be `sizeof(cm_atr_info)`.
-    pub struct_size: u32,
-    /// Number of ATR bytes (2..33).
-    pub length: u32,
-    /// TS: 0x3B direct or 0x3F inverse convention (anything else is reported as not well formed).
-    pub ts: u32,
-    /// Indicated protocols: bit n set = T=n (T=0 when none is indicated).
-    pub protocol_mask: u32,
-    /// Number of historical bytes (0..15).
-    pub historical_length: u32,
-    /// The historical bytes; the first `historical_length` are valid.
-    pub historical_bytes: [u8; 15],
-    /// 1 when ISO 7816-3 requires a TCK (a protocol other than T=0 is indicated), else 0.
-    pub tck_required: i32,
-    /// 1 when the ATR has a TCK byte, else 0.
-    pub tck_present: i32,
-    /// 1 when the TCK checksum is correct, 0 when it is wrong or absent.
-    pub tck_valid: i32,
-    /// 1 when the structure (length, TS, TCK) is consistent, else 0. Card ATRs are never rejected for this.
-    pub well_formed: i32,
-    /// The length the structure implies.
-    pub expected_length: u32,
-}
 
 pub(crate) fn guid_order(value: u32) -> Result<GuidByteOrder> {
     match value {
@@ -135,127 +100,6 @@ pub unsafe extern "C" fn cm_read_card_id(
     })
 }
 
-/// Lists the PC/SC readers with their state. On success `*list_out` is a snapshot (free it with
-/// `cm_reader_list_free`); an empty list means no reader is connected.
-///
-/// # Safety
-/// `list_out` must be writable.
-#[must_use]
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn cm_list_readers(list_out: *mut *mut cm_reader_list) -> Status {
-    guard(|| {
-        // SAFETY: forwarded.
-        let out = unsafe { required_out(list_out, "list_out") }?;
-        *out = std::ptr::null_mut();
-        let readers = match card::list_readers() {
-            Ok(r) => r,
-            Err(e) if e.status == Status::PcscNoReaders => Vec::new(),
-            Err(e) => return Err(e),
-        };
-        *out = into_raw(cm_reader_list { readers });
-        Ok(())
-    })
-}
-
-/// Number of readers in the list (0 for NULL).
-///
-/// # Safety
-/// `list` NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn cm_reader_list_count(list: *const cm_reader_list) -> u32 {
-    // SAFETY: forwarded.
-    guard_value(0, || {
-        unsafe { list.as_ref() }.map_or(0, |l| l.readers.len() as u32)
-    })
-}
-
-unsafe fn reader_at<'a>(list: *const cm_reader_list, index: u32) -> Result<&'a ReaderInfo> {
-    // SAFETY: forwarded.
-    let l = unsafe { required_ref(list, "list") }?;
-    l.readers.get(index as usize).ok_or_else(|| {
-        Error::new(
-            Status::InvalidArgument,
-            format!(
-                "index {index} is out of range (the list has {} readers)",
-                l.readers.len()
-            ),
-        )
-    })
-}
-
-/// Copies the name of reader `index` (the bytes PC/SC reported, UTF-8 on Linux; pass them back unchanged).
-/// Size-query pattern.
-///
-/// # Safety
-/// `list` NULL or live; buffers as in the conventions.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn cm_reader_list_name(
-    list: *const cm_reader_list,
-    index: u32,
-    buf: *mut c_char,
-    buf_len: usize,
-    len_out: *mut usize,
-) -> Status {
-    guard(|| {
-        // SAFETY: forwarded.
-        let r = unsafe { reader_at(list, index) }?;
-        // SAFETY: forwarded.
-        unsafe { write_bytes_out(r.name.to_bytes(), buf, buf_len, len_out) }
-    })
-}
-
-/// 1 when reader `index` holds a card, 0 when it is empty, -1 for NULL or an index out of range.
-///
-/// # Safety
-/// `list` NULL or live.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn cm_reader_list_card_present(
-    list: *const cm_reader_list,
-    index: u32,
-) -> i32 {
-    // SAFETY: forwarded.
-    guard_value(-1, || {
-        unsafe { reader_at(list, index) }.map_or(-1, |r| i32::from(r.card_present))
-    })
-}
-
-/// Copies the ATR of the card in reader `index` as lowercase packed hex ("" when empty). Size-query pattern.
-///
-/// # Safety
-/// As `cm_reader_list_name`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn cm_reader_list_atr(
-    list: *const cm_reader_list,
-    index: u32,
-    buf: *mut c_char,
-    buf_len: usize,
-    len_out: *mut usize,
-) -> Status {
-    guard(|| {
-        // SAFETY: forwarded.
-        let r = unsafe { reader_at(list, index) }?;
-        // SAFETY: forwarded.
-        unsafe {
-            write_str_out(
-                &r.atr.as_deref().map(to_hex).unwrap_or_default(),
-                buf,
-                buf_len,
-                len_out,
-            )
-        }
-    })
-}
-
-/// Frees a reader list; NULL is ignored.
-///
-/// # Safety
-/// `list` NULL or not yet freed.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn cm_reader_list_free(list: *mut cm_reader_list) {
-    // SAFETY: forwarded.
-    guard_value((), || unsafe { free_boxed(list) })
-}
-
 /// Waits until a card is present in `reader` (NULL or "" = any reader, including readers plugged in
 /// meanwhile) and copies the name of the reader holding it. `timeout_ms`: 0 checks once, `CM_WAIT_INFINITE`
 /// waits until a card arrives. Ends with `CM_STATUS_PCSC_TIMEOUT` or, after `cm_cancel_waits()` from another thread,
@@ -292,44 +136,6 @@ pub unsafe extern "C" fn cm_wait_for_card(
 #[unsafe(no_mangle)]
 pub extern "C" fn cm_cancel_waits() -> u32 {
     guard_value(0, || card::cancel_waits() as u32)
-}
-
-/// Parses an ATR given as hex in any common notation and describes it in `*info_out` (set
-/// `info_out->struct_size` first). Structural problems (length, TS, TCK) are reported in the struct, not
-/// as an error; only text that is not 2..33 hex bytes fails with `CM_STATUS_INVALID_ATR`.
-///
-/// # Safety
-/// `atr` NUL-terminated; `info_out` writable for `info_out->struct_size` bytes.
-#[must_use]
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn cm_parse_atr(atr: *const c_char, info_out: *mut cm_atr_info) -> Status {
-    guard(|| {
-        // SAFETY: forwarded.
-        let text = unsafe { required_str(atr, "atr") }?;
-        // SAFETY: the struct's first field is struct_size, checked before anything is written.
-        let _ =
-            unsafe { read_versioned(info_out.cast_const(), "info_out", size_of::<cm_atr_info>()) }?;
-        let info = AtrInfo::parse(&decode_hex_text(text)?)?;
-        let mut historical = [0u8; 15];
-        historical[..info.historical_bytes.len().min(15)]
-            .copy_from_slice(&info.historical_bytes[..info.historical_bytes.len().min(15)]);
-        let value = cm_atr_info {
-            struct_size: size_of::<cm_atr_info>() as u32,
-            length: info.bytes.len() as u32,
-            ts: u32::from(info.ts),
-            protocol_mask: info.protocol_mask(),
-            historical_length: info.historical_bytes.len() as u32,
-            historical_bytes: historical,
-            tck_required: i32::from(info.tck_required),
-            tck_present: i32::from(info.tck.is_some()),
-            tck_valid: i32::from(info.tck_valid == Some(true)),
-            well_formed: i32::from(info.is_well_formed()),
-            expected_length: info.expected_len as u32,
-        };
-        // SAFETY: checked non-NULL and large enough by read_versioned.
-        unsafe { *info_out = value };
-        Ok(())
-    })
 }
 
 /// The whole job in one call: reads the ATR and the card ID of the card in `reader` (NULL or "" = the first

@@ -13,10 +13,12 @@
 #![allow(non_camel_case_types)] // C names for the C API.
 
 pub mod assign_result;
+pub mod atr_info;
 pub mod calls;
 pub mod card;
 pub mod connection;
 pub mod error;
+pub mod reader_list;
 pub mod request;
 pub mod session;
 pub mod smartcard;
