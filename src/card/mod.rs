@@ -23,6 +23,11 @@ mod apdu;
 mod cardid;
 mod errors;
 mod wait;
+// Windows: reader names through WinSCard's wide (UTF-16) functions; a drop-in for the `pcsc` crate.
+#[cfg(windows)]
+mod winscard_w;
+#[cfg(windows)]
+use winscard_w as pcsc;
 
 pub use cardid::{CardIdInfo, CardIdSource, GuidByteOrder};
 pub use wait::{cancel_waits, wait_for_card};

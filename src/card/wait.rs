@@ -1,6 +1,8 @@
 //! Waiting for a card (`SCardGetStatusChange`) and cancelling waits from another thread.
 
 use super::errors::{self, lossy};
+#[cfg(windows)]
+use super::pcsc;
 use super::{establish, list_names, resolve_reader};
 use crate::{Error, Result, Status};
 use pcsc::{Context, ReaderState, State};
