@@ -31,7 +31,8 @@ OWN_AUTH=""
 cleanup() {
     stop_emulator
     [ -n "$OWN_AUTH" ] && bash "$ROOT/tests/rigs/auth/stop.sh" "$OWN_AUTH" >/dev/null 2>&1
-    rm -rf "$WORK"
+    # CM_WINDOWS_KEEP=1 keeps the logs (rig logs, Wine output) for a look afterwards.
+    if [ -n "${CM_WINDOWS_KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -54,9 +55,9 @@ if [ -z "$missing" ]; then ok "smoke.c calls every function of the header"; else
 # Approved request per assign-from-reader run and one for examples/assign.c.
 uuid() { cat /proc/sys/kernel/random/uuid; }
 REQ=$(uuid); PENDING=$(uuid); FAULT_CARD=$(uuid); CID=$(uuid)
-AFR_REQ=$(uuid); AFR_REQ2=$(uuid); ASSIGN_REQ=$(uuid); ASSIGN_CARD=$(uuid)
+REQ_X86=$(uuid); AFR_REQ=$(uuid); AFR_REQ2=$(uuid); ASSIGN_REQ=$(uuid); ASSIGN_CARD=$(uuid)
 emulator() {
-    start_emulator --request "$REQ=Approved" --request "$PENDING=Pending" --request "$AFR_REQ=Approved" \
+    start_emulator --request "$REQ=Approved" --request "$PENDING=Pending" --request "$REQ_X86=Approved" --request "$AFR_REQ=Approved" \
         --request "$AFR_REQ2=Approved" --request "$ASSIGN_REQ=Approved" \
         --fault "server-error=$CID:GET:cardid=$FAULT_CARD"
 }
@@ -160,8 +161,9 @@ cc -O2 -o "$WORK/pcsc-wait" "$ROOT/tests/rigs/pcsc/pcsc-wait.c" $(pkg-config --c
 cp "$ROOT/tests/rigs/pcsc/vcard.py" "$WORK/"
 binds=(--bind "$WORK")
 [ -n "$AUTH_ENV" ] && binds+=(--bind "$(dirname "$AUTH_ENV")")
-STAGE_DIR="$WORK" PCSC_RIG_SRC="$WORK" EMULATOR_URL="$EMULATOR_URL" STAGE_REQ="$AFR_REQ" STAGE_REQ_UTF8="$AFR_REQ2" \
-STAGE_SMOKE_ARGS="$EMULATOR_URL $REQ $PENDING $FAULT_CARD $CID" AUTH_ENV="$AUTH_ENV" STAGE_PENDING="$PENDING" \
+STAGE_DIR="$WORK" PCSC_RIG_SRC="$WORK" EMULATOR_URL="$EMULATOR_URL" STAGE_REQ="$AFR_REQ" STAGE_REQ2="$AFR_REQ2" \
+STAGE_SMOKE_ARGS_x64="$EMULATOR_URL $REQ $PENDING $FAULT_CARD $CID" \
+STAGE_SMOKE_ARGS_x86="$EMULATOR_URL $REQ_X86 $PENDING $FAULT_CARD $CID $(uuid)" AUTH_ENV="$AUTH_ENV" STAGE_PENDING="$PENDING" \
 STAGE_ASSIGN_ARGS="$EMULATOR_URL $ASSIGN_REQ $ASSIGN_CARD 3b8d0180fba000000397425446590301c8" \
     "$ROOT/scripts/wine10-root.sh" exec "${binds[@]}" -- bash "$ROOT/tests/windows/wine10-stage.sh" 2>&1 | tee "$WORK/stage.log"
 counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$WORK/stage.log" | tail -1)

@@ -2,11 +2,13 @@
  * Built with mingw and run under Wine against the Windows DLL (tests/windows/run.sh), and natively
  * against the Linux library (same script, --native), with the CM emulator on loopback.
  *
- * Usage: smoke URL REQUEST_ID PENDING_REQUEST_ID FAULT_CARD_ID CORRELATION_ID
+ * Usage: smoke URL REQUEST_ID PENDING_REQUEST_ID FAULT_CARD_ID CORRELATION_ID [CARD_ID]
  *   REQUEST_ID          an Approved request of the emulator
  *   PENDING_REQUEST_ID  a Pending request (assigning it gives 403)
  *   FAULT_CARD_ID       a card id for which the emulator answers GET /smartcards?cardid= with 500
  *   CORRELATION_ID      the correlation id of that 500
+ *   CARD_ID             the card id to bind (default 6f9619ff-8b86-d011-b42d-00c04fc964ff); one per run
+ *                       against the same emulator, which refuses to register a card twice
  * Ends with "N passed, M failed"; exit status 1 on failure. */
 #include "cm_smartcard.h"
 
@@ -42,13 +44,16 @@ static void print_last_error(void)
 }
 
 static const char *const ATR = "3B 8D 01 80 FB A0 00 00 03 97 42 54 46 59 03 01 C8";
-static const char *const CARD_ID = "6f9619ff-8b86-d011-b42d-00c04fc964ff";
+static const char *CARD_ID = "6f9619ff-8b86-d011-b42d-00c04fc964ff";
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s URL REQUEST_ID PENDING_REQUEST_ID FAULT_CARD_ID CORRELATION_ID\n", argv[0]);
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: %s URL REQUEST_ID PENDING_REQUEST_ID FAULT_CARD_ID CORRELATION_ID [CARD_ID]\n", argv[0]);
         return 2;
+    }
+    if (argc == 7) {
+        CARD_ID = argv[6];
     }
     const char *url = argv[1], *request_id = argv[2], *pending_id = argv[3], *fault_card = argv[4], *cid = argv[5];
     char buf[4096];

@@ -1,6 +1,6 @@
 /* SSPI (Negotiate/NTLM through Windows' secur32, here Wine's) against the auth rig (tests/rigs/auth):
- * GET a request that the backend does not know. Authenticated, the proxy forwards it and the backend
- * answers 404 (CM_STATUS_HTTP_NOT_FOUND); not authenticated, the answer is an auth status.
+ * GET a request through the authenticating proxy. Authenticated, the proxy forwards it to the CM emulator,
+ * which answers (CM_STATUS_OK); not authenticated, the answer is an auth status (400-499).
  *
  * Usage: sspi URL METHOD EXPECTED_STATUS
  *   METHOD  negotiate (current user's Kerberos ticket), negotiate-explicit, ntlm

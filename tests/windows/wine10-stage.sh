@@ -8,8 +8,8 @@
 # network). Prints "ok"/"FAIL"/"SKIP" lines and ends with "N passed, M failed".
 #
 # Environment (set by run.sh): STAGE_DIR (work dir: bin-x64/, bin-x86/, logs), PCSC_RIG_SRC (tests/rigs/pcsc),
-# EMULATOR_URL, STAGE_REQ (an Approved request for assign_from_reader), STAGE_REQ_UTF8 (another one, for
-# the non-ASCII reader), STAGE_SMOKE_ARGS (smoke.exe's arguments), AUTH_ENV (auth.env of the auth rig, or
+# EMULATOR_URL, STAGE_REQ and STAGE_REQ2 (Approved requests for assign_from_reader), STAGE_SMOKE_ARGS_x64
+# and STAGE_SMOKE_ARGS_x86 (smoke.exe's arguments: one request and card per run), AUTH_ENV (auth.env of the auth rig, or
 # empty), STAGE_ASSIGN_ARGS (examples: URL REQUEST CARD ATR), STAGE_PENDING (a Pending request).
 set -u
 R=${WINE10_ROOT:?run through scripts/wine10-root.sh exec}
@@ -165,18 +165,19 @@ check_bound() { # check_bound LOG REQUEST CARD_ID_WINDOWS
     tr -d '\r' <"$log" | grep -qi "$want" && [ -n "$uuid" ] && echo "$body" | grep -qi "\"NewSmartcardUuid\": *\"$uuid\""
 }
 if [ -f "$B64/assign_from_reader.exe" ]; then
-    if WINE_EXTRA_ENV="CM_AUTH=none" wine_run "$W/afr.log" "$B64/assign_from_reader.exe" "$EMULATOR_URL" "$STAGE_REQ" "Virtual PCD 00 00" \
+    # No reader argument: the first reader with a card (the GIDS card).
+    if WINE_EXTRA_ENV="CM_AUTH=none" wine_run "$W/afr.log" "$B64/assign_from_reader.exe" "$EMULATOR_URL" "$STAGE_REQ" \
        && check_bound "$W/afr.log" "$STAGE_REQ" bc88f13f-83ba-4037-8262-46eba1291c6e; then
-        ok "x64 examples/assign_from_reader.c: card in the root's reader bound through the emulator ($(grep -i 'card id' "$W/afr.log" | tr -d '\r' | head -1))"
+        ok "x64 examples/assign_from_reader.c: the card in the root's first reader bound through the emulator ($(grep -i 'card id' "$W/afr.log" | tr -d '\r' | head -1 | tr -s ' '))"
     else
         show "$W/afr.log"; ko "x64 examples/assign_from_reader.c end to end"
     fi
-    # No reader argument: the first reader with a card.
-    if WINE_EXTRA_ENV="CM_AUTH=none" wine_run "$W/afr2.log" "$B64/assign_from_reader.exe" "$EMULATOR_URL" "$STAGE_REQ_UTF8" \
-       && check_bound "$W/afr2.log" "$STAGE_REQ_UTF8" bc88f13f-83ba-4037-8262-46eba1291c6e; then
-        ok "x64 examples/assign_from_reader.c without a reader name (first reader with a card)"
+    # A named reader: the PIV card.
+    if WINE_EXTRA_ENV="CM_AUTH=none" wine_run "$W/afr2.log" "$B64/assign_from_reader.exe" "$EMULATOR_URL" "$STAGE_REQ2" "Virtual PCD 00 01" \
+       && check_bound "$W/afr2.log" "$STAGE_REQ2" 33221100-5544-7766-8899-aabbccddeeff; then
+        ok "x64 examples/assign_from_reader.c with a reader name binds the PIV card"
     else
-        show "$W/afr2.log"; ko "x64 examples/assign_from_reader.c without a reader"
+        show "$W/afr2.log"; ko "x64 examples/assign_from_reader.c with a reader name"
     fi
 else
     ko "bin-x64/assign_from_reader.exe missing"
@@ -207,8 +208,9 @@ fi
 for arch in x64 x86; do
     b="$W/bin-$arch"
     [ -f "$b/smoke.exe" ] || { skip "$arch: no smoke.exe (DLL not built)"; continue; }
+    args_var=STAGE_SMOKE_ARGS_$arch
     # shellcheck disable=SC2086
-    if wine_run "$W/smoke-$arch.log" "$b/smoke.exe" $STAGE_SMOKE_ARGS; then
+    if wine_run "$W/smoke-$arch.log" "$b/smoke.exe" ${!args_var}; then
         ok "$arch smoke.exe under $WINE_VERSION: $(last_line "$W/smoke-$arch.log") ($(grep '^cm_list_readers' "$W/smoke-$arch.log" | tr -d '\r'))"
     else
         show "$W/smoke-$arch.log"; ko "$arch smoke.exe under Wine 10"
@@ -243,14 +245,14 @@ if [ -n "${AUTH_ENV:-}" ] && [ -f "$AUTH_ENV" ]; then
         exe="$W/bin-$arch/sspi.exe"
         [ -f "$exe" ] || continue
         # Negotiate with the current user's Kerberos ticket (alice's ccache from the rig).
-        if WINE_EXTRA_ENV="$krb" wine_run "$W/sspi-$arch-neg.log" "$exe" "$AUTH_NEGOTIATE_URL" negotiate 301; then
+        if WINE_EXTRA_ENV="$krb" wine_run "$W/sspi-$arch-neg.log" "$exe" "$AUTH_NEGOTIATE_URL" negotiate 0; then
             ok "$arch SSPI Negotiate (Kerberos ticket) through Wine's secur32: $(last_line "$W/sspi-$arch-neg.log" | cut -c1-100)"
         else
             show "$W/sspi-$arch-neg.log"; ko "$arch SSPI Negotiate (Kerberos) under Wine 10"
         fi
         # Negotiate with explicit Kerberos credentials (no ticket cache).
         if WINE_EXTRA_ENV="KRB5_CONFIG=$KRB5_CONFIG KRB5CCNAME=FILE:/tmp/no-such-ccache-$arch CM_TEST_USER=$AUTH_KRB5_USER CM_TEST_PASSWORD=$AUTH_KRB5_PASSWORD" \
-           wine_run "$W/sspi-$arch-negx.log" "$exe" "$AUTH_NEGOTIATE_URL" negotiate-explicit 301; then
+           wine_run "$W/sspi-$arch-negx.log" "$exe" "$AUTH_NEGOTIATE_URL" negotiate-explicit 0; then
             ok "$arch SSPI Negotiate with explicit credentials: $(last_line "$W/sspi-$arch-negx.log" | cut -c1-100)"
         else
             show "$W/sspi-$arch-negx.log"; ko "$arch SSPI Negotiate with explicit credentials under Wine 10"
@@ -258,7 +260,7 @@ if [ -n "${AUTH_ENV:-}" ] && [ -f "$AUTH_ENV" ]; then
         # NTLM with explicit credentials: Wine's NTLM SSP runs Samba's ntlm_auth (winbind).
         for target in "$AUTH_NTLM_URL" "$AUTH_NTLM_GSS_URL"; do
             if WINE_EXTRA_ENV="KRB5_CONFIG=$KRB5_CONFIG CM_TEST_USER=$AUTH_NTLM_DOMAIN\\$AUTH_NTLM_USER CM_TEST_PASSWORD=$AUTH_NTLM_PASSWORD" \
-               wine_run "$W/sspi-$arch-ntlm.log" "$exe" "$target" ntlm 301; then
+               wine_run "$W/sspi-$arch-ntlm.log" "$exe" "$target" ntlm 0; then
                 ok "$arch SSPI NTLM (explicit credentials, ntlm_auth) against $target: $(last_line "$W/sspi-$arch-ntlm.log" | cut -c1-80)"
             else
                 show "$W/sspi-$arch-ntlm.log"; ko "$arch SSPI NTLM with explicit credentials against $target under Wine 10"
@@ -266,7 +268,7 @@ if [ -n "${AUTH_ENV:-}" ] && [ -f "$AUTH_ENV" ]; then
         done
         # A wrong password is a rejection, not a success.
         if WINE_EXTRA_ENV="CM_TEST_USER=$AUTH_NTLM_DOMAIN\\$AUTH_NTLM_USER CM_TEST_PASSWORD=wrong-password" \
-           wine_run "$W/sspi-$arch-bad.log" "$exe" "$AUTH_NTLM_URL" ntlm 401; then
+           wine_run "$W/sspi-$arch-bad.log" "$exe" "$AUTH_NTLM_GSS_URL" ntlm 401; then
             ok "$arch SSPI NTLM with a wrong password is rejected (CM_STATUS_AUTH_REJECTED)"
         else
             show "$W/sspi-$arch-bad.log"; ko "$arch SSPI NTLM wrong password"
