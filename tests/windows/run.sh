@@ -135,6 +135,15 @@ while read -r triple arch; do
     if [ $built = 1 ]; then ok "$arch: smoke.c, card.c, sspi.c$([ "$arch" = x64 ] && echo ', examples/assign.c, assign_from_reader.c, lookup.cpp') built with mingw ($CFLAGS) against libcm_smartcard.dll.a"; else ko "$arch: mingw builds"; fi
 done <"$WORK/dist/targets"
 
+# The library's Rust unit tests built for Windows (x64), to run under Wine 10 (winscard_w.rs is Windows-only).
+if out=$(cd "$ROOT" && cargo test --lib --no-run --target x86_64-pc-windows-gnu 2>&1) \
+   && exe=$(echo "$out" | sed -n 's/.*Executable unittests src\/lib.rs (\(.*\.exe\)).*/\1/p' | head -1) && [ -f "$ROOT/$exe" ] || [ -f "$exe" ]; then
+    [ -f "$exe" ] || exe="$ROOT/$exe"
+    cp "$exe" "$WORK/bin-x64/unit-tests.exe" && ok "x64: the library's Rust unit tests built for Windows"
+else
+    echo "$out" | tail -5; ko "x64: building the Rust unit tests for Windows"
+fi
+
 # ---- Wine 10 in a Debian 13 root ---------------------------------------------------------------------
 if [ "$(id -u)" != 0 ]; then
     skip "Wine 10 stage: needs root (debootstrap, chroot, mounts)"; summary

@@ -156,6 +156,15 @@ else
     ko "bin-x64/card.exe missing"
 fi
 
+# The library's Rust unit tests (incl. src/card/winscard_w.rs, which only builds for Windows).
+if [ -f "$B64/unit-tests.exe" ]; then
+    if wine_run "$W/unit-tests.log" "$B64/unit-tests.exe" && grep -q '^test result: ok' <(tr -d '\r' <"$W/unit-tests.log"); then
+        ok "x64 Rust unit tests of the library under Wine 10: $(tr -d '\r' <"$W/unit-tests.log" | grep '^test result' | cut -d. -f2 | sed 's/^ //')"
+    else
+        show "$W/unit-tests.log"; ko "x64 Rust unit tests under Wine 10"
+    fi
+fi
+
 # assign-from-reader end to end: the example, reading the card in the root's reader and POSTing to the
 # emulator on the host; the emulator's request then names the new smartcard.
 check_bound() { # check_bound LOG REQUEST CARD_ID_WINDOWS
