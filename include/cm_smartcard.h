@@ -47,20 +47,8 @@
 // Longest ATR allowed by ISO/IEC 7816-3: TS plus 32 bytes.
 #define MAX_ATR_LEN 33
 
-// Maximum number of 401 answers the client will respond to in one call.
-#define MAX_LEGS 3
-
 // Default cap on a response body; CM answers are a few KiB.
-#define DEFAULT_MAX_RESPONSE_BYTES (1024 * 1024)
-
-// Binding state: no card is bound to the request; the assignment did not happen and may be sent again.
-#define CM_BINDING_NOT_BOUND 0
-
-// Binding state: this card is bound to the request; the assignment happened, do not send it again.
-#define CM_BINDING_BOUND_TO_THIS_CARD 1
-
-// Binding state: another card is bound to the request.
-#define CM_BINDING_BOUND_TO_OTHER_CARD 2
+#define CM_DEFAULT_MAX_RESPONSE_BYTES (1024 * 1024)
 
 // Card-id byte order: Windows / .NET `new Guid(bytes)` (the first three fields little-endian). The default,
 // and the most likely reading of MIM CM (unverified on a real server).
@@ -71,6 +59,15 @@
 
 // `timeout_ms` value for `cm_wait_for_card` that waits until a card arrives or the wait is cancelled.
 #define CM_WAIT_INFINITE 4294967295
+
+// Binding state: no card is bound to the request; the assignment did not happen and may be sent again.
+#define CM_BINDING_NOT_BOUND 0
+
+// Binding state: this card is bound to the request; the assignment happened, do not send it again.
+#define CM_BINDING_BOUND_TO_THIS_CARD 1
+
+// Binding state: another card is bound to the request.
+#define CM_BINDING_BOUND_TO_OTHER_CARD 2
 
 // Authentication: Negotiate (Kerberos, NTLM fallback) with the current user's credentials — the logged-on
 // Windows session (SSPI) or the Kerberos ticket cache / keytab (GSSAPI). The default (value 0).
@@ -91,8 +88,25 @@
 // Authentication: `Authorization: Bearer <bearer_token>` (for example a token obtained from ADFS).
 #define CM_AUTH_BEARER 5
 
-// Auth flag: allow credentials or tokens to be sent over plain `http://` (labs only).
+// Auth flag: allow credentials or tokens to be sent over plain `http://` (labs only); also allows Basic
+// credentials to a plain-http proxy.
 #define CM_AUTH_FLAG_ALLOW_INSECURE_HTTP 1
+
+// Auth flag: require the server to prove its identity (Kerberos mutual authentication). An answer without
+// that proof — NTLM, or Negotiate without a verified final token — is `CM_STATUS_AUTH_SERVER_UNVERIFIED`
+// (the server did process the request; never resend it).
+#define CM_AUTH_FLAG_REQUIRE_MUTUAL_AUTH 2
+
+// Proxy: the system's settings (the default, value 0). Windows: the current user's WinHTTP / Internet
+// Options settings incl. auto-detect and PAC (as .NET uses). Unix: `https_proxy`/`HTTPS_PROXY`,
+// `http_proxy`, `all_proxy`/`ALL_PROXY` with `no_proxy`/`NO_PROXY`. Loopback servers are never proxied.
+#define CM_PROXY_SYSTEM 0
+
+// Proxy: never use one.
+#define CM_PROXY_NONE 1
+
+// Proxy: `proxy_url`, except for the hosts in `proxy_bypass`.
+#define CM_PROXY_EXPLICIT 2
 
 // The ABI version: raised only when an existing signature or struct layout changes incompatibly
 // (never within a major version). Adding exports or appending struct fields does not change it.
@@ -156,7 +170,7 @@ enum cm_status
   CM_STATUS_PCSC_UNSUPPORTED_CARD = 109,
   // No card was presented within the timeout.
   CM_STATUS_PCSC_TIMEOUT = 110,
-  // The wait was cancelled by `cm_cancel_wait()` or another PC/SC cancel.
+  // The wait was cancelled by `cm_cancel_waits()` or another PC/SC cancel.
   CM_STATUS_PCSC_CANCELLED = 111,
   // The reader is temporarily unavailable.
   CM_STATUS_PCSC_READER_UNAVAILABLE = 112,
@@ -176,11 +190,15 @@ enum cm_status
   CM_STATUS_TIMEOUT = 203,
   // The POST may have reached the server, but no answer was received (connection closed or timed out after
   // sending). It was NOT retried. Use `cm_reconcile_assignment()` to learn whether the card was bound.
+  // A request that provably never reached the server (connect, TLS handshake, proxy, a pooled connection
+  // found closed) is never reported with this code.
   CM_STATUS_OUTCOME_UNKNOWN = 204,
   // The response exceeded the library's size cap.
   CM_STATUS_RESPONSE_TOO_LARGE = 205,
   // The server answered with a redirect; redirects are never followed (credentials must not leak).
   CM_STATUS_REDIRECT_REFUSED = 206,
+  // The proxy could not be reached, or refused or failed the tunnel to the server. Nothing was sent.
+  CM_STATUS_PROXY_FAILED = 207,
   // Any other transport failure (the last-error message names it).
   CM_STATUS_TRANSPORT_ERROR = 299,
   // HTTP 403 Forbidden: request not Approved/Executing, card or request already bound, or missing CM permissions.
@@ -207,6 +225,13 @@ enum cm_status
   CM_STATUS_AUTH_MUTUAL_FAILED = 404,
   // The requested authentication method is not built into this library (for example a disabled cargo feature).
   CM_STATUS_AUTH_UNSUPPORTED = 405,
+  // The server PROCESSED the request (it answered 2xx) but its identity is not proven: its final Negotiate
+  // token was missing or did not verify. The outcome is known — do NOT send the request again. Outputs are
+  // filled as on success; treat them with suspicion.
+  CM_STATUS_AUTH_SERVER_UNVERIFIED = 406,
+  // The proxy demands authentication that could not be given (no usable scheme, or credentials refused).
+  // Nothing was sent to the server.
+  CM_STATUS_PROXY_AUTH_REQUIRED = 407,
   // A bug: a panic was caught at the library boundary. The host process is unaffected.
   CM_STATUS_PANIC = 900,
   // A bug or an impossible state inside the library.
@@ -220,7 +245,8 @@ typedef int32_t cm_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// The outcome of a successful `cm_assign_smartcard`. Free with `cm_assign_result_free`.
+// The outcome of a successful `cm_assign_smartcard` (or one answered with
+// `CM_STATUS_AUTH_SERVER_UNVERIFIED`). Free with `cm_assign_result_free`.
 typedef struct cm_assign_result cm_assign_result;
 
 // A snapshot of the PC/SC readers. Free with `cm_reader_list_free`.
@@ -229,8 +255,40 @@ typedef struct cm_reader_list cm_reader_list;
 // A CM request object read from the server. Free with `cm_request_free`.
 typedef struct cm_request cm_request;
 
+// A session with one CM server: pooled keep-alive connections, kept authenticated where the protocol
+// allows, TLS session resumption, trust roots parsed once. One session may be used by several threads at
+// once (each call takes its own connection from the pool). Create with `cm_session_new`, free with
+// `cm_session_free`.
+typedef struct cm_session cm_session;
+
 // A CM smartcard object read from the server. Free with `cm_smartcard_free`.
 typedef struct cm_smartcard cm_smartcard;
+
+// What an ATR says about itself (filled by `cm_parse_atr`). Set `struct_size` before the call.
+typedef struct cm_atr_info {
+  // Must be `sizeof(cm_atr_info)`.
+  uint32_t struct_size;
+  // Number of ATR bytes (2..33).
+  uint32_t length;
+  // TS: 0x3B direct or 0x3F inverse convention (anything else is reported as not well formed).
+  uint32_t ts;
+  // Indicated protocols: bit n set = T=n (T=0 when none is indicated).
+  uint32_t protocol_mask;
+  // Number of historical bytes (0..15).
+  uint32_t historical_length;
+  // The historical bytes; the first `historical_length` are valid.
+  uint8_t historical_bytes[15];
+  // 1 when ISO 7816-3 requires a TCK (a protocol other than T=0 is indicated), else 0.
+  int32_t tck_required;
+  // 1 when the ATR has a TCK byte, else 0.
+  int32_t tck_present;
+  // 1 when the TCK checksum is correct, 0 when it is wrong or absent.
+  int32_t tck_valid;
+  // 1 when the structure (length, TS, TCK) is consistent, else 0. Card ATRs are never rejected for this.
+  int32_t well_formed;
+  // The length the structure implies.
+  uint32_t expected_length;
+} cm_atr_info;
 
 // How to reach and authenticate to the CM server. Zero-initialize, set `struct_size` and `server_url`;
 // every other field has a safe default at zero / NULL. The strings are UTF-8 and only read during the call.
@@ -261,6 +319,23 @@ typedef struct cm_connection {
   const char *bearer_token;
   // Kerberos service principal name override; NULL = `HTTP/<host of server_url>`.
   const char *spn;
+  // One of the `CM_PROXY_*` values; 0 = `CM_PROXY_SYSTEM`. https servers are reached through a CONNECT
+  // tunnel; a proxy that cannot be reached or refuses the tunnel gives `CM_STATUS_PROXY_FAILED` (nothing
+  // sent).
+  uint32_t proxy_mode;
+  // `CM_PROXY_EXPLICIT`: the proxy, `http://host:port`.
+  const char *proxy_url;
+  // `CM_PROXY_EXPLICIT`: hosts never proxied, separated by `,` or `;` (`cm.contoso.com`, `.contoso.com`,
+  // `*.contoso.com`, `<local>`, `*`); NULL = none.
+  const char *proxy_bypass;
+  // User for a proxy that answers 407 (`DOMAIN\user`); NULL = the current user (Negotiate/NTLM).
+  const char *proxy_username;
+  // Password for `proxy_username`; wiped after use like `password`.
+  const char *proxy_password;
+  // Sessions: idle connections kept alive for later calls; 0 = 4.
+  uint32_t max_idle_connections;
+  // Sessions: idle connections older than this many milliseconds are closed; 0 = 30000.
+  uint32_t idle_timeout_ms;
 } cm_connection;
 
 // What to bind: the CM request, the card, and its ATR. Zero-initialize and set `struct_size`.
@@ -275,51 +350,9 @@ typedef struct cm_assignment {
   const char *atr;
 } cm_assignment;
 
-// What an ATR says about itself (filled by `cm_parse_atr`). Set `struct_size` before the call.
-typedef struct cm_atr_info {
-  // Must be `sizeof(cm_atr_info)`.
-  uint32_t struct_size;
-  // Number of ATR bytes (2..33).
-  uint32_t length;
-  // TS: 0x3B direct or 0x3F inverse convention (anything else is reported as not well formed).
-  uint32_t ts;
-  // Indicated protocols: bit n set = T=n (T=0 when none is indicated).
-  uint32_t protocol_mask;
-  // Number of historical bytes (0..15).
-  uint32_t historical_length;
-  // The historical bytes; the first `historical_length` are valid.
-  uint8_t historical_bytes[15];
-  // 1 when ISO 7816-3 requires a TCK (a protocol other than T=0 is indicated), else 0.
-  int32_t tck_required;
-  // 1 when the ATR has a TCK byte, else 0.
-  int32_t tck_present;
-  // 1 when the TCK checksum is correct, 0 when it is wrong or absent.
-  int32_t tck_valid;
-  // 1 when the structure (length, TS, TCK) is consistent, else 0. Card ATRs are never rejected for this.
-  int32_t well_formed;
-  // The length the structure implies.
-  uint32_t expected_length;
-} cm_atr_info;
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
-
-// Binds a smart card to a CM request: `POST {server}/CertificateManagement/api/v1.0/smartcards` with
-// `{"requestid","cardid","atr"}`.
-//
-// - `connection`: server and authentication (required).
-// - `assignment`: request id, card id, ATR (required); validated and normalized before anything is sent.
-// - `result_out`: receives the result on success (free it with `cm_assign_result_free`); NULL if the caller
-//   does not need it. Set to NULL on failure.
-//
-// The POST is sent at most once. When the connection breaks after its bytes may have reached the server,
-// the call returns `CM_STATUS_OUTCOME_UNKNOWN` and does not retry: call `cm_reconcile_assignment` to learn
-// whether the card was bound. Blocks for at most the configured timeouts per authentication leg.
-//
-// # Safety
-// Pointers must be NULL or valid for the call; strings NUL-terminated.
-CM_MUST_USE cm_status cm_assign_smartcard(const struct cm_connection *connection, const struct cm_assignment *assignment_in, struct cm_assign_result **result_out);
 
 // The HTTP status of the successful answer: 201 (the body named the smartcard) or 204 (no body).
 // Returns 0 for NULL.
@@ -359,104 +392,6 @@ cm_status cm_assign_result_atr(const struct cm_assign_result *result, char *buf,
 // # Safety
 // `result` must be NULL or a result not yet freed.
 void cm_assign_result_free(struct cm_assign_result *result);
-
-// Learns whether an assignment took effect, after `CM_STATUS_OUTCOME_UNKNOWN` (or any doubt): reads the
-// request (`GET /requests/{id}`) and, when a card is bound to it, that smartcard (`GET /smartcards/{uuid}`),
-// and compares its serial number with the card id. Only GETs are sent.
-//
-// - `state_out` (required): one of `CM_BINDING_*`.
-// - `smartcard_uuid_buf`/`smartcard_uuid_buf_len`/`smartcard_uuid_len_out`: the smartcard bound to the
-//   request ("" when none), size-query pattern; the buffer may be NULL with length 0 when not wanted, in
-//   which case `smartcard_uuid_len_out` may be NULL too. `CM_UUID_BUFFER_SIZE` bytes always suffice.
-//
-// An unknown request gives `CM_STATUS_HTTP_FORBIDDEN` with HTTP status 204 in the last error.
-//
-// # Safety
-// Pointers must be NULL or valid for the call.
-CM_MUST_USE cm_status cm_reconcile_assignment(const struct cm_connection *connection, const struct cm_assignment *assignment_in, int32_t *state_out, char *smartcard_uuid_buf, size_t smartcard_uuid_buf_len, size_t *smartcard_uuid_len_out);
-
-// Looks up the smartcard CM holds for a card id (`GET /smartcards?cardid=`). On success `*smartcard_out`
-// is the smartcard (free with `cm_smartcard_free`) or NULL when CM has none for this card.
-//
-// # Safety
-// Pointers must be NULL or valid; `card_id` NUL-terminated.
-CM_MUST_USE cm_status cm_find_smartcard(const struct cm_connection *connection, const char *card_id, struct cm_smartcard **smartcard_out);
-
-// Reads a smartcard by its CM uuid (`GET /smartcards/{uuid}`). On success `*smartcard_out` is the
-// smartcard or NULL when CM does not know it.
-//
-// # Safety
-// Pointers must be NULL or valid; `smartcard_uuid` NUL-terminated.
-CM_MUST_USE cm_status cm_get_smartcard(const struct cm_connection *connection, const char *smartcard_uuid, struct cm_smartcard **smartcard_out);
-
-// Reads a CM request (`GET /requests/{id}`). On success `*request_out` is the request (free with
-// `cm_request_free`) or NULL when CM does not know it.
-//
-// # Safety
-// Pointers must be NULL or valid; `request_id` NUL-terminated.
-CM_MUST_USE cm_status cm_get_request(const struct cm_connection *connection, const char *request_id, struct cm_request **request_out);
-
-// Copies the smartcard's CM uuid. Size-query pattern.
-//
-// # Safety
-// `smartcard` NULL or live; buffers as in the conventions.
-cm_status cm_smartcard_uuid(const struct cm_smartcard *smartcard, char *buf, size_t buf_len, size_t *len_out);
-
-// Copies the smartcard's `SerialNumber` as CM returned it (for Base CSP cards `{card id}` in braces).
-// Size-query pattern.
-//
-// # Safety
-// As `cm_smartcard_uuid`.
-cm_status cm_smartcard_serial_number(const struct cm_smartcard *smartcard, char *buf, size_t buf_len, size_t *len_out);
-
-// Copies the smartcard's `Atr`. Size-query pattern.
-//
-// # Safety
-// As `cm_smartcard_uuid`.
-cm_status cm_smartcard_atr(const struct cm_smartcard *smartcard, char *buf, size_t buf_len, size_t *len_out);
-
-// Copies the whole smartcard object as the server's JSON, for fields not modelled here. Size-query pattern.
-//
-// # Safety
-// As `cm_smartcard_uuid`.
-cm_status cm_smartcard_json(const struct cm_smartcard *smartcard, char *buf, size_t buf_len, size_t *len_out);
-
-// The smartcard's numeric `Status` as CM returned it (-1 when absent or for NULL).
-//
-// # Safety
-// `smartcard` NULL or live.
-int32_t cm_smartcard_status(const struct cm_smartcard *smartcard);
-
-// Frees a smartcard; NULL is ignored.
-//
-// # Safety
-// `smartcard` NULL or not yet freed.
-void cm_smartcard_free(struct cm_smartcard *smartcard);
-
-// The request's numeric `Status` as CM returned it (-1 when absent or for NULL). The docs show 3 for an
-// approved request and 8 for a completed one; other values are undocumented.
-//
-// # Safety
-// `request` NULL or live.
-int32_t cm_request_status(const struct cm_request *request);
-
-// Copies the request's `NewSmartcardUuid`: the smartcard bound to it, "" while none is. Size-query pattern.
-//
-// # Safety
-// `request` NULL or live; buffers as in the conventions.
-cm_status cm_request_new_smartcard_uuid(const struct cm_request *request, char *buf, size_t buf_len, size_t *len_out);
-
-// Copies the whole request object as the server's JSON. Size-query pattern.
-//
-// # Safety
-// As `cm_request_new_smartcard_uuid`.
-cm_status cm_request_json(const struct cm_request *request, char *buf, size_t buf_len, size_t *len_out);
-
-// Frees a request; NULL is ignored.
-//
-// # Safety
-// `request` NULL or not yet freed.
-void cm_request_free(struct cm_request *request);
 
 // Reads the ATR of the card in `reader` (NULL = the first reader that holds a card) as lowercase packed hex,
 // exactly as PC/SC returned it. Connects in shared mode (never exclusive) and releases everything on every
@@ -547,6 +482,63 @@ CM_MUST_USE cm_status cm_parse_atr(const char *atr, struct cm_atr_info *info_out
 // Pointers NULL or valid; strings NUL-terminated.
 CM_MUST_USE cm_status cm_assign_smartcard_from_reader(const struct cm_connection *connection, const char *request_id, const char *reader, uint32_t byte_order, struct cm_assign_result **result_out);
 
+// Binds a smart card to a CM request: `POST {server}/CertificateManagement/api/v1.0/smartcards` with
+// `{"requestid","cardid","atr"}`.
+//
+// - `connection`: server and authentication (required).
+// - `assignment`: request id, card id, ATR (required); validated and normalized before anything is sent.
+// - `result_out`: receives the result on success (free it with `cm_assign_result_free`); NULL if the caller
+//   does not need it. Set to NULL on failure.
+//
+// The POST is sent at most once. When the connection breaks after its bytes may have reached the server,
+// the call returns `CM_STATUS_OUTCOME_UNKNOWN` and does not retry: call `cm_reconcile_assignment` to learn
+// whether the card was bound. Blocks for at most the configured timeouts per authentication leg.
+//
+// `CM_STATUS_AUTH_SERVER_UNVERIFIED`: the server bound the card (201) but did not prove its identity;
+// `*result_out` is filled as on success. Never resend.
+//
+// Each call opens (and closes) its own connection; for many calls use a `cm_session`.
+//
+// # Safety
+// Pointers must be NULL or valid for the call; strings NUL-terminated.
+CM_MUST_USE cm_status cm_assign_smartcard(const struct cm_connection *connection, const struct cm_assignment *assignment, struct cm_assign_result **result_out);
+
+// Learns whether an assignment took effect, after `CM_STATUS_OUTCOME_UNKNOWN` (or any doubt): reads the
+// request (`GET /requests/{id}`) and, when a card is bound to it, that smartcard (`GET /smartcards/{uuid}`),
+// and compares its serial number with the card id. Only GETs are sent.
+//
+// - `state_out` (required): one of `CM_BINDING_*`.
+// - `smartcard_uuid_buf`/`smartcard_uuid_buf_len`/`smartcard_uuid_len_out`: the smartcard bound to the
+//   request ("" when none), size-query pattern; the buffer may be NULL with length 0 when not wanted, in
+//   which case `smartcard_uuid_len_out` may be NULL too. `CM_UUID_BUFFER_SIZE` bytes always suffice.
+//
+// An unknown request gives `CM_STATUS_HTTP_FORBIDDEN` with HTTP status 204 in the last error.
+//
+// # Safety
+// Pointers must be NULL or valid for the call.
+CM_MUST_USE cm_status cm_reconcile_assignment(const struct cm_connection *connection, const struct cm_assignment *assignment, int32_t *state_out, char *smartcard_uuid_buf, size_t smartcard_uuid_buf_len, size_t *smartcard_uuid_len_out);
+
+// Looks up the smartcard CM holds for a card id (`GET /smartcards?cardid=`). On success `*smartcard_out`
+// is the smartcard (free with `cm_smartcard_free`) or NULL when CM has none for this card.
+//
+// # Safety
+// Pointers must be NULL or valid; `card_id` NUL-terminated.
+CM_MUST_USE cm_status cm_find_smartcard(const struct cm_connection *connection, const char *card_id, struct cm_smartcard **smartcard_out);
+
+// Reads a smartcard by its CM uuid (`GET /smartcards/{uuid}`). On success `*smartcard_out` is the
+// smartcard or NULL when CM does not know it.
+//
+// # Safety
+// Pointers must be NULL or valid; `smartcard_uuid` NUL-terminated.
+CM_MUST_USE cm_status cm_get_smartcard(const struct cm_connection *connection, const char *smartcard_uuid, struct cm_smartcard **smartcard_out);
+
+// Reads a CM request (`GET /requests/{id}`). On success `*request_out` is the request (free with
+// `cm_request_free`) or NULL when CM does not know it.
+//
+// # Safety
+// Pointers must be NULL or valid; `request_id` NUL-terminated.
+CM_MUST_USE cm_status cm_get_request(const struct cm_connection *connection, const char *request_id, struct cm_request **request_out);
+
 // The status of the last failing call on this thread, or `CM_STATUS_OK` (0) when the last call succeeded.
 int32_t cm_last_error_status(void);
 
@@ -579,6 +571,123 @@ cm_status cm_last_error_server_message(char *buf, size_t buf_len, size_t *len_ou
 // # Safety
 // As `cm_last_error_message`.
 cm_status cm_last_error_correlation_id(char *buf, size_t buf_len, size_t *len_out);
+
+// The request's numeric `Status` as CM returned it (-1 when absent or for NULL). The docs show 3 for an
+// approved request and 8 for a completed one; other values are undocumented.
+//
+// # Safety
+// `request` NULL or live.
+int32_t cm_request_status(const struct cm_request *request);
+
+// Copies the request's `NewSmartcardUuid`: the smartcard bound to it, "" while none is. Size-query pattern.
+//
+// # Safety
+// `request` NULL or live; buffers as in the conventions.
+cm_status cm_request_new_smartcard_uuid(const struct cm_request *request, char *buf, size_t buf_len, size_t *len_out);
+
+// Copies the whole request object as the server's JSON. Size-query pattern.
+//
+// # Safety
+// As `cm_request_new_smartcard_uuid`.
+cm_status cm_request_json(const struct cm_request *request, char *buf, size_t buf_len, size_t *len_out);
+
+// Frees a request; NULL is ignored.
+//
+// # Safety
+// `request` NULL or not yet freed.
+void cm_request_free(struct cm_request *request);
+
+// Creates a session from the connection settings (validated now; nothing is sent until the first call).
+// The settings are copied: `connection` and its strings may be freed after the call; the password is kept
+// (wiped when the session is freed) because authentication may be needed again on a new connection.
+// `max_idle_connections` and `idle_timeout_ms` bound the idle connections the session keeps.
+//
+// # Safety
+// `connection` NULL or valid; `session_out` writable.
+CM_MUST_USE cm_status cm_session_new(const struct cm_connection *connection, struct cm_session **session_out);
+
+// Frees a session and closes its idle connections; NULL is ignored. No call on the session may be running
+// or start after this.
+//
+// # Safety
+// `session` NULL or a session not yet freed.
+void cm_session_free(struct cm_session *session);
+
+// `cm_assign_smartcard` on a session: same parameters, same at-most-once rule. A POST rides on a pooled
+// connection only after the server shows it is alive (`Expect: 100-continue`), so a connection the server
+// closed while idle is never reported as `CM_STATUS_OUTCOME_UNKNOWN`.
+//
+// # Safety
+// As `cm_assign_smartcard`; `session` NULL or live.
+CM_MUST_USE cm_status cm_session_assign_smartcard(struct cm_session *session, const struct cm_assignment *assignment, struct cm_assign_result **result_out);
+
+// `cm_assign_smartcard_from_reader` on a session: reads the card in `reader` (NULL or "" = the first
+// reader holding a card) and binds it.
+//
+// # Safety
+// As `cm_assign_smartcard_from_reader`; `session` NULL or live.
+CM_MUST_USE cm_status cm_session_assign_smartcard_from_reader(struct cm_session *session, const char *request_id, const char *reader, uint32_t byte_order, struct cm_assign_result **result_out);
+
+// `cm_reconcile_assignment` on a session.
+//
+// # Safety
+// As `cm_reconcile_assignment`; `session` NULL or live.
+CM_MUST_USE cm_status cm_session_reconcile_assignment(struct cm_session *session, const struct cm_assignment *assignment, int32_t *state_out, char *smartcard_uuid_buf, size_t smartcard_uuid_buf_len, size_t *smartcard_uuid_len_out);
+
+// `cm_find_smartcard` on a session.
+//
+// # Safety
+// As `cm_find_smartcard`; `session` NULL or live.
+CM_MUST_USE cm_status cm_session_find_smartcard(struct cm_session *session, const char *card_id, struct cm_smartcard **smartcard_out);
+
+// `cm_get_smartcard` on a session.
+//
+// # Safety
+// As `cm_get_smartcard`; `session` NULL or live.
+CM_MUST_USE cm_status cm_session_get_smartcard(struct cm_session *session, const char *smartcard_uuid, struct cm_smartcard **smartcard_out);
+
+// `cm_get_request` on a session.
+//
+// # Safety
+// As `cm_get_request`; `session` NULL or live.
+CM_MUST_USE cm_status cm_session_get_request(struct cm_session *session, const char *request_id, struct cm_request **request_out);
+
+// Copies the smartcard's CM uuid. Size-query pattern.
+//
+// # Safety
+// `smartcard` NULL or live; buffers as in the conventions.
+cm_status cm_smartcard_uuid(const struct cm_smartcard *smartcard, char *buf, size_t buf_len, size_t *len_out);
+
+// Copies the smartcard's `SerialNumber` as CM returned it (for Base CSP cards `{card id}` in braces).
+// Size-query pattern.
+//
+// # Safety
+// As `cm_smartcard_uuid`.
+cm_status cm_smartcard_serial_number(const struct cm_smartcard *smartcard, char *buf, size_t buf_len, size_t *len_out);
+
+// Copies the smartcard's `Atr`. Size-query pattern.
+//
+// # Safety
+// As `cm_smartcard_uuid`.
+cm_status cm_smartcard_atr(const struct cm_smartcard *smartcard, char *buf, size_t buf_len, size_t *len_out);
+
+// Copies the whole smartcard object as the server's JSON, for fields not modelled here. Size-query pattern.
+//
+// # Safety
+// As `cm_smartcard_uuid`.
+cm_status cm_smartcard_json(const struct cm_smartcard *smartcard, char *buf, size_t buf_len, size_t *len_out);
+
+// The smartcard's numeric `Status` as CM returned it (-1 when absent or for NULL).
+//
+// # Safety
+// `smartcard` NULL or live.
+int32_t cm_smartcard_status(const struct cm_smartcard *smartcard);
+
+// Frees a smartcard; NULL is ignored.
+//
+// # Safety
+// `smartcard` NULL or not yet freed.
+void cm_smartcard_free(struct cm_smartcard *smartcard);
 
 // The library version as "MAJOR.MINOR.PATCH" (a static string; do not free it).
 const char *cm_version(void);

@@ -12,6 +12,7 @@ pub mod cm;
 pub mod error;
 pub mod ffi;
 pub mod guid;
+pub mod http;
 pub mod status;
 
 pub use error::{Error, Result};

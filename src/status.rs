@@ -59,7 +59,7 @@ pub enum Status {
     PcscUnsupportedCard = 109,
     /// No card was presented within the timeout.
     PcscTimeout = 110,
-    /// The wait was cancelled by `cm_cancel_wait()` or another PC/SC cancel.
+    /// The wait was cancelled by `cm_cancel_waits()` or another PC/SC cancel.
     PcscCancelled = 111,
     /// The reader is temporarily unavailable.
     PcscReaderUnavailable = 112,
@@ -81,11 +81,15 @@ pub enum Status {
     Timeout = 203,
     /// The POST may have reached the server, but no answer was received (connection closed or timed out after
     /// sending). It was NOT retried. Use `cm_reconcile_assignment()` to learn whether the card was bound.
+    /// A request that provably never reached the server (connect, TLS handshake, proxy, a pooled connection
+    /// found closed) is never reported with this code.
     OutcomeUnknown = 204,
     /// The response exceeded the library's size cap.
     ResponseTooLarge = 205,
     /// The server answered with a redirect; redirects are never followed (credentials must not leak).
     RedirectRefused = 206,
+    /// The proxy could not be reached, or refused or failed the tunnel to the server. Nothing was sent.
+    ProxyFailed = 207,
     /// Any other transport failure (the last-error message names it).
     TransportError = 299,
 
@@ -116,6 +120,13 @@ pub enum Status {
     AuthMutualFailed = 404,
     /// The requested authentication method is not built into this library (for example a disabled cargo feature).
     AuthUnsupported = 405,
+    /// The server PROCESSED the request (it answered 2xx) but its identity is not proven: its final Negotiate
+    /// token was missing or did not verify. The outcome is known — do NOT send the request again. Outputs are
+    /// filled as on success; treat them with suspicion.
+    AuthServerUnverified = 406,
+    /// The proxy demands authentication that could not be given (no usable scheme, or credentials refused).
+    /// Nothing was sent to the server.
+    ProxyAuthRequired = 407,
 
     // ---- 900–999: internal ------------------------------------------------------------------
     /// A bug: a panic was caught at the library boundary. The host process is unaffected.
@@ -160,6 +171,7 @@ impl Status {
         Self::OutcomeUnknown,
         Self::ResponseTooLarge,
         Self::RedirectRefused,
+        Self::ProxyFailed,
         Self::TransportError,
         Self::HttpForbidden,
         Self::HttpNotFound,
@@ -173,14 +185,11 @@ impl Status {
         Self::AuthInsecureTransport,
         Self::AuthMutualFailed,
         Self::AuthUnsupported,
+        Self::AuthServerUnverified,
+        Self::ProxyAuthRequired,
         Self::Panic,
         Self::Internal,
     ];
-
-    /// The status for a raw code, if it is one of ours.
-    pub fn from_code(code: i32) -> Option<Self> {
-        Self::ALL.iter().copied().find(|s| *s as i32 == code)
-    }
 
     /// Short static English description (the text `cm_status_str` returns, without the NUL).
     pub fn description(self) -> &'static str {
@@ -221,6 +230,7 @@ impl Status {
             }
             ResponseTooLarge => "the server's response is too large",
             RedirectRefused => "the server answered with a redirect, which is not followed",
+            ProxyFailed => "the proxy could not be reached or refused the tunnel; nothing was sent",
             TransportError => "transport error",
             HttpForbidden => "HTTP 403 Forbidden",
             HttpNotFound => "HTTP 404 Not Found (CM REST API disabled or wrong URL)",
@@ -234,6 +244,10 @@ impl Status {
             AuthInsecureTransport => "refused to send credentials over plain http",
             AuthMutualFailed => "mutual authentication of the server failed",
             AuthUnsupported => "authentication method not supported by this build",
+            AuthServerUnverified => {
+                "the server processed the request but did not prove its identity; do not send it again"
+            }
+            ProxyAuthRequired => "the proxy demands authentication that could not be given",
             Panic => "internal error: a panic was caught",
             Internal => "internal error",
         }

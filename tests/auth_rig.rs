@@ -8,8 +8,10 @@
 
 use cm_smartcard::Status;
 use cm_smartcard::auth::{AuthConfig, AuthMethod, Scheme, Secret};
-use cm_smartcard::cm::http::{HttpAnswer, Idempotency, Transport, TransportConfig};
-use cm_smartcard::cm::{Assignment, CmClient, ConnectionConfig};
+use cm_smartcard::cm::url::ServerUrl;
+use cm_smartcard::cm::{
+    Assignment, CmClient, ConnectionConfig, HttpAnswer, Idempotency, Transport, TransportConfig,
+};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -59,20 +61,76 @@ macro_rules! rig_or_skip {
     };
 }
 
-fn host_of(url: &str) -> (String, bool) {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let authority = rest.split('/').next().unwrap();
-    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
-    (host.to_string(), scheme == "https")
+/// How a test reaches a rig location: one-shot transports built per call, as the one-shot exports do.
+struct Via {
+    auth: AuthConfig,
+    ca: Option<String>,
 }
 
-fn transport(auth: AuthConfig, ca: Option<&str>) -> Transport {
-    Transport::new(TransportConfig {
+fn transport(auth: AuthConfig, ca: Option<&str>) -> Via {
+    Via {
         auth,
-        extra_ca_file: ca.map(Into::into),
+        ca: ca.map(str::to_string),
+    }
+}
+
+/// Splits a rig URL into the server URL and the API path (`/smartcards?...`).
+fn split_api(url: &str) -> (ServerUrl, String) {
+    const MARK: &str = "CertificateManagement/api/v1.0";
+    let (base, path) = match url.find(MARK) {
+        Some(i) => (&url[..i], url[i + MARK.len()..].to_string()),
+        None => (url, "/smartcards".to_string()),
+    };
+    (ServerUrl::parse(base).unwrap(), path)
+}
+
+fn one_shot(t: &Via, url: &str) -> (Transport, String) {
+    let (server, path) = split_api(url);
+    let config = TransportConfig {
+        auth: t.auth.clone(),
+        extra_ca_file: t.ca.as_ref().map(Into::into),
         ..Default::default()
-    })
-    .unwrap()
+    };
+    (Transport::new(server, config, false).unwrap(), path)
+}
+
+/// A plain HTTP exchange with our own HTTP client (no authentication logic): status and headers.
+fn raw(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> (u16, Vec<String>) {
+    use cm_smartcard::http::{Client, ClientSettings, Origin, Request};
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (host, port) = authority.rsplit_once(':').unwrap();
+    let client = Client::new(ClientSettings {
+        origin: Origin {
+            https: scheme == "https",
+            host: host.to_string(),
+            port: port.parse().unwrap(),
+        },
+        connect_timeout: std::time::Duration::from_secs(10),
+        tls: None,
+        proxy: None,
+        proxy_auth: AuthConfig::default(),
+        max_idle: 0,
+        idle_timeout: std::time::Duration::from_secs(1),
+    });
+    let mut conn = client.open().unwrap();
+    let mut all: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+    all.push(("Content-Type", b"application/json"));
+    let response = conn
+        .exchange(
+            &Request {
+                method,
+                target: if path.is_empty() { "/" } else { path },
+                host: authority,
+                headers: &all,
+                body: Some(body.as_bytes()),
+                max_body: 1 << 20,
+            },
+            false,
+            std::time::Instant::now() + std::time::Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("{method} {url}: {}", e.detail));
+    (response.head.status, response.head.all("www-authenticate"))
 }
 
 /// Seeds an Approved request in the backend (the CM emulator's control API; the stub backend ignores it)
@@ -80,15 +138,12 @@ fn transport(auth: AuthConfig, ca: Option<&str>) -> Transport {
 fn seed_request(r: &HashMap<String, String>) -> String {
     let id = uuid::Uuid::new_v4().to_string();
     let url = format!("{}/_emulator/requests", r["AUTH_BACKEND_URL"]);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let _ = agent
-        .post(&url)
-        .content_type("application/json")
-        .send(format!(r#"{{"uuid":"{id}","status":"Approved"}}"#))
-        .map(|mut a| a.body_mut().read_to_string());
+    raw(
+        "POST",
+        &url,
+        &[],
+        &format!(r#"{{"uuid":"{id}","status":"Approved"}}"#),
+    );
     id
 }
 
@@ -100,17 +155,10 @@ fn body(r: &HashMap<String, String>) -> String {
     )
 }
 
-fn post(t: &Transport, url: &str) -> cm_smartcard::Result<HttpAnswer> {
+fn post(t: &Via, url: &str) -> cm_smartcard::Result<HttpAnswer> {
     let r = rig().expect("rig loaded");
-    let (host, https) = host_of(url);
-    t.send(
-        "POST",
-        url,
-        &host,
-        https,
-        Some(&body(r)),
-        Idempotency::AtMostOnce,
-    )
+    let (transport, path) = one_shot(t, url);
+    transport.send("POST", &path, Some(&body(r)), Idempotency::AtMostOnce)
 }
 
 fn nonce() -> String {
@@ -187,35 +235,15 @@ fn kerberos_mutual_auth_checked() {
     let r = rig_or_skip!();
     use cm_smartcard::auth::AuthSession;
     let url = format!("{}{API}?t={}", r["AUTH_NEGOTIATE_URL"], nonce());
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
     let mut s = AuthSession::new(&current_user(true), "localhost", false).unwrap();
     let authz = s
         .initial_header()
         .unwrap()
         .expect("a pre-emptive Negotiate token (ticket in the cache)");
-    assert!(authz.starts_with("Negotiate "));
+    assert!(authz.expose().starts_with("Negotiate "));
     assert_eq!(s.scheme(), Some(Scheme::Negotiate));
-    let mut resp = agent
-        .post(&url)
-        .header("Authorization", &authz)
-        .content_type("application/json")
-        .send(body(r))
-        .unwrap();
-    let _ = resp.body_mut().read_to_string();
-    assert!(
-        matches!(resp.status().as_u16(), 200 | 201),
-        "status {}",
-        resp.status()
-    );
-    let www: Vec<String> = resp
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
+    let (status, www) = raw("POST", &url, &[("Authorization", authz.expose())], &body(r));
+    assert!(matches!(status, 200 | 201), "status {status}");
     assert!(
         www.iter().any(|v| v.starts_with("Negotiate ")),
         "Apache sends a mutual-auth token: {www:?}"
@@ -224,31 +252,23 @@ fn kerberos_mutual_auth_checked() {
     // A corrupted final token must not verify.
     let mut tampered = AuthSession::new(&current_user(true), "localhost", false).unwrap();
     let authz2 = tampered.initial_header().unwrap().unwrap();
-    let mut resp2 = agent
-        .post(&url)
-        .header("Authorization", &authz2)
-        .content_type("application/json")
-        .send(body(r))
-        .unwrap();
-    let _ = resp2.body_mut().read_to_string();
-    let good: Vec<String> = resp2
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
+    let (_, good) = raw(
+        "POST",
+        &url,
+        &[("Authorization", authz2.expose())],
+        &body(r),
+    );
     let tok = good
         .iter()
         .find(|v| v.starts_with("Negotiate "))
         .unwrap()
         .clone();
-    let mut bytes = cm_smartcard::auth::base64_decode(&tok["Negotiate ".len()..]).unwrap();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut bytes = b64.decode(&tok["Negotiate ".len()..]).unwrap();
     let n = bytes.len();
     bytes[n - 5] ^= 0x55;
-    let bad = vec![format!(
-        "Negotiate {}",
-        cm_smartcard::auth::base64_encode(&bytes)
-    )];
+    let bad = vec![format!("Negotiate {}", b64.encode(&bytes))];
     let err = tampered.finish(&bad).unwrap_err();
     assert_eq!(err.status, Status::AuthMutualFailed, "{err}");
 
@@ -278,7 +298,7 @@ fn negotiate_explicit_password() {
     let mut cfg = AuthConfig {
         method: AuthMethod::NegotiateExplicit,
         username: Some(r["AUTH_KRB5_USER"].clone()),
-        password: Some(Secret::new(r["AUTH_KRB5_PASSWORD"].clone())),
+        password: Some(Secret::new(&r["AUTH_KRB5_PASSWORD"])),
         allow_insecure_http: true,
         ..Default::default()
     };
@@ -443,7 +463,7 @@ fn basic(r: &HashMap<String, String>) -> AuthConfig {
     AuthConfig {
         method: AuthMethod::Basic,
         username: Some(r["AUTH_BASIC_USER"].clone()),
-        password: Some(Secret::new(r["AUTH_BASIC_PASSWORD"].clone())),
+        password: Some(Secret::new(&r["AUTH_BASIC_PASSWORD"])),
         ..Default::default()
     }
 }
@@ -514,7 +534,7 @@ fn credentials_refused_over_http_without_opt_in() {
     .unwrap_err();
     assert_eq!(e.status, Status::AuthInsecureTransport, "{e}");
     cfg.method = AuthMethod::Bearer;
-    cfg.token = Some(Secret::new(r["AUTH_BEARER_TOKEN"].clone()));
+    cfg.token = Some(Secret::new(&r["AUTH_BEARER_TOKEN"]));
     let e = post(&transport(cfg, None), &r["AUTH_BEARER_URL"]).unwrap_err();
     assert_eq!(e.status, Status::AuthInsecureTransport, "{e}");
 }
@@ -525,7 +545,7 @@ fn bearer_token_arrives_intact() {
     let r = rig_or_skip!();
     let cfg = AuthConfig {
         method: AuthMethod::Bearer,
-        token: Some(Secret::new(r["AUTH_BEARER_TOKEN"].clone())),
+        token: Some(Secret::new(&r["AUTH_BEARER_TOKEN"])),
         allow_insecure_http: true,
         ..Default::default()
     };
@@ -554,4 +574,324 @@ fn no_method_gives_auth_required() {
         e.message.contains("Negotiate") && e.message.contains("NTLM"),
         "{e}"
     );
+}
+
+/// A session with the connection settings of `url` and `auth`.
+fn session_for(url: &str, auth: AuthConfig) -> CmClient {
+    CmClient::session(ConnectionConfig {
+        server_url: url.trim_end_matches('/').to_string(),
+        transport: TransportConfig {
+            auth,
+            ..Default::default()
+        },
+    })
+    .unwrap()
+}
+
+/// The access-log lines of the calls that read request `id` (each session call below reads its own).
+fn lines_for(r: &HashMap<String, String>, id: &str, expected: usize) -> Vec<String> {
+    log_lines(&r["AUTH_HTTPD_ACCESS_LOG"], id, expected)
+}
+
+fn client_port(line: &str) -> String {
+    line.split_whitespace().nth(1).unwrap().to_string()
+}
+
+/// Five reads on one session against IIS-like connection-bound authentication: the first runs the
+/// handshake, the others ride on the authenticated connection with no Authorization header at all — no 401
+/// round trip and no new Kerberos AP-REQ / NTLM exchange.
+fn assert_authenticated_once(
+    r: &HashMap<String, String>,
+    url: &str,
+    auth: AuthConfig,
+    first_lines: usize,
+) {
+    let s = session_for(url, auth);
+    let ids: Vec<String> = (0..5).map(|_| seed_request(r)).collect();
+    for id in &ids {
+        let req = s
+            .get_request(id)
+            .unwrap_or_else(|e| panic!("{:?}: {}", e.status, e.message))
+            .unwrap();
+        assert_eq!(req.uuid.to_string(), *id);
+    }
+    let first = lines_for(r, &ids[0], first_lines);
+    assert_eq!(first.len(), first_lines, "{first:?}");
+    assert!(first.last().unwrap().contains(" 200 "), "{first:?}");
+    let port = client_port(&first[0]);
+    for id in &ids[1..] {
+        let lines = lines_for(r, id, 1);
+        assert_eq!(lines.len(), 1, "one request, no 401: {lines:?}");
+        assert!(
+            lines[0].contains(" 200 ") && lines[0].ends_with("a=-"),
+            "no Authorization: {lines:?}"
+        );
+        assert_eq!(client_port(&lines[0]), port, "same connection: {lines:?}");
+    }
+    assert_eq!(s.transport().client().connections_opened(), 1);
+}
+
+#[test]
+fn session_ntlm_authenticates_once_per_connection() {
+    let r = rig_or_skip!();
+    assert_authenticated_once(
+        r,
+        &r["AUTH_NTLM_GSS_URL"],
+        ntlm(r, &r["AUTH_NTLM_PASSWORD"]),
+        3,
+    );
+}
+
+#[test]
+fn session_kerberos_authenticates_once_per_connection() {
+    let r = rig_or_skip!();
+    assert_authenticated_once(r, &r["AUTH_IISLIKE_URL"], current_user(true), 1);
+}
+
+/// A server that does not keep authentication per connection (mod_auth_gssapi without
+/// GssapiConnectionBound): the session notices the 401 once and then authenticates every request again.
+#[test]
+fn session_learns_when_the_server_does_not_keep_authentication() {
+    let r = rig_or_skip!();
+    let s = session_for(&r["AUTH_NEGOTIATE_URL"], current_user(true));
+    let ids: Vec<String> = (0..3).map(|_| seed_request(r)).collect();
+    for id in &ids {
+        assert!(s.get_request(id).unwrap().is_some());
+    }
+    assert_eq!(lines_for(r, &ids[0], 1).len(), 1);
+    let second = lines_for(r, &ids[1], 2);
+    assert_eq!(
+        second.len(),
+        2,
+        "tried without authentication once: {second:?}"
+    );
+    assert!(
+        second[0].contains(" 401 ") && second[1].contains(" 200 "),
+        "{second:?}"
+    );
+    let third = lines_for(r, &ids[2], 1);
+    assert_eq!(third.len(), 1, "{third:?}");
+    assert!(
+        third[0].ends_with("a=Negotiate"),
+        "pre-emptive token again: {third:?}"
+    );
+}
+
+/// A POST on a session rides on the authenticated connection too (with Expect: 100-continue).
+#[test]
+fn session_assign_over_ntlm() {
+    let r = rig_or_skip!();
+    let s = session_for(&r["AUTH_NTLM_GSS_URL"], ntlm(r, &r["AUTH_NTLM_PASSWORD"]));
+    for _ in 0..3 {
+        let a = Assignment::new(&seed_request(r), &uuid::Uuid::new_v4().to_string(), None).unwrap();
+        let outcome = s.assign_smartcard(&a).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(outcome.http_status, 201);
+        assert!(outcome.warning.is_none());
+    }
+    assert_eq!(s.transport().client().connections_opened(), 1);
+}
+
+/// Kerberos failures name their cause first: a service principal the KDC does not have is not "run kinit".
+#[test]
+fn missing_spn_is_named_first() {
+    let r = rig_or_skip!();
+    let mut auth = current_user(true);
+    let spn = format!("HTTP/nosuch.cm.test@{}", r["AUTH_KRB5_REALM"]);
+    auth.spn = Some(spn.clone());
+    let e = post(
+        &transport(auth, None),
+        &format!("{}{API}", r["AUTH_NEGOTIATE_URL"]),
+    )
+    .unwrap_err();
+    assert_eq!(e.status, Status::AuthUnavailable, "{e}");
+    assert!(
+        e.message
+            .starts_with(&format!("the KDC has no service principal {spn}"))
+            && e.message.contains(&format!("setspn -S {spn}")),
+        "{e}"
+    );
+    assert!(!e.message.contains("kinit"), "{e}");
+}
+
+#[test]
+fn foreign_realm_is_named_first() {
+    let r = rig_or_skip!();
+    let mut auth = current_user(true);
+    auth.spn = Some("HTTP/localhost@OTHER.CM.TEST".into());
+    let e = post(
+        &transport(auth, None),
+        &format!("{}{API}", r["AUTH_NEGOTIATE_URL"]),
+    )
+    .unwrap_err();
+    assert_eq!(e.status, Status::AuthUnavailable, "{e}");
+    assert!(
+        e.message.starts_with(&format!(
+            "no cross-realm trust from {} to OTHER.CM.TEST",
+            r["AUTH_KRB5_REALM"]
+        )),
+        "{e}"
+    );
+    assert!(!e.message.contains("kinit"), "{e}");
+}
+
+/// What the forwarder does to the server's final Negotiate token on a 2xx answer.
+#[derive(Clone, Copy, PartialEq)]
+enum Tamper {
+    Corrupt,
+    Strip,
+}
+
+/// A TCP forwarder in front of Apache that alters the `WWW-Authenticate: Negotiate <token>` of 2xx answers:
+/// the server processed the request, but its proof of identity is missing or wrong.
+fn tampering_forwarder(upstream: std::net::SocketAddr, tamper: Tamper) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = std::net::TcpStream::connect(upstream) else {
+                continue;
+            };
+            let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_in, &mut s_out);
+                let _ = s_out.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut s_in, mut c_out) = (server, client);
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 16384];
+                loop {
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match s_in.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                    let ok = head.split(' ').nth(1).is_some_and(|s| s.starts_with('2'));
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < end + 4 + length {
+                        match s_in.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let mut out_head = String::new();
+                    for line in head.split("\r\n") {
+                        if ok
+                            && line
+                                .to_ascii_lowercase()
+                                .starts_with("www-authenticate: negotiate ")
+                        {
+                            if tamper == Tamper::Strip {
+                                continue;
+                            }
+                            let (name, token) = line.split_at("WWW-Authenticate: Negotiate ".len());
+                            let mut t: Vec<char> = token.chars().collect();
+                            let i = t.len() / 2;
+                            t[i] = if t[i] == 'A' { 'B' } else { 'A' };
+                            out_head.push_str(name);
+                            out_head.extend(t);
+                        } else {
+                            out_head.push_str(line);
+                        }
+                        out_head.push_str("\r\n");
+                    }
+                    out_head.push_str("\r\n");
+                    let body = buf[end + 4..end + 4 + length].to_vec();
+                    if c_out
+                        .write_all(out_head.as_bytes())
+                        .and_then(|_| c_out.write_all(&body))
+                        .is_err()
+                    {
+                        return;
+                    }
+                    buf.drain(..end + 4 + length);
+                }
+            });
+        }
+    });
+    port
+}
+
+fn apache_addr(r: &HashMap<String, String>) -> std::net::SocketAddr {
+    let url = &r["AUTH_NEGOTIATE_URL"];
+    let port: u16 = url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// The server bound the card (201) but its final Kerberos token does not verify: the outcome is known —
+/// processed — so the call reports AuthServerUnverified with the result, never a failure inviting a resend.
+#[test]
+fn mutual_auth_failure_after_201_reports_the_processed_result() {
+    let r = rig_or_skip!();
+    let port = tampering_forwarder(apache_addr(r), Tamper::Corrupt);
+    let s = session_for(
+        &format!("http://localhost:{port}/negotiate/"),
+        current_user(true),
+    );
+    let card = uuid::Uuid::new_v4().to_string();
+    let a = Assignment::new(&seed_request(r), &card, None).unwrap();
+    let outcome = s
+        .assign_smartcard(&a)
+        .expect("the binding happened: a result, not an error");
+    assert_eq!(outcome.http_status, 201);
+    let warning = outcome
+        .warning
+        .expect("the server's identity is not proven");
+    assert_eq!(warning.status, Status::AuthServerUnverified, "{warning}");
+    assert!(
+        warning.message.contains("WAS processed") && warning.message.contains("Do NOT send"),
+        "{warning}"
+    );
+    // The card is bound, as the result says.
+    let genuine = session_for(&r["AUTH_NEGOTIATE_URL"], current_user(true));
+    let rec = genuine.reconcile(&a).unwrap();
+    assert_eq!(rec.state, cm_smartcard::cm::BindingState::BoundToThisCard);
+}
+
+/// No final token at all after a pre-emptive Kerberos token: accepted by default (the server never asked
+/// for authentication, so it owes no proof), refused as unproven with CM_AUTH_FLAG_REQUIRE_MUTUAL_AUTH.
+#[test]
+fn missing_final_token_is_accepted_unless_mutual_auth_is_required() {
+    let r = rig_or_skip!();
+    let port = tampering_forwarder(apache_addr(r), Tamper::Strip);
+    let url = format!("http://localhost:{port}/negotiate/");
+    let lax = session_for(&url, current_user(true));
+    let a = Assignment::new(&seed_request(r), &uuid::Uuid::new_v4().to_string(), None).unwrap();
+    let outcome = lax.assign_smartcard(&a).unwrap();
+    assert!(outcome.warning.is_none(), "{:?}", outcome.warning);
+    let mut strict_auth = current_user(true);
+    strict_auth.require_mutual_auth = true;
+    let strict = session_for(&url, strict_auth);
+    let a = Assignment::new(&seed_request(r), &uuid::Uuid::new_v4().to_string(), None).unwrap();
+    let outcome = strict.assign_smartcard(&a).unwrap();
+    assert_eq!(outcome.http_status, 201);
+    assert_eq!(
+        outcome.warning.map(|w| w.status),
+        Some(Status::AuthServerUnverified)
+    );
+    // Through the genuine server the strict session gets its proof.
+    let mut strict_auth = current_user(true);
+    strict_auth.require_mutual_auth = true;
+    let genuine = session_for(&r["AUTH_NEGOTIATE_URL"], strict_auth);
+    let a = Assignment::new(&seed_request(r), &uuid::Uuid::new_v4().to_string(), None).unwrap();
+    assert!(genuine.assign_smartcard(&a).unwrap().warning.is_none());
 }

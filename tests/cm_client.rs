@@ -4,7 +4,7 @@
 use cm_emulator::{Config, Emulator, Fault, FaultKind, RequestStatus};
 use cm_smartcard::Status;
 use cm_smartcard::auth::{AuthConfig, AuthMethod};
-use cm_smartcard::cm::http::TransportConfig;
+use cm_smartcard::cm::TransportConfig;
 use cm_smartcard::cm::{Assignment, BindingState, CmClient, ConnectionConfig};
 use std::time::{Duration, Instant};
 use uuid::Uuid;

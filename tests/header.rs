@@ -155,3 +155,47 @@ fn header_compiles_as_strict_c11_and_cpp17() {
         );
     }
 }
+
+/// The header is the library's namespace in C: every name it declares starts with `cm_`/`CM_` (a bare
+/// `MAX_ATR_LEN` would collide with the caller's own macros).
+#[test]
+fn every_exported_name_has_the_cm_prefix() {
+    let h = header();
+    let mut foreign = Vec::new();
+    for (i, line) in h.lines().enumerate() {
+        let t = line.trim_start();
+        if t.starts_with("//") {
+            continue;
+        }
+        let name = if let Some(rest) = t.strip_prefix("#define ") {
+            rest.split_whitespace().next()
+        } else if let Some(rest) = t.strip_prefix("typedef struct ") {
+            rest.split_whitespace()
+                .find(|w| *w != "{")
+                .map(|n| n.trim_end_matches(';'))
+        } else if let Some(rest) = t.strip_prefix("typedef ") {
+            rest.trim_end_matches(';').split_whitespace().last()
+        } else if t.ends_with(");") || t.ends_with(',') && t.contains('(') {
+            // A function declaration: the identifier before the first '('.
+            t.split('(')
+                .next()
+                .and_then(|d| d.split_whitespace().last())
+                .map(|n| n.trim_start_matches('*'))
+        } else if t.contains('=') && t.ends_with(',') {
+            t.split('=').next().map(str::trim) // enum constants
+        } else {
+            None
+        };
+        if let Some(n) = name {
+            let ok = n.starts_with("cm_") || n.starts_with("CM_") || n.is_empty();
+            if !ok {
+                foreign.push(format!("line {}: {n}", i + 1));
+            }
+        }
+    }
+    assert!(
+        foreign.is_empty(),
+        "names without the cm_/CM_ prefix:\n{}",
+        foreign.join("\n")
+    );
+}

@@ -146,6 +146,30 @@ impl Conn {
         }
     }
 
+    /// Reads a request head, giving up (Ok(None)) when no byte of it has arrived after `idle_limit`.
+    /// The wait is a sleep plus a non-blocking peek, not a socket timeout: Linux rounds socket timeouts up to
+    /// whole scheduler ticks (4 ms), far coarser than the idle moments this mode must hit.
+    pub fn read_head_within(
+        &mut self,
+        idle_limit: Option<Duration>,
+    ) -> Result<Option<Head>, HttpError> {
+        let Some(limit) = idle_limit else {
+            return self.read_head();
+        };
+        if self.buf.is_empty() {
+            std::thread::sleep(limit);
+            if self.stopping() || self.stream.set_nonblocking(true).is_err() {
+                return Ok(None);
+            }
+            let mut probe = [0u8; 1];
+            let waiting = matches!(self.stream.peek(&mut probe), Ok(n) if n > 0);
+            if self.stream.set_nonblocking(false).is_err() || !waiting {
+                return Ok(None);
+            }
+        }
+        self.read_head()
+    }
+
     /// Reads a request head. Ok(None) = the peer closed (or went idle) between requests.
     pub fn read_head(&mut self) -> Result<Option<Head>, HttpError> {
         loop {

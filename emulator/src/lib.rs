@@ -62,6 +62,8 @@
 //!   keep-alive), Content-Length and chunked request bodies, `Expect: 100-continue`, request body cap
 //!   1 MiB (413), head cap 64 KiB (431). 204 answers carry no body and no Content-Length.
 //! - Control endpoints `/_emulator/...` are neither faulted nor logged.
+//! - `Config::idle_close_max` (`--idle-close-max-ms`): idle keep-alive connections are closed after a random
+//!   idle time, without `Connection: close` — the situation a pooled client meets with IIS.
 
 mod api;
 mod control;
@@ -215,6 +217,10 @@ pub struct Config {
     pub quiet: bool,
     /// Faults active from the start.
     pub faults: Vec<Fault>,
+    /// Close each idle keep-alive connection after a random idle time in `[0, max]` (as IIS drops idle
+    /// connections, but at random moments): for testing that clients never lose or repeat a request on a
+    /// connection the server closed. `None` = keep idle connections up to 120 s.
+    pub idle_close_max: Option<std::time::Duration>,
 }
 
 impl Default for Config {
@@ -225,6 +231,7 @@ impl Default for Config {
             requests: Vec::new(),
             quiet: false,
             faults: Vec::new(),
+            idle_close_max: None,
         }
     }
 }
@@ -276,6 +283,18 @@ impl fmt::Debug for Emulator {
 }
 
 impl Emulator {
+    /// Idle keep-alive connections closed by the `idle_close_max` mode so far.
+    pub fn idle_closes(&self) -> u64 {
+        self.shared
+            .idle_closes
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections_accepted(&self) -> u64 {
+        self.shared.connections_accepted()
+    }
+
     /// Binds `config.listen` and starts serving in background threads.
     pub fn start(config: Config) -> std::io::Result<Emulator> {
         let listener = TcpListener::bind(config.listen)?;
@@ -288,7 +307,9 @@ impl Emulator {
         for r in &config.requests {
             state.upsert_request(r.uuid, r.status);
         }
-        let shared = Arc::new(Shared::new(state, config.quiet));
+        let mut shared = Shared::new(state, config.quiet);
+        shared.idle_close_max = config.idle_close_max;
+        let shared = Arc::new(shared);
         let sh = Arc::clone(&shared);
         let accept = std::thread::Builder::new()
             .name("cm-emulator-accept".into())

@@ -24,6 +24,8 @@ OPTIONS:
                           (status optional, default Approved).
   --api-disabled          Start with the API disabled (every API URL answers 404, like
                           Clm.WebApi.Enabled=false).
+  --idle-close-max-ms N   Close each idle keep-alive connection after a random idle time of 0..N ms
+                          (without Connection: close), as IIS drops idle connections.
   --port-file FILE        Write the port number to FILE once listening (written atomically via a
                           temporary file and rename); removed on exit.
   --fault SPEC            Inject a fault (repeatable; the first matching fault wins). See FAULTS.
@@ -206,6 +208,13 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
                 config.requests.extend(read_requests_file(Path::new(&v))?);
             }
             "--api-disabled" => config.api_disabled = true,
+            "--idle-close-max-ms" => {
+                let v = value("--idle-close-max-ms")?;
+                let ms: u64 = v.parse().map_err(|_| {
+                    format!("--idle-close-max-ms {v:?}: not a number of milliseconds")
+                })?;
+                config.idle_close_max = Some(std::time::Duration::from_millis(ms));
+            }
             "--quiet" | "-q" => config.quiet = true,
             "--port-file" => port_file = Some(PathBuf::from(value("--port-file")?)),
             "--fault" => {

@@ -17,6 +17,10 @@ pub(crate) struct Shared {
     next_conn: AtomicU64,
     /// Connection threads with a clone of their socket (shut down on stop to unblock them).
     conns: Mutex<Vec<(JoinHandle<()>, Option<TcpStream>)>>,
+    /// The random idle-close mode (see `Config::idle_close_max`).
+    pub idle_close_max: Option<Duration>,
+    /// Connections closed by that mode.
+    pub idle_closes: AtomicU64,
 }
 
 impl Shared {
@@ -27,7 +31,13 @@ impl Shared {
             quiet,
             next_conn: AtomicU64::new(1),
             conns: Mutex::new(Vec::new()),
+            idle_close_max: None,
+            idle_closes: AtomicU64::new(0),
         }
+    }
+
+    pub fn connections_accepted(&self) -> u64 {
+        self.next_conn.load(Ordering::SeqCst) - 1
     }
 
     /// Locks the state, recovering from a poisoned lock (a panicking thread must not wedge tests).
@@ -162,9 +172,28 @@ fn handle_connection(stream: TcpStream, conn_id: u64, shared: Arc<Shared>) {
     let Ok(mut conn) = Conn::new(stream, Arc::clone(&shared.stop)) else {
         return;
     };
+    let mut rng = conn_id.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+    let mut served = 0u64;
     loop {
-        let head = match conn.read_head() {
+        // After an answer, the random idle-close mode picks how long this connection may stay idle.
+        let idle_limit = shared.idle_close_max.filter(|_| served > 0).map(|max| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let micros = max.as_micros().max(1) as u64;
+            Duration::from_micros(rng % (micros + 1))
+        });
+        served += 1;
+        let head = match conn.read_head_within(idle_limit) {
             Ok(Some(h)) => h,
+            Ok(None) if idle_limit.is_some() => {
+                shared.idle_closes.fetch_add(1, Ordering::SeqCst);
+                conn.close();
+                return;
+            }
             Ok(None) | Err(HttpError::Io) => return,
             Err(HttpError::Status(code, msg)) => {
                 let _ = Response::message(code, msg).write_to(&mut conn.stream, true);

@@ -342,7 +342,7 @@ impl GssContext {
             complete: false,
             // NUL-terminated copy: gss-ntlmssp treats the password buffer as a C string (observed: without
             // the terminator, bytes after the buffer became part of the password and NTLM failed at random).
-            _password: creds.map(|(_, p)| super::Secret::new(format!("{}\0", p.expose()))),
+            _password: creds.map(|(_, p)| super::Secret::concat(&[p.expose(), "\0"])),
             spn: spn.to_string(),
             user: creds.map(|(u, _)| u.to_string()),
         };
@@ -503,6 +503,92 @@ impl GssContext {
     }
 }
 
+/// MIT krb5 (com_err) codes with a cause an administrator can fix.
+const KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN: i32 = -1765328377;
+const KRB5KRB_AP_ERR_SKEW: i32 = -1765328347;
+const KRB5KDC_ERR_WRONG_REALM: i32 = -1765328316;
+const KRB5_REALM_UNKNOWN: i32 = -1765328230;
+const KRB5_REALM_CANT_RESOLVE: i32 = -1765328164;
+const KRB5_KDC_UNREACH: i32 = -1765328228;
+const KRB5_FCC_NOFILE: i32 = -1765328189;
+const KRB5_CC_NOTFOUND: i32 = -1765328243;
+
+impl GssContext {
+    /// Names a Kerberos failure by its cause, first in the message; `None` for the other failures.
+    fn kerberos_cause(&self, minor: OmUint32) -> Option<Error> {
+        if self.mech == Mech::Ntlm || minor == 0 {
+            return None;
+        }
+        let text = display(self.lib, minor, GSS_C_MECH_CODE);
+        let lower = text.to_ascii_lowercase();
+        let code = minor as i32;
+        let spn = &self.spn;
+        // "Server krbtgt/OTHER@MINE not found": the client's KDC has no trust path to the server's realm.
+        let referral = lower.find("krbtgt/").map(|i| {
+            let rest = &text[i + "krbtgt/".len()..];
+            let (to, from) = rest.split_once('@').unwrap_or((rest, ""));
+            let from: String = from
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != ')')
+                .collect();
+            (to.to_string(), from)
+        });
+        let (status, what) = if code == KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN
+            || lower.contains("not found in kerberos database")
+        {
+            match referral {
+                Some((to, from)) => (
+                    Status::AuthUnavailable,
+                    format!(
+                        "no cross-realm trust from {from} to {to}: the KDC of {from} cannot refer this client to                          the realm of {spn}; ask the AD administrators for a trust, use an account of {to}, or                          set the connection's spn to HTTP/<host>@<realm> if the realm mapping is wrong"
+                    ),
+                ),
+                None => (
+                    Status::AuthUnavailable,
+                    format!(
+                        "the KDC has no service principal {spn}: register it on the account that runs the IIS \
+                         application pool (setspn -S {spn} <account>), or set the connection's spn to the name \
+                         that is registered (a CNAME or alias host name needs its own SPN)"
+                    ),
+                ),
+            }
+        } else if code == KRB5KRB_AP_ERR_SKEW || lower.contains("clock skew") {
+            (
+                Status::AuthUnavailable,
+                "the clocks of this machine and the domain controller differ by more than Kerberos allows                  (5 minutes by default); synchronize the time (w32tm /resync, or NTP)"
+                    .to_string(),
+            )
+        } else if matches!(
+            code,
+            KRB5KDC_ERR_WRONG_REALM | KRB5_REALM_UNKNOWN | KRB5_REALM_CANT_RESOLVE
+        ) || lower.contains("cannot find kdc for realm")
+            || lower.contains("cannot resolve network address for kdc")
+        {
+            (
+                Status::AuthUnavailable,
+                format!(
+                    "no KDC is known for the realm of {spn} (no cross-realm trust or realm mapping from your                      realm; check [domain_realm] in krb5.conf or the AD trusts)"
+                ),
+            )
+        } else if code == KRB5_KDC_UNREACH || lower.contains("cannot contact any kdc") {
+            (
+                Status::AuthUnavailable,
+                "no domain controller (KDC) could be reached for the Kerberos ticket; check the network and DNS                  SRV records (_kerberos._tcp)"
+                    .to_string(),
+            )
+        } else if matches!(code, KRB5_FCC_NOFILE | KRB5_CC_NOTFOUND) && self.cred.is_null() {
+            (
+                Status::AuthUnavailable,
+                "no Kerberos ticket for the current user (run kinit, or set KRB5CCNAME / KRB5_CLIENT_KTNAME)"
+                    .to_string(),
+            )
+        } else {
+            return None;
+        };
+        Some(Error::new(status, format!("{what} [GSSAPI: {text}]")))
+    }
+}
+
 impl Mechanism for GssContext {
     fn step(&mut self, input: Option<&[u8]>) -> Result<Step> {
         let lib = self.lib;
@@ -550,6 +636,11 @@ impl Mechanism for GssContext {
         // SAFETY: releasing the library's output buffer (a no-op when empty).
         unsafe { (lib.release_buffer)(&mut m2, &mut out) };
         if is_error(major) {
+            // The Kerberos cause first: a missing SPN, a foreign realm or a skewed clock each has its own fix,
+            // and must not be reported as "no ticket, run kinit".
+            if let Some(e) = self.kerberos_cause(minor) {
+                return Err(e);
+            }
             let routine = major & GSS_C_ROUTINE_ERROR_MASK;
             let (status, what) = if routine == GSS_S_NO_CRED
                 || routine == GSS_S_CREDENTIALS_EXPIRED

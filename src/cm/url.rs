@@ -16,8 +16,12 @@ pub struct ServerUrl {
     pub is_https: bool,
     /// The host exactly as the caller wrote it (brackets removed from IPv6 literals), used for the SPN.
     pub host: String,
+    /// The TCP port (explicit, or 443/80).
+    pub port: u16,
     /// `scheme://authority/…/CertificateManagement`, without a trailing slash.
     pub app_root: String,
+    /// The path part of `app_root` (`/…/CertificateManagement`), dot segments resolved.
+    pub app_path: String,
 }
 
 impl ServerUrl {
@@ -90,6 +94,12 @@ impl ServerUrl {
                 "has an invalid host name (international names must be given in punycode)",
             ));
         }
+        if path.contains('\\') {
+            return Err(bad(
+                "contains a backslash; IIS reads it as '/', so write the path with '/' only",
+            ));
+        }
+        let path = remove_dot_segments(&decode_dots(path));
         let mut path = path.trim_end_matches('/').to_string();
         if ends_with_ignore_case(&path, API_PATH) {
             path.truncate(path.len() - API_PATH.len());
@@ -102,16 +112,82 @@ impl ServerUrl {
             return Err(bad("has an empty path segment (//)"));
         }
         let scheme = if is_https { "https" } else { "http" };
+        let port = match authority.rsplit_once(':') {
+            Some((h, p))
+                if !h.ends_with(':') && (!authority.starts_with('[') || h.ends_with(']')) =>
+            {
+                p.parse::<u16>().map_err(|_| bad("has an invalid port"))?
+            }
+            _ if is_https => 443,
+            _ => 80,
+        };
         Ok(ServerUrl {
             is_https,
             host,
+            port,
             app_root: format!("{scheme}://{authority}{path}"),
+            app_path: path,
         })
     }
 
-    /// The full URL of an API path such as `/smartcards`.
+    /// The full URL of an API path such as `/smartcards` (for messages).
     pub fn api_url(&self, path: &str) -> String {
         format!("{}{API_PATH}{path}", self.app_root)
+    }
+
+    /// The request target (origin-form) of an API path such as `/smartcards`.
+    pub fn api_target(&self, path: &str) -> String {
+        format!("{}{API_PATH}{path}", self.app_path)
+    }
+}
+
+/// Percent-encoded dots (`%2e`) are dots (RFC 3986 §6.2.2.2: unreserved characters); IIS decodes them too.
+fn decode_dots(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let candidate = &rest[i..];
+        if candidate.len() >= 3 && candidate[1..3].eq_ignore_ascii_case("2e") {
+            out.push('.');
+            rest = &candidate[3..];
+        } else {
+            out.push('%');
+            rest = &candidate[1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// RFC 3986 §5.2.4: resolves `.` and `..` segments (a `..` above the root stays at the root).
+fn remove_dot_segments(path: &str) -> String {
+    let mut segments: Vec<&str> = Vec::new();
+    let parts: Vec<&str> = path.split('/').collect();
+    let last = parts.len().saturating_sub(1);
+    for (i, seg) in parts.iter().enumerate() {
+        match *seg {
+            "." => {
+                if i == last {
+                    segments.push("");
+                }
+            }
+            ".." => {
+                if segments.len() > 1 {
+                    segments.pop();
+                }
+                if i == last {
+                    segments.push("");
+                }
+            }
+            s => segments.push(s),
+        }
+    }
+    let joined = segments.join("/");
+    if path.starts_with('/') && !joined.starts_with('/') && !joined.is_empty() {
+        format!("/{joined}")
+    } else {
+        joined
     }
 }
 
@@ -173,6 +249,57 @@ mod tests {
             "https://cm.contoso.com:8443/x/CertificateManagement/api/v1.0/smartcards"
         );
         assert_eq!(ServerUrl::parse("http://[::1]:80").unwrap().host, "::1");
+        assert_eq!(ServerUrl::parse("http://[::1]:8080").unwrap().port, 8080);
+        assert_eq!(ServerUrl::parse("https://cm").unwrap().port, 443);
+        assert_eq!(ServerUrl::parse("http://cm").unwrap().port, 80);
+        assert_eq!(
+            url.api_target("/smartcards"),
+            "/x/CertificateManagement/api/v1.0/smartcards"
+        );
+    }
+
+    #[test]
+    fn dot_segments_are_resolved_never_sent() {
+        for (input, root) in [
+            (
+                "https://h/x/../CertificateManagement",
+                "https://h/CertificateManagement",
+            ),
+            (
+                "https://h/./CertificateManagement/.",
+                "https://h/CertificateManagement",
+            ),
+            (
+                "https://h/a/b/../../CertificateManagement",
+                "https://h/CertificateManagement",
+            ),
+            (
+                "https://h/../../CertificateManagement",
+                "https://h/CertificateManagement",
+            ),
+            (
+                "https://h/x/%2e%2E/CertificateManagement",
+                "https://h/CertificateManagement",
+            ),
+            ("https://h/x/..", "https://h/CertificateManagement"),
+            ("https://h/x/y/..", "https://h/x/CertificateManagement"),
+            (
+                "https://h/CertificateManagement/api/v1.0/../v1.0",
+                "https://h/CertificateManagement",
+            ),
+            (
+                "https://h/a%2fb/x",
+                "https://h/a%2fb/x/CertificateManagement",
+            ),
+        ] {
+            let url = ServerUrl::parse(input).unwrap();
+            assert_eq!(url.app_root, root, "{input}");
+            assert!(
+                !url.app_path.contains("/./") && !url.app_path.contains(".."),
+                "{input}"
+            );
+            assert!(!url.api_target("/smartcards").contains(".."), "{input}");
+        }
     }
 
     #[test]
@@ -187,6 +314,7 @@ mod tests {
             ("https://cm:/", "port"),
             ("https://c m/", "spaces"),
             ("https://cm//x", "empty path segment"),
+            ("https://cm/x\\..\\y", "backslash"),
         ] {
             let err = ServerUrl::parse(input).unwrap_err();
             assert_eq!(err.status, Status::InvalidUrl, "{input}");

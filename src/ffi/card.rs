@@ -1,16 +1,14 @@
 //! The card side: readers, ATR, card ID, waiting, ATR parsing, and "assign the card in this reader".
 
-use super::assign::{cm_assign_result, reset_out};
-use super::structs::{cm_connection, connection_config, read_versioned};
+use super::assign_result::cm_assign_result;
+use super::structs::{cm_connection, read_versioned};
 use super::{
     free_boxed, guard, guard_value, into_raw, required_out, required_ref, required_str,
     write_bytes_out, write_str_out,
 };
 use crate::atr::{AtrInfo, decode_hex_text, to_hex};
 use crate::card::{self, GuidByteOrder, ReaderInfo};
-use crate::cm::{Assignment, CmClient};
 use crate::error::{Error, Result};
-use crate::guid::normalize_guid;
 use crate::status::Status;
 use core::ffi::{CStr, c_char};
 use std::time::Duration;
@@ -57,7 +55,7 @@ pub struct cm_atr_info {
     pub expected_length: u32,
 }
 
-fn guid_order(value: u32) -> Result<GuidByteOrder> {
+pub(crate) fn guid_order(value: u32) -> Result<GuidByteOrder> {
     match value {
         CM_GUID_ORDER_WINDOWS => Ok(GuidByteOrder::Windows),
         CM_GUID_ORDER_RFC4122 => Ok(GuidByteOrder::Rfc4122),
@@ -346,44 +344,14 @@ pub unsafe extern "C" fn cm_assign_smartcard_from_reader(
     byte_order: u32,
     result_out: *mut *mut cm_assign_result,
 ) -> Status {
-    guard(|| {
-        reset_out(result_out);
-        let order = guid_order(byte_order)?;
-        // SAFETY: forwarded.
-        let (config, request_id, reader) = unsafe {
-            (
-                connection_config(connection)?,
-                required_str(request_id, "request_id")?,
-                reader_arg(reader),
-            )
-        };
-        let request_id = normalize_guid(request_id, "request id")?;
-        let client = CmClient::new(config)?;
-        let reading = card::read_card(reader, order)?;
-        if let Some(warning) = &reading.card_id.warning {
-            return Err(Error::new(
-                Status::CardIdNotFound,
-                format!(
-                    "refusing to bind the card in '{}': {warning}",
-                    reading.reader.to_string_lossy()
-                ),
-            ));
-        }
-        let assignment = Assignment {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        super::calls::assign_from_reader(
+            super::calls::Via::Connection(connection),
             request_id,
-            card_id: reading.card_id.guid.clone(),
-            atr: Some(to_hex(&reading.atr)),
-        };
-        let outcome = client.assign_smartcard(&assignment)?;
-        if !result_out.is_null() {
-            // SAFETY: checked non-NULL.
-            unsafe {
-                *result_out = into_raw(cm_assign_result {
-                    outcome,
-                    assignment,
-                })
-            };
-        }
-        Ok(())
-    })
+            reader,
+            byte_order,
+            result_out,
+        )
+    }
 }

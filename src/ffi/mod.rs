@@ -12,9 +12,14 @@
 
 #![allow(non_camel_case_types)] // C names for the C API.
 
-pub mod assign;
+pub mod assign_result;
+pub mod calls;
 pub mod card;
+pub mod connection;
 pub mod error;
+pub mod request;
+pub mod session;
+pub mod smartcard;
 pub mod structs;
 pub mod version;
 
@@ -165,6 +170,31 @@ pub(crate) unsafe fn write_bytes_out(
         *buf.add(value.len()) = 0;
     }
     Ok(())
+}
+
+/// A string accessor of an object: checks the pointer, copies with the size-query pattern.
+pub(crate) fn string_field<T>(
+    obj: *const T,
+    name: &str,
+    pick: impl FnOnce(&T) -> String,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Status {
+    guard(|| {
+        // SAFETY: the caller passes NULL or a live object.
+        let o = unsafe { required_ref(obj, name) }?;
+        // SAFETY: forwarded.
+        unsafe { write_str_out(&pick(o), buf, buf_len, len_out) }
+    })
+}
+
+/// Clears an optional object output at entry, so a failing call never leaves garbage in it.
+pub(crate) fn reset_out<T>(out: *mut *mut T) {
+    if !out.is_null() {
+        // SAFETY: the caller passes NULL or a writable pointer location.
+        unsafe { *out = std::ptr::null_mut() };
+    }
 }
 
 /// Boxes an object for C; freed by [`free_boxed`].

@@ -6,11 +6,12 @@
 
 use super::{optional_str, required_ref, required_str};
 use crate::auth::{AuthConfig, AuthMethod, Secret};
-use crate::cm::http::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, TransportConfig,
+use crate::cm::transport::{
+    CM_DEFAULT_CONNECT_TIMEOUT, CM_DEFAULT_MAX_RESPONSE_BYTES, CM_DEFAULT_TIMEOUT, TransportConfig,
 };
 use crate::cm::{Assignment, ConnectionConfig};
 use crate::error::{Error, Result};
+use crate::http::proxy::ProxyConfig;
 use crate::status::Status;
 use core::ffi::c_char;
 use std::time::Duration;
@@ -29,8 +30,22 @@ pub const CM_AUTH_BASIC: u32 = 4;
 /// Authentication: `Authorization: Bearer <bearer_token>` (for example a token obtained from ADFS).
 pub const CM_AUTH_BEARER: u32 = 5;
 
-/// Auth flag: allow credentials or tokens to be sent over plain `http://` (labs only).
+/// Auth flag: allow credentials or tokens to be sent over plain `http://` (labs only); also allows Basic
+/// credentials to a plain-http proxy.
 pub const CM_AUTH_FLAG_ALLOW_INSECURE_HTTP: u32 = 1;
+/// Auth flag: require the server to prove its identity (Kerberos mutual authentication). An answer without
+/// that proof — NTLM, or Negotiate without a verified final token — is `CM_STATUS_AUTH_SERVER_UNVERIFIED`
+/// (the server did process the request; never resend it).
+pub const CM_AUTH_FLAG_REQUIRE_MUTUAL_AUTH: u32 = 2;
+
+/// Proxy: the system's settings (the default, value 0). Windows: the current user's WinHTTP / Internet
+/// Options settings incl. auto-detect and PAC (as .NET uses). Unix: `https_proxy`/`HTTPS_PROXY`,
+/// `http_proxy`, `all_proxy`/`ALL_PROXY` with `no_proxy`/`NO_PROXY`. Loopback servers are never proxied.
+pub const CM_PROXY_SYSTEM: u32 = 0;
+/// Proxy: never use one.
+pub const CM_PROXY_NONE: u32 = 1;
+/// Proxy: `proxy_url`, except for the hosts in `proxy_bypass`.
+pub const CM_PROXY_EXPLICIT: u32 = 2;
 
 /// How to reach and authenticate to the CM server. Zero-initialize, set `struct_size` and `server_url`;
 /// every other field has a safe default at zero / NULL. The strings are UTF-8 and only read during the call.
@@ -63,7 +78,27 @@ pub struct cm_connection {
     pub bearer_token: *const c_char,
     /// Kerberos service principal name override; NULL = `HTTP/<host of server_url>`.
     pub spn: *const c_char,
+    /// One of the `CM_PROXY_*` values; 0 = `CM_PROXY_SYSTEM`. https servers are reached through a CONNECT
+    /// tunnel; a proxy that cannot be reached or refuses the tunnel gives `CM_STATUS_PROXY_FAILED` (nothing
+    /// sent).
+    pub proxy_mode: u32,
+    /// `CM_PROXY_EXPLICIT`: the proxy, `http://host:port`.
+    pub proxy_url: *const c_char,
+    /// `CM_PROXY_EXPLICIT`: hosts never proxied, separated by `,` or `;` (`cm.contoso.com`, `.contoso.com`,
+    /// `*.contoso.com`, `<local>`, `*`); NULL = none.
+    pub proxy_bypass: *const c_char,
+    /// User for a proxy that answers 407 (`DOMAIN\user`); NULL = the current user (Negotiate/NTLM).
+    pub proxy_username: *const c_char,
+    /// Password for `proxy_username`; wiped after use like `password`.
+    pub proxy_password: *const c_char,
+    /// Sessions: idle connections kept alive for later calls; 0 = 4.
+    pub max_idle_connections: u32,
+    /// Sessions: idle connections older than this many milliseconds are closed; 0 = 30000.
+    pub idle_timeout_ms: u32,
 }
+
+/// The size of `cm_connection` before the proxy and session fields were appended (ABI 1 callers).
+pub(crate) const CONNECTION_V1_SIZE: usize = std::mem::offset_of!(cm_connection, proxy_mode);
 
 /// What to bind: the CM request, the card, and its ATR. Zero-initialize and set `struct_size`.
 #[repr(C)]
@@ -122,7 +157,7 @@ fn ms(value: u32, default: Duration) -> Duration {
 /// `conn` must be NULL or valid, with valid or NULL string pointers.
 pub(crate) unsafe fn connection_config(conn: *const cm_connection) -> Result<ConnectionConfig> {
     // SAFETY: forwarded.
-    let c = unsafe { read_versioned(conn, "connection", size_of::<cm_connection>()) }?;
+    let c = unsafe { read_versioned(conn, "connection", CONNECTION_V1_SIZE) }?;
     // SAFETY: forwarded string contracts.
     let server_url = unsafe { required_str(c.server_url, "connection->server_url") }?.to_string();
     let method = match c.auth_method {
@@ -139,7 +174,7 @@ pub(crate) unsafe fn connection_config(conn: *const cm_connection) -> Result<Con
             ));
         }
     };
-    if c.auth_flags & !CM_AUTH_FLAG_ALLOW_INSECURE_HTTP != 0 {
+    if c.auth_flags & !(CM_AUTH_FLAG_ALLOW_INSECURE_HTTP | CM_AUTH_FLAG_REQUIRE_MUTUAL_AUTH) != 0 {
         return Err(Error::new(
             Status::InvalidArgument,
             format!(
@@ -158,30 +193,44 @@ pub(crate) unsafe fn connection_config(conn: *const cm_connection) -> Result<Con
             optional_str(c.extra_ca_file, "connection->extra_ca_file")?,
         )
     };
-    let needs_password = matches!(
-        method,
-        AuthMethod::NegotiateExplicit | AuthMethod::Ntlm | AuthMethod::Basic
-    );
-    if needs_password && username.is_none() {
-        return Err(Error::new(
-            Status::InvalidArgument,
-            "this auth_method needs connection->username",
-        ));
-    }
-    if method == AuthMethod::Bearer && token.is_none() {
-        return Err(Error::new(
-            Status::InvalidArgument,
-            "CM_AUTH_BEARER needs connection->bearer_token",
-        ));
-    }
-    Ok(ConnectionConfig {
+    // SAFETY: forwarded string contracts.
+    let (proxy_url, proxy_bypass, proxy_username, proxy_password) = unsafe {
+        (
+            optional_str(c.proxy_url, "connection->proxy_url")?,
+            optional_str(c.proxy_bypass, "connection->proxy_bypass")?,
+            optional_str(c.proxy_username, "connection->proxy_username")?,
+            optional_str(c.proxy_password, "connection->proxy_password")?,
+        )
+    };
+    let proxy = match c.proxy_mode {
+        CM_PROXY_SYSTEM => ProxyConfig::System,
+        CM_PROXY_NONE => ProxyConfig::None,
+        CM_PROXY_EXPLICIT => ProxyConfig::Explicit {
+            url: proxy_url
+                .ok_or_else(|| {
+                    Error::new(
+                        Status::InvalidArgument,
+                        "CM_PROXY_EXPLICIT needs connection->proxy_url",
+                    )
+                })?
+                .to_string(),
+            bypass: proxy_bypass.unwrap_or("").to_string(),
+        },
+        other => {
+            return Err(Error::new(
+                Status::InvalidArgument,
+                format!("connection->proxy_mode {other} is not a CM_PROXY_* value"),
+            ));
+        }
+    };
+    let config = ConnectionConfig {
         server_url,
         transport: TransportConfig {
-            connect_timeout: ms(c.connect_timeout_ms, DEFAULT_CONNECT_TIMEOUT),
-            timeout: ms(c.timeout_ms, DEFAULT_TIMEOUT),
+            connect_timeout: ms(c.connect_timeout_ms, CM_DEFAULT_CONNECT_TIMEOUT),
+            timeout: ms(c.timeout_ms, CM_DEFAULT_TIMEOUT),
             extra_ca_file: extra_ca.map(Into::into),
             max_response_bytes: if c.max_response_bytes == 0 {
-                DEFAULT_MAX_RESPONSE_BYTES
+                CM_DEFAULT_MAX_RESPONSE_BYTES
             } else {
                 u64::from(c.max_response_bytes)
             },
@@ -192,9 +241,21 @@ pub(crate) unsafe fn connection_config(conn: *const cm_connection) -> Result<Con
                 token: token.map(Secret::new),
                 spn: spn.map(str::to_string),
                 allow_insecure_http: c.auth_flags & CM_AUTH_FLAG_ALLOW_INSECURE_HTTP != 0,
+                require_mutual_auth: c.auth_flags & CM_AUTH_FLAG_REQUIRE_MUTUAL_AUTH != 0,
             },
+            proxy,
+            proxy_username: proxy_username.map(str::to_string),
+            proxy_password: proxy_password.map(Secret::new),
+            max_idle_connections: if c.max_idle_connections == 0 {
+                crate::http::DEFAULT_MAX_IDLE
+            } else {
+                c.max_idle_connections as usize
+            },
+            idle_timeout: ms(c.idle_timeout_ms, crate::http::DEFAULT_IDLE_TIMEOUT),
         },
-    })
+    };
+    config.transport.auth.validate()?;
+    Ok(config)
 }
 
 /// Converts and validates a caller's assignment struct.

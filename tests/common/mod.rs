@@ -5,7 +5,14 @@ use std::process::Command;
 
 /// Compiles `tests/c/<name>.c` with strict C11 warnings, linked to the library the tests were built
 /// with. Returns the executable and the library directory (for `LD_LIBRARY_PATH`).
+#[allow(dead_code)] // not every test binary that includes this module uses it
 pub fn compile_c_test(name: &str) -> (PathBuf, PathBuf) {
+    compile_c_test_with(name, &[])
+}
+
+/// As [`compile_c_test`], with extra compiler arguments (e.g. `-pthread`).
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn compile_c_test_with(name: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     // Test binaries live in target/<profile>/deps; the cdylib in target/<profile>.
     let lib_dir = std::env::current_exe()
@@ -42,6 +49,7 @@ pub fn compile_c_test(name: &str) -> (PathBuf, PathBuf) {
         .arg("-L")
         .arg(&lib_dir)
         .arg("-lcm_smartcard")
+        .args(extra)
         .output()
         .expect("cc runs");
     assert!(

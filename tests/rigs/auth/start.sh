@@ -188,6 +188,7 @@ LoadModule authn_file_module $M/mod_authn_file.so
 LoadModule auth_basic_module $M/mod_auth_basic.so
 LoadModule auth_gssapi_module $M/mod_auth_gssapi.so
 LoadModule headers_module $M/mod_headers.so
+LoadModule setenvif_module $M/mod_setenvif.so
 LoadModule proxy_module $M/mod_proxy.so
 LoadModule proxy_http_module $M/mod_proxy_http.so
 LoadModule ssl_module $M/mod_ssl.so
@@ -202,7 +203,9 @@ MaxKeepAliveRequests 100
 ErrorLog "$DIR/httpd-error.log"
 LogLevel warn auth_gssapi:info
 # %k = keep-alive request number on this connection, %{remote}p = client port: proves NTLM legs shared a socket.
-LogFormat "%a %{remote}p k=%k %>s \"%r\" user=%u" rig
+# a= the Authorization scheme the request carried (- = none): proves a session reuses an authenticated connection.
+SetEnvIf Authorization "^([A-Za-z]+)" CM_AUTHZ=\$1
+LogFormat "%a %{remote}p k=%k %>s \"%r\" user=%u a=%{CM_AUTHZ}e" rig
 CustomLog "$DIR/httpd-access.log" rig
 ProxyRequests Off
 ProxyTimeout 30
