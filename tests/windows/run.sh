@@ -106,7 +106,7 @@ while read -r triple arch; do
         cat "$WORK/implib-$arch.log"; ko "$arch: the MSVC import library differs from the header"
     fi
     # Imports: only system DLLs (no libgcc_s / libwinpthread to ship).
-    bad=$("$mingw-objdump" -p "$d/cm_smartcard.dll" | sed -n 's/.*DLL Name: //p' | grep -viE '^(api-ms-win-.*|kernel32|ntdll|msvcrt|advapi32|bcrypt|bcryptprimitives|userenv|ws2_32|winscard|crypt32|ncrypt|secur32|ole32|oleaut32|shell32|user32)\.dll$' || true)
+    bad=$("$mingw-objdump" -p "$d/cm_smartcard.dll" | sed -n 's/.*DLL Name: //p' | grep -viE '^(api-ms-win-.*|kernel32|ntdll|msvcrt|advapi32|bcrypt|bcryptprimitives|userenv|ws2_32|winscard|crypt32|ncrypt|secur32|ole32|oleaut32|shell32|user32|winhttp)\.dll$' || true)
     if [ -z "$bad" ]; then ok "$arch: the DLL imports only system DLLs"; else ko "$arch: unexpected DLL imports: $bad"; fi
 
     # An MSVC-style link against the MSVC import library (no Windows SDK: our own tiny CRT-free program).

@@ -142,6 +142,44 @@ int main(int argc, char **argv)
     cm_request_free(req);
     cm_request_free(NULL);
 
+    /* The same lookups through a session (pooled keep-alive connections). */
+    cm_session *session = NULL;
+    rc = cm_session_new(&conn, &session);
+    CHECK(rc == CM_STATUS_OK && session != NULL, "cm_session_new %d", (int)rc);
+    for (int round = 0; round < 2; round++) {
+        card = NULL;
+        rc = cm_session_find_smartcard(session, CARD_ID, &card);
+        CHECK(rc == CM_STATUS_OK && card != NULL, "cm_session_find_smartcard %d", (int)rc);
+        cm_smartcard_free(card);
+        card = NULL;
+        rc = cm_session_get_smartcard(session, uuid, &card);
+        CHECK(rc == CM_STATUS_OK && card != NULL, "cm_session_get_smartcard %d", (int)rc);
+        cm_smartcard_free(card);
+        req = NULL;
+        rc = cm_session_get_request(session, request_id, &req);
+        CHECK(rc == CM_STATUS_OK && cm_request_status(req) == 3, "cm_session_get_request %d", (int)rc);
+        cm_request_free(req);
+        state = -1;
+        rc = cm_session_reconcile_assignment(session, &asg, &state, bound, sizeof bound, &len);
+        CHECK(rc == CM_STATUS_OK && state == CM_BINDING_BOUND_TO_THIS_CARD && strcmp(bound, uuid) == 0,
+              "cm_session_reconcile_assignment %d state %" PRId32, (int)rc, state);
+    }
+    asg.request_id = pending_id;
+    result = NULL;
+    rc = cm_session_assign_smartcard(session, &asg, &result);
+    CHECK(rc == CM_STATUS_HTTP_FORBIDDEN && result == NULL, "cm_session_assign_smartcard (pending): %d", (int)rc);
+    rc = cm_session_assign_smartcard_from_reader(session, pending_id, NULL, CM_GUID_ORDER_WINDOWS, &result);
+    CHECK(rc == CM_STATUS_HTTP_FORBIDDEN || (rc >= 100 && rc <= 199) || rc == CM_STATUS_CARD_ID_NOT_FOUND,
+          "cm_session_assign_smartcard_from_reader (pending): %d", (int)rc);
+    cm_assign_result_free(result);
+    result = NULL;
+    cm_session_free(session);
+    session = (cm_session *)1;
+    rc = cm_session_new(NULL, &session);
+    CHECK(rc == CM_STATUS_NULL_ARGUMENT && session == NULL, "cm_session_new(NULL): %d", (int)rc);
+    cm_session_free(NULL);
+    asg.request_id = request_id;
+
     /* Failures and the last error. */
     asg.request_id = pending_id;
     rc = cm_assign_smartcard(&conn, &asg, &result);
