@@ -51,5 +51,19 @@ int main(int argc, char **argv)
     }
     printf("%s %s: status %d (%s), HTTP %" PRId32 ": %s\n", argv[2], argv[1], (int)rc, cm_status_str(rc),
            cm_last_error_http_status(), msg);
-    return (int)rc == expected ? 0 : 1;
+    int ok = (int)rc == expected;
+
+    /* The same through a session: three GETs on pooled keep-alive connections (connection-bound auth). */
+    cm_session *session = NULL;
+    cm_status src = cm_session_new(&conn, &session);
+    int session_ok = src == CM_STATUS_OK;
+    for (int i = 0; i < 3 && session_ok; i++) {
+        req = NULL;
+        src = cm_session_get_request(session, "0badc0de-0000-4000-8000-000000000002", &req);
+        cm_request_free(req);
+        session_ok = (int)src == expected;
+    }
+    cm_session_free(session);
+    printf("session: %s (last status %d %s)\n", session_ok ? "3 GETs as expected" : "FAILED", (int)src, cm_status_str(src));
+    return ok && session_ok ? 0 : 1;
 }
