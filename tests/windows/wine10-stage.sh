@@ -268,9 +268,9 @@ if [ -n "${AUTH_ENV:-}" ] && [ -f "$AUTH_ENV" ]; then
         else
             show "$W/sspi-$arch-negx.log"; ko "$arch SSPI Negotiate with explicit credentials under Wine 10"
         fi
-        # Not counted (Wine limitations, see docs/windows.md): the UPN form user@REALM with an empty domain
+        # Not counted (see docs/windows.md): the UPN form user@REALM with an empty domain
         # (Wine makes "user@REALM@" of it, Kerberos fails, Negotiate falls back to NTLM, which the krb5-only
-        # location refuses), and NTLM against the pyspnego acceptor.
+        # location refuses), and NTLM against the pyspnego acceptor (which rebuilds the NTLMv2 blob it checks).
         WINE_EXTRA_ENV="KRB5_CONFIG=$KRB5_CONFIG KRB5CCNAME=FILE:/tmp/no-such-ccache-$arch CM_TEST_USER=$AUTH_KRB5_USER CM_TEST_PASSWORD=$AUTH_KRB5_PASSWORD" \
             wine_run "$W/sspi-$arch-upn.log" "$exe" "$AUTH_NEGOTIATE_URL" negotiate-explicit 0
         echo "note $arch Negotiate explicit as $AUTH_KRB5_USER (UPN) under Wine: $(last_line "$W/sspi-$arch-upn.log" | cut -c1-110)"
