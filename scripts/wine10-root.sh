@@ -17,7 +17,7 @@
 # `apt-get install` inside it (wine64, wine, wine32:i386, pcscd, libpcsclite1, vsmartcard-vpcd, python3,
 # winbind for Wine's NTLM through ntlm_auth, the Kerberos libraries Wine's SSP loads) and a Wine prefix
 # template is initialised. A stamp file records the recipe; a root with the current stamp is reused as is.
-# Cost measured on the project machine (2 cores): cold 90-132 s (3.5 GB), warm (stamp present) under 0.1 s.
+# Cost measured on the project machine (2 cores): cold 90-141 s (3.5 GB), warm (stamp present) under 0.1 s.
 # Needs root (debootstrap, chroot, mount) and debootstrap (scripts/setup-debian.sh installs it).
 set -euo pipefail
 ROOT_DIR=${CM_WINE10_ROOT:-/var/cache/cm-smartcard/wine10-root}
