@@ -24,13 +24,17 @@ export PKG_CONFIG_PATH="$WORK/prefix/lib/pkgconfig"
     && ok "pkg-config --modversion" || ko "pkg-config --modversion"
 cc -std=c11 -Wall -Wextra -Wpedantic -Werror "$ROOT/examples/assign.c" $(pkg-config --cflags --libs cm_smartcard) -o "$WORK/assign" \
     && ok "assign.c builds (C11, -Werror) via pkg-config" || ko "assign.c build"
+cc -std=c11 -Wall -Wextra -Wpedantic -Werror "$ROOT/examples/bulk_assign.c" $(pkg-config --cflags --libs cm_smartcard) -o "$WORK/bulk_assign" \
+    && ok "bulk_assign.c builds (C11, -Werror) via pkg-config" || ko "bulk_assign.c build"
 c++ -std=c++17 -Wall -Wextra -Wpedantic -Werror "$ROOT/examples/lookup.cpp" $(pkg-config --cflags --libs cm_smartcard) -o "$WORK/lookup" \
     && ok "lookup.cpp builds (C++17, -Werror) via pkg-config" || ko "lookup.cpp build"
-[ -x "$WORK/assign" ] && [ -x "$WORK/lookup" ] || done_
+[ -x "$WORK/assign" ] && [ -x "$WORK/lookup" ] && [ -x "$WORK/bulk_assign" ] || done_
 export LD_LIBRARY_PATH="$WORK/prefix/lib"
 
 REQ=$(cat /proc/sys/kernel/random/uuid); PENDING=$(cat /proc/sys/kernel/random/uuid); CARD=$(cat /proc/sys/kernel/random/uuid)
-start_emulator --request "$REQ=Approved" --request "$PENDING=Pending" || { ko "cm-emulator"; done_; }
+BULK=()
+for _ in 1 2 3 4 5; do BULK+=("$(cat /proc/sys/kernel/random/uuid)"); done
+start_emulator --request "$REQ=Approved" --request "$PENDING=Pending" $(printf -- '--request %s=Approved ' "${BULK[@]}") || { ko "cm-emulator"; done_; }
 export CM_AUTH=none
 ATR="3B 8D 01 80 FB A0 00 00 03 97 42 54 46 59 03 01 C8"
 
@@ -49,4 +53,10 @@ echo "$out" | sed 's/^/     /'
     && ok "lookup: finds the smartcard and reconciles" || ko "lookup (rc $rc)"
 out=$("$WORK/lookup" "http://127.0.0.1:1" "$CARD" 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q 'cm_find_smartcard' && ok "lookup: a connection failure becomes a cm::error, exit 1" || ko "lookup failure (rc $rc): $out"
+input=$(for r in "${BULK[@]}"; do echo "$r $(cat /proc/sys/kernel/random/uuid) 3b8d0180fba000000397425446590301c8"; done
+  echo "# a comment"; echo "$PENDING $(cat /proc/sys/kernel/random/uuid)")
+out=$(echo "$input" | "$WORK/bulk_assign" "$EMULATOR_URL" 2>&1); rc=$?
+echo "$out" | sed 's/^/     /'
+[ $rc -eq 1 ] && echo "$out" | grep -q '^5 bound, 1 failed, 0 unknown$' && [ "$(echo "$out" | grep -c '^bound ')" = 5 ] \
+    && ok "bulk_assign: five cards bound over one session, the pending request reported, exit 1" || ko "bulk_assign (rc $rc)"
 done_

@@ -11,6 +11,8 @@ PACKAGES=(
   # auth rig: MIT Kerberos KDC, Apache with mod_auth_gssapi, gss-ntlmssp, pyspnego in a venv
   krb5-kdc krb5-admin-server krb5-user libgssapi-krb5-2 apache2 libapache2-mod-auth-gssapi gss-ntlmssp
   curl python3-venv openssl
+  # proxies for the proxy tests (squid: open, Negotiate- and Basic-authenticated, started by the auth rig)
+  squid
   # callers: C# via mono, the Windows DLL via mingw (Wine 10 runs in a Debian 13 root: see below)
   mono-mcs mono-runtime gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 g++-mingw-w64-x86-64
   # Windows stage: the Debian 13 root with Wine 10 (scripts/wine10-root.sh); MSVC import libraries and an

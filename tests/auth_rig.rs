@@ -13,6 +13,7 @@ use cm_smartcard::cm::{
     Assignment, CmClient, ConnectionConfig, HttpAnswer, Idempotency, Transport, TransportConfig,
 };
 use std::collections::HashMap;
+use std::process::Command;
 use std::sync::OnceLock;
 
 const API: &str = "CertificateManagement/api/v1.0/smartcards";
@@ -894,4 +895,320 @@ fn missing_final_token_is_accepted_unless_mutual_auth_is_required() {
     let genuine = session_for(&r["AUTH_NEGOTIATE_URL"], strict_auth);
     let a = Assignment::new(&seed_request(r), &uuid::Uuid::new_v4().to_string(), None).unwrap();
     assert!(genuine.assign_smartcard(&a).unwrap().warning.is_none());
+}
+
+// ---- proxies (squid, started by the rig when installed) -------------------------------------------------
+
+/// The rig's proxies, or a skip (a failure under CM_REQUIRE_RIGS) when squid is not installed.
+fn proxies(r: &HashMap<String, String>) -> Option<&HashMap<String, String>> {
+    if r.contains_key("AUTH_PROXY_OPEN_URL") {
+        return Some(r);
+    }
+    if std::env::var("CM_REQUIRE_RIGS").as_deref() == Ok("1") {
+        panic!("CM_REQUIRE_RIGS=1 but the auth rig has no proxies (install squid)");
+    }
+    eprintln!("NOTICE: squid not installed; skipping the proxy tests");
+    None
+}
+
+macro_rules! proxies_or_skip {
+    ($r:expr) => {
+        match proxies($r) {
+            Some(r) => r,
+            None => return,
+        }
+    };
+}
+
+use cm_smartcard::http::proxy::ProxyConfig;
+
+/// A client for `url` (a host only the proxies resolve) through `proxy`.
+fn via_proxy(
+    r: &HashMap<String, String>,
+    url: &str,
+    auth: AuthConfig,
+    proxy: ProxyConfig,
+    proxy_user: Option<(&str, &str)>,
+) -> CmClient {
+    CmClient::session(ConnectionConfig {
+        server_url: url.to_string(),
+        transport: TransportConfig {
+            auth,
+            extra_ca_file: Some(r["AUTH_CA_FILE"].clone().into()),
+            proxy,
+            proxy_username: proxy_user.map(|(u, _)| u.to_string()),
+            proxy_password: proxy_user.map(|(_, p)| Secret::new(p)),
+            connect_timeout: std::time::Duration::from_secs(10),
+            ..Default::default()
+        },
+    })
+    .unwrap()
+}
+
+fn explicit(url: &str) -> ProxyConfig {
+    ProxyConfig::Explicit {
+        url: url.to_string(),
+        bypass: String::new(),
+    }
+}
+
+fn tls_url(r: &HashMap<String, String>, location: &str) -> String {
+    format!(
+        "https://{}:{}/{location}/",
+        r["AUTH_TLS_HOST"], r["AUTH_HTTPS_PORT"]
+    )
+}
+
+fn proxy_log(r: &HashMap<String, String>, marker: &str, expected: usize) -> Vec<String> {
+    log_lines(&r["AUTH_PROXY_ACCESS_LOG"], marker, expected)
+}
+
+/// Basic to the server over TLS, through a CONNECT tunnel of an open proxy; the session keeps the tunnel.
+#[test]
+fn https_through_a_proxy_tunnel() {
+    let r = rig_or_skip!();
+    let r = proxies_or_skip!(r);
+    let s = via_proxy(
+        r,
+        &tls_url(r, "basic"),
+        basic(r),
+        explicit(&r["AUTH_PROXY_OPEN_URL"]),
+        None,
+    );
+    for _ in 0..3 {
+        let a = Assignment::new(&seed_request(r), &uuid::Uuid::new_v4().to_string(), None).unwrap();
+        assert_eq!(
+            s.assign_smartcard(&a)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .http_status,
+            201
+        );
+    }
+    assert_eq!(
+        s.transport().client().connections_opened(),
+        1,
+        "one tunnel for three calls"
+    );
+}
+
+/// Negotiate (Kerberos) to the server inside the tunnel: authenticated once, then the connection carries it.
+#[test]
+fn negotiate_through_a_proxy_tunnel() {
+    let r = rig_or_skip!();
+    let r = proxies_or_skip!(r);
+    let s = via_proxy(
+        r,
+        &tls_url(r, "negotiate"),
+        current_user(false),
+        explicit(&r["AUTH_PROXY_OPEN_URL"]),
+        None,
+    );
+    let ids: Vec<String> = (0..3).map(|_| seed_request(r)).collect();
+    for id in &ids {
+        assert!(
+            s.get_request(id)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_some()
+        );
+    }
+    assert_eq!(s.transport().client().connections_opened(), 1);
+    let later = lines_for(r, &ids[2], 1);
+    assert!(
+        later[0].ends_with("a=-"),
+        "rode on the authenticated tunnel: {later:?}"
+    );
+}
+
+/// A proxy that demands Negotiate: answered with the current user's Kerberos ticket.
+#[test]
+fn proxy_demanding_negotiate() {
+    let r = rig_or_skip!();
+    let r = proxies_or_skip!(r);
+    let s = via_proxy(
+        r,
+        &tls_url(r, "basic"),
+        basic(r),
+        explicit(&r["AUTH_PROXY_NEGOTIATE_URL"]),
+        None,
+    );
+    let a = Assignment::new(&seed_request(r), &uuid::Uuid::new_v4().to_string(), None).unwrap();
+    assert_eq!(
+        s.assign_smartcard(&a)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .http_status,
+        201
+    );
+    let port = r["AUTH_PROXY_NEGOTIATE_URL"]
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let _ = port;
+    let lines = proxy_log(r, &format!("alice@{}", r["AUTH_KRB5_REALM"]), 1);
+    assert!(!lines.is_empty(), "the proxy saw alice authenticated");
+}
+
+/// A proxy that demands Basic: refused without credentials and without the opt-in for clear-text credentials
+/// to an http proxy; accepted with both. Every refusal is "nothing sent".
+#[test]
+fn proxy_demanding_basic() {
+    let r = rig_or_skip!();
+    let r = proxies_or_skip!(r);
+    let url = tls_url(r, "basic");
+    let proxy = explicit(&r["AUTH_PROXY_BASIC_URL"]);
+    let a = || Assignment::new(&seed_request(r), &uuid::Uuid::new_v4().to_string(), None).unwrap();
+    let e = via_proxy(r, &url, basic(r), proxy.clone(), None)
+        .assign_smartcard(&a())
+        .unwrap_err();
+    assert_eq!(e.status, Status::ProxyAuthRequired, "{e}");
+    assert!(
+        e.message.contains("proxy_username") && e.message.contains("nothing was sent"),
+        "{e}"
+    );
+    let user = (
+        r["AUTH_PROXY_BASIC_USER"].as_str(),
+        r["AUTH_PROXY_BASIC_PASSWORD"].as_str(),
+    );
+    let e = via_proxy(r, &url, basic(r), proxy.clone(), Some(user))
+        .assign_smartcard(&a())
+        .unwrap_err();
+    assert_eq!(e.status, Status::ProxyAuthRequired, "{e}");
+    assert!(e.message.contains("clear text"), "{e}");
+    assert!(!e.message.contains(user.1), "{e}");
+    let mut opted_in = basic(r);
+    opted_in.allow_insecure_http = true;
+    let outcome = via_proxy(r, &url, opted_in, proxy, Some(user))
+        .assign_smartcard(&a())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome.http_status, 201);
+    // A wrong proxy password is refused too, and says so.
+    let mut opted_in = basic(r);
+    opted_in.allow_insecure_http = true;
+    let e = via_proxy(
+        r,
+        &url,
+        opted_in,
+        explicit(&r["AUTH_PROXY_BASIC_URL"]),
+        Some(("dave", "wrong")),
+    )
+    .assign_smartcard(&a())
+    .unwrap_err();
+    assert_eq!(e.status, Status::ProxyAuthRequired, "{e}");
+}
+
+/// A refused tunnel and an unreachable proxy are "nothing sent" (ProxyFailed), never "outcome unknown".
+#[test]
+fn refused_tunnel_and_dead_proxy_are_nothing_sent() {
+    let r = rig_or_skip!();
+    let r = proxies_or_skip!(r);
+    let a = Assignment::new(&seed_request(r), &uuid::Uuid::new_v4().to_string(), None).unwrap();
+    let refused = format!("https://{}:7/", r["AUTH_TLS_HOST"]); // the proxy denies CONNECT to port 7
+    let e = via_proxy(
+        r,
+        &refused,
+        basic(r),
+        explicit(&r["AUTH_PROXY_OPEN_URL"]),
+        None,
+    )
+    .assign_smartcard(&a)
+    .unwrap_err();
+    assert_eq!(e.status, Status::ProxyFailed, "{e}");
+    assert!(
+        e.message.contains("refused the tunnel") && e.message.contains("nothing was sent"),
+        "{e}"
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let e = via_proxy(
+        r,
+        &tls_url(r, "basic"),
+        basic(r),
+        explicit(&format!("http://127.0.0.1:{closed}")),
+        None,
+    )
+    .assign_smartcard(&a)
+    .unwrap_err();
+    assert_eq!(e.status, Status::ProxyFailed, "{e}");
+    assert!(e.message.contains("nothing was sent"), "{e}");
+}
+
+/// The bypass list and loopback: never through the proxy (the proxy would be the only way to resolve the
+/// rig host, so a bypassed call to it fails with DnsFailed — proof it did not use the proxy).
+#[test]
+fn bypass_list_and_loopback_go_direct() {
+    let r = rig_or_skip!();
+    let r = proxies_or_skip!(r);
+    let bypassing = ProxyConfig::Explicit {
+        url: r["AUTH_PROXY_OPEN_URL"].clone(),
+        bypass: format!(
+            "localhost, .{}",
+            r["AUTH_TLS_HOST"].split_once('.').unwrap().1
+        ),
+    };
+    let e = via_proxy(r, &tls_url(r, "basic"), basic(r), bypassing, None)
+        .get_request(&seed_request(r))
+        .unwrap_err();
+    assert_eq!(e.status, Status::DnsFailed, "{e}");
+    // Loopback with an explicit proxy and no bypass: direct (the server answers; the proxy log stays quiet).
+    let marker = seed_request(r);
+    let s = via_proxy(
+        r,
+        &r["AUTH_HTTPS_BASIC_URL"],
+        basic(r),
+        explicit(&r["AUTH_PROXY_OPEN_URL"]),
+        None,
+    );
+    assert!(s.get_request(&marker).unwrap().is_some());
+    assert!(proxy_log(r, &format!("localhost:{}", r["AUTH_HTTPS_PORT"]), 0).is_empty());
+}
+
+/// The system setting on Unix: the environment (https_proxy and no_proxy), read in a child process so the
+/// variables never touch this multi-threaded test process.
+#[test]
+fn system_proxy_from_the_environment() {
+    let r = rig_or_skip!();
+    let r = proxies_or_skip!(r);
+    if std::env::var("CM_PROXY_CHILD").is_ok() {
+        return;
+    }
+    let run = |no_proxy: &str| {
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child_system_proxy", "--nocapture"])
+            .env("CM_PROXY_CHILD", "1")
+            .env("https_proxy", &r["AUTH_PROXY_OPEN_URL"])
+            .env("no_proxy", no_proxy)
+            .output()
+            .unwrap()
+    };
+    let via = run("");
+    let text = String::from_utf8_lossy(&via.stdout);
+    assert!(
+        text.contains("SYSTEM-PROXY-OK 201"),
+        "{text}{}",
+        String::from_utf8_lossy(&via.stderr)
+    );
+    let direct = run(&r["AUTH_TLS_HOST"]);
+    let text = String::from_utf8_lossy(&direct.stdout);
+    assert!(
+        text.contains("SYSTEM-PROXY-ERR DnsFailed"),
+        "{text}{}",
+        String::from_utf8_lossy(&direct.stderr)
+    );
+}
+
+#[test]
+fn child_system_proxy() {
+    if std::env::var("CM_PROXY_CHILD").is_err() {
+        return;
+    }
+    let r = rig().unwrap();
+    let s = via_proxy(r, &tls_url(r, "basic"), basic(r), ProxyConfig::System, None);
+    let a = Assignment::new(&seed_request(r), &uuid::Uuid::new_v4().to_string(), None).unwrap();
+    match s.assign_smartcard(&a) {
+        Ok(o) => println!("SYSTEM-PROXY-OK {}", o.http_status),
+        Err(e) => println!("SYSTEM-PROXY-ERR {:?} {}", e.status, e.message),
+    }
 }

@@ -426,3 +426,34 @@ fn reconcile_reports_the_other_card_and_unknown_requests() {
             .is_none()
     );
 }
+
+/// Every answer starts with a UTF-8 byte-order mark (some ASP.NET stacks send one): binding, reading back,
+/// reconciling and error messages all still work (RFC 8259 §8.1).
+#[test]
+fn a_byte_order_mark_before_every_body_is_accepted() {
+    let emu = emulator();
+    emu.set_fault(Fault::new(FaultKind::Bom));
+    let c = client(&emu);
+    let request = approved_request(&emu);
+    let (a, card) = assignment(request);
+    let outcome = c.assign_smartcard(&a).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome.http_status, 201);
+    assert!(outcome.smartcard_uuid.is_some());
+    let rec = c.reconcile(&a).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rec.state, BindingState::BoundToThisCard);
+    let found = c
+        .find_smartcard_by_card_id(&card.to_string())
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.card_id, Some(card));
+    // An error answer with a BOM still yields the server's message.
+    let e = c.assign_smartcard(&a).unwrap_err();
+    assert_eq!(e.status, Status::HttpForbidden);
+    assert!(
+        e.server_message
+            .as_deref()
+            .is_some_and(|m| !m.starts_with('\u{FEFF}') && !m.is_empty()),
+        "{e:?}"
+    );
+    assert!(emu.count("", "").ge(&4));
+}

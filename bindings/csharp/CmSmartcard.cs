@@ -4,27 +4,43 @@
 // Framework 4.x and every later compiler). Usable from a C# project (add the file), from PowerShell
 // (`Add-Type -Path CmSmartcard.cs`; the CmSmartcard PowerShell module does that) and from Mono.
 //
+// Public surface: CmApi (one-shot calls), CmSession (the same calls over pooled connections; IDisposable),
+// CmConnection / CmAssignment (inputs), the result classes, CmException (+ CmServerUnverifiedException),
+// CmLibrary (loading, version). The raw P/Invoke layer (NativeMethods, Native* structs, handles) is internal.
+//
 // Rules followed (see include/cm_smartcard.h for the C API):
 // - [DllImport("cm_smartcard", CallingConvention = Cdecl)]: Cdecl is mandatory for 32-bit Windows hosts.
-//   The runtime resolves "cm_smartcard" to cm_smartcard.dll / libcm_smartcard.so. On Windows DllImport does
-//   not search the script's folder: preload the DLL by full path with CmLibrary.Load(path) before the
-//   first call (the PowerShell module does).
-// - Strings go in as NUL-terminated UTF-8 in unmanaged memory we allocate and free (passwords are wiped
+//   The runtime resolves "cm_smartcard" to cm_smartcard.dll / libcm_smartcard.so. DllImport does not search
+//   a script's folder: call CmLibrary.Load(fullPath) before the first call (the PowerShell module does). On
+//   Windows that is LoadLibraryW; on Linux dlopen(RTLD_NOW | RTLD_GLOBAL), after which DllImport finds the
+//   loaded library by its SONAME (libcm_smartcard.so), so no LD_LIBRARY_PATH is needed.
+// - Invalid arguments (null or empty required strings, malformed GUIDs, enum values out of range) throw
+//   ArgumentNullException / ArgumentException / ArgumentOutOfRangeException, naming the parameter, before any
+//   native call. Failures of the library throw CmException, whose message and Function name the C# method
+//   ("CmApi.AssignSmartcard: ...").
+// - Optional strings: null and "" are the same ("not given"). In particular a reader name of null or ""
+//   means "the first reader that holds a card" (PowerShell passes $null as "" to a string parameter).
+// - Strings go in as NUL-terminated UTF-8 in unmanaged memory we allocate and free (secrets are wiped
 //   first) and come out through the size-query pattern as UTF-8 bytes. Never the ANSI code page.
 // - size_t is UIntPtr; no bool crosses the boundary.
 // - Every failing status becomes a CmException carrying the status, the HTTP status, the PC/SC code, the
 //   library's message, the server's message and the correlation id, read on the same thread right after
-//   the failing call.
+//   the failing call. CmException is [Serializable] (.NET Framework hosts marshal exceptions across
+//   AppDomains).
 // - Objects the library hands out are held in SafeHandles (freed exactly once); the high-level methods
 //   copy everything out and free them before returning plain objects (pipeline-friendly in PowerShell).
 // - The ABI version is checked on first use (CmLibrary.EnsureCompatible).
 //
 // Thread safety: every method may be called from any thread; network calls block for at most the
 // configured timeouts (defaults: connect 10 s, request 30 s). UI code should call them from a worker.
+// One CmSession may be shared by any number of threads (the native session is thread-safe); Dispose it
+// once, when no new calls will be started (calls already running finish first: the SafeHandle defers the
+// native free until they return; calls started after Dispose throw ObjectDisposedException).
 
 using System;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
+using System.Runtime.Serialization;
 using System.Security;
 using System.Text;
 
@@ -66,6 +82,8 @@ namespace CmSmartcard
         OutcomeUnknown = 204,
         ResponseTooLarge = 205,
         RedirectRefused = 206,
+        /// <summary>The proxy refused or failed the tunnel, or could not be reached: nothing was sent.</summary>
+        ProxyFailed = 207,
         TransportError = 299,
         HttpForbidden = 300,
         HttpNotFound = 301,
@@ -79,6 +97,14 @@ namespace CmSmartcard
         AuthInsecureTransport = 403,
         AuthMutualFailed = 404,
         AuthUnsupported = 405,
+        /// <summary>
+        /// The server PROCESSED the request (2xx) but did not prove its identity (final Negotiate token missing
+        /// or invalid). The outcome is known: never send the request again. For an assignment the card IS bound;
+        /// see CmServerUnverifiedException.Result.
+        /// </summary>
+        AuthServerUnverified = 406,
+        /// <summary>The proxy demands authentication that could not be given.</summary>
+        ProxyAuthRequired = 407,
         Panic = 900,
         Internal = 901
     }
@@ -117,10 +143,34 @@ namespace CmSmartcard
     {
         None = 0,
         /// <summary>Allow credentials or tokens over plain http:// (labs only).</summary>
-        AllowInsecureHttp = 1
+        AllowInsecureHttp = 1,
+        /// <summary>Refuse an answer that carries no proof of the server's identity (no final Negotiate token).</summary>
+        RequireMutualAuth = 2
+    }
+
+    /// <summary>How the library finds its HTTP proxy (CM_PROXY_*).</summary>
+    public enum CmProxyMode : uint
+    {
+        /// <summary>The system's settings (default): on Windows WinHTTP / Internet Options incl. PAC; elsewhere
+        /// HTTPS_PROXY / HTTP_PROXY / ALL_PROXY with NO_PROXY. Loopback is never proxied.</summary>
+        System = 0,
+        /// <summary>Always connect directly.</summary>
+        None = 1,
+        /// <summary>CmConnection.ProxyUrl, except for the hosts in CmConnection.ProxyBypass.</summary>
+        Explicit = 2
+    }
+
+    /// <summary>Card-id byte order (CM_GUID_ORDER_*).</summary>
+    public enum CmGuidOrder : uint
+    {
+        /// <summary>Windows / .NET new Guid(bytes): the default, the most likely reading of MIM CM.</summary>
+        Windows = 0,
+        /// <summary>RFC 4122: the 16 bytes in string order.</summary>
+        Rfc4122 = 1
     }
 
     /// <summary>A failure reported by the cm-smartcard library.</summary>
+    [Serializable]
     public class CmException : Exception
     {
         private readonly CmStatus status;
@@ -142,6 +192,36 @@ namespace CmSmartcard
             this.function = function ?? "";
         }
 
+        // Formatter-based serialization (.NET Framework AppDomain marshalling, remoting). The pragma keeps
+        // newer compilers quiet about SYSLIB0051 (obsolete in .NET 8) without a symbol C# 5 compilers reject.
+#pragma warning disable
+        /// <summary>Deserializes the exception with its CM fields.</summary>
+        protected CmException(SerializationInfo info, StreamingContext context)
+            : base(info, context)
+        {
+            status = (CmStatus)info.GetInt32("CmStatus");
+            httpStatus = info.GetInt32("CmHttpStatus");
+            pcscCode = info.GetUInt32("CmPcscCode");
+            serverMessage = info.GetString("CmServerMessage") ?? "";
+            correlationId = info.GetString("CmCorrelationId") ?? "";
+            function = info.GetString("CmFunction") ?? "";
+        }
+
+        /// <summary>Serializes the exception with its CM fields.</summary>
+        [SecurityCritical]
+        public override void GetObjectData(SerializationInfo info, StreamingContext context)
+        {
+            if (info == null) throw new ArgumentNullException("info");
+            info.AddValue("CmStatus", (int)status);
+            info.AddValue("CmHttpStatus", httpStatus);
+            info.AddValue("CmPcscCode", pcscCode);
+            info.AddValue("CmServerMessage", serverMessage);
+            info.AddValue("CmCorrelationId", correlationId);
+            info.AddValue("CmFunction", function);
+            base.GetObjectData(info, context);
+        }
+#pragma warning restore
+
         /// <summary>The library's status code.</summary>
         public CmStatus Status { get { return status; } }
         /// <summary>The numeric status code (also for codes newer than this binding).</summary>
@@ -156,7 +236,7 @@ namespace CmSmartcard
         public string ServerMessage { get { return serverMessage; } }
         /// <summary>The correlation id of a 5xx answer ("" when none): give it to the CM administrator.</summary>
         public string CorrelationId { get { return correlationId; } }
-        /// <summary>The C function that failed.</summary>
+        /// <summary>The C# method that failed, e.g. "CmApi.AssignSmartcard" or "CmSession.GetRequest".</summary>
         public string Function { get { return function; } }
 
         /// <summary>True for the PC/SC and card statuses (100-199).</summary>
@@ -169,11 +249,13 @@ namespace CmSmartcard
         public bool IsAuthError { get { int s = (int)status; return s >= 400 && s < 500; } }
         /// <summary>True when an assignment may or may not have happened: call ReconcileAssignment.</summary>
         public bool OutcomeUnknown { get { return status == CmStatus.OutcomeUnknown; } }
+        /// <summary>True when the server processed the request (AuthServerUnverified): never send it again.</summary>
+        public bool ServerProcessed { get { return status == CmStatus.AuthServerUnverified; } }
 
         public override string ToString()
         {
             var sb = new StringBuilder();
-            sb.Append("CmException: ").Append(Status).Append(" (").Append((int)status).Append("): ").Append(Message);
+            sb.Append(GetType().Name).Append(": ").Append(Status).Append(" (").Append((int)status).Append("): ").Append(Message);
             if (httpStatus != 0) sb.Append("; HTTP ").Append(httpStatus);
             if (pcscCode != 0) sb.Append("; PC/SC 0x").Append(pcscCode.ToString("X8"));
             if (serverMessage.Length != 0) sb.Append("; server: ").Append(serverMessage);
@@ -181,6 +263,45 @@ namespace CmSmartcard
             if (StackTrace != null) sb.Append(Environment.NewLine).Append(StackTrace);
             return sb.ToString();
         }
+    }
+
+    /// <summary>
+    /// The server processed an assignment (the card IS bound: see Result) but did not prove its identity
+    /// (CmStatus.AuthServerUnverified: its final Negotiate token was missing or did not verify). Do NOT send the
+    /// assignment again (it would fail with 403 "already bound"); use Result, and have the server's
+    /// authentication set-up checked (SPN, IIS "Negotiate" provider, a proxy that strips headers).
+    /// </summary>
+    [Serializable]
+    public class CmServerUnverifiedException : CmException
+    {
+        private readonly CmAssignResult result;
+
+        public CmServerUnverifiedException(CmAssignResult result, string message, int httpStatus, string function)
+            : base(CmStatus.AuthServerUnverified, message, httpStatus, 0, "", "", function)
+        {
+            this.result = result;
+        }
+
+#pragma warning disable
+        /// <summary>Deserializes the exception with its result.</summary>
+        protected CmServerUnverifiedException(SerializationInfo info, StreamingContext context)
+            : base(info, context)
+        {
+            result = (CmAssignResult)info.GetValue("CmResult", typeof(CmAssignResult));
+        }
+
+        /// <summary>Serializes the exception with its result.</summary>
+        [SecurityCritical]
+        public override void GetObjectData(SerializationInfo info, StreamingContext context)
+        {
+            if (info == null) throw new ArgumentNullException("info");
+            info.AddValue("CmResult", result, typeof(CmAssignResult));
+            base.GetObjectData(info, context);
+        }
+#pragma warning restore
+
+        /// <summary>The assignment as the server answered it (ServerVerified is false).</summary>
+        public CmAssignResult Result { get { return result; } }
     }
 
     /// <summary>How to reach and authenticate to the CM server (maps to struct cm_connection).</summary>
@@ -197,36 +318,66 @@ namespace CmSmartcard
         public uint TimeoutMs { get; set; }
         /// <summary>Cap on a response body in bytes; 0 = 1 MiB.</summary>
         public uint MaxResponseBytes { get; set; }
-        /// <summary>PEM file with extra CA certificates; null = none.</summary>
+        /// <summary>PEM file with extra CA certificates; null or "" = none.</summary>
         public string ExtraCaFile { get; set; }
         /// <summary>Authentication method; default Negotiate as the current user.</summary>
         public CmAuthMethod AuthMethod { get; set; }
         /// <summary>Authentication flags.</summary>
         public CmAuthFlags AuthFlags { get; set; }
-        /// <summary>User name for NegotiateExplicit, Ntlm and Basic.</summary>
+        /// <summary>User name for NegotiateExplicit, Ntlm and Basic (required for them).</summary>
         public string UserName { get; set; }
         /// <summary>Password as a string (SecurePassword takes precedence when set).</summary>
         public string Password { get; set; }
         /// <summary>Password as a SecureString (PowerShell's PSCredential.Password).</summary>
         public SecureString SecurePassword { get; set; }
-        /// <summary>Token for Bearer.</summary>
+        /// <summary>Token for Bearer (required for it).</summary>
         public string BearerToken { get; set; }
-        /// <summary>Kerberos SPN override; null = HTTP/host.</summary>
+        /// <summary>Kerberos SPN override; null or "" = HTTP/host.</summary>
         public string Spn { get; set; }
+
+        /// <summary>How the proxy is found; default System.</summary>
+        public CmProxyMode ProxyMode { get; set; }
+        /// <summary>CmProxyMode.Explicit: the proxy, "http://host:port" (required for Explicit).</summary>
+        public string ProxyUrl { get; set; }
+        /// <summary>CmProxyMode.Explicit: comma-separated hosts or domain suffixes reached directly.</summary>
+        public string ProxyBypass { get; set; }
+        /// <summary>User name for a proxy that answers 407; null = the current user (Negotiate/NTLM).</summary>
+        public string ProxyUserName { get; set; }
+        /// <summary>Proxy password as a string (SecureProxyPassword takes precedence when set).</summary>
+        public string ProxyPassword { get; set; }
+        /// <summary>Proxy password as a SecureString.</summary>
+        public SecureString SecureProxyPassword { get; set; }
+        /// <summary>CmSession: idle pooled connections kept; 0 = 4.</summary>
+        public uint MaxIdleConnections { get; set; }
+        /// <summary>CmSession: idle pooled connections older than this are closed (milliseconds); 0 = 30000.</summary>
+        public uint IdleTimeoutMs { get; set; }
 
         /// <summary>Sets UserName and SecurePassword from a credential (DOMAIN\user when a domain is given).</summary>
         public void SetCredential(System.Net.NetworkCredential credential)
         {
             if (credential == null) throw new ArgumentNullException("credential");
-            UserName = String.IsNullOrEmpty(credential.Domain) ? credential.UserName
-                : credential.Domain + "\\" + credential.UserName;
+            UserName = JoinDomain(credential);
             SecurePassword = credential.SecurePassword;
             Password = null;
         }
 
+        /// <summary>Sets ProxyUserName and SecureProxyPassword from a credential.</summary>
+        public void SetProxyCredential(System.Net.NetworkCredential credential)
+        {
+            if (credential == null) throw new ArgumentNullException("credential");
+            ProxyUserName = JoinDomain(credential);
+            SecureProxyPassword = credential.SecurePassword;
+            ProxyPassword = null;
+        }
+
+        private static string JoinDomain(System.Net.NetworkCredential c)
+        {
+            return String.IsNullOrEmpty(c.Domain) ? c.UserName : c.Domain + "\\" + c.UserName;
+        }
+
         public override string ToString()
         {
-            return (ServerUrl ?? "") + " (" + AuthMethod + (UserName != null ? ", " + UserName : "") + ")";
+            return (ServerUrl ?? "") + " (" + AuthMethod + (String.IsNullOrEmpty(UserName) ? "" : ", " + UserName) + ")";
         }
     }
 
@@ -238,20 +389,22 @@ namespace CmSmartcard
         {
             RequestId = requestId; CardId = cardId; Atr = atr;
         }
-        /// <summary>The CM request id (a GUID in any common form).</summary>
+        /// <summary>The CM request id (a GUID in any common form). Required.</summary>
         public string RequestId { get; set; }
-        /// <summary>The minidriver card ID (a GUID in any common form).</summary>
+        /// <summary>The minidriver card ID (a GUID in any common form). Required.</summary>
         public string CardId { get; set; }
         /// <summary>The ATR in hex, any common notation; null or "" omits it.</summary>
         public string Atr { get; set; }
     }
 
-    /// <summary>The outcome of a successful assignment.</summary>
+    /// <summary>The outcome of an assignment the server processed.</summary>
+    [Serializable]
     public sealed class CmAssignResult
     {
-        internal CmAssignResult(string requestId, string cardId, string atr, int httpStatus, string uri, string uuid)
+        internal CmAssignResult(string requestId, string cardId, string atr, int httpStatus, string uri, string uuid, bool serverVerified)
         {
             RequestId = requestId; CardId = cardId; Atr = atr; HttpStatus = httpStatus; SmartcardUri = uri; SmartcardUuid = uuid;
+            ServerVerified = serverVerified;
         }
         public string RequestId { get; private set; }
         public string CardId { get; private set; }
@@ -262,6 +415,11 @@ namespace CmSmartcard
         public string SmartcardUri { get; private set; }
         /// <summary>The new CM smartcard uuid, lowercase ("" after 204).</summary>
         public string SmartcardUuid { get; private set; }
+        /// <summary>
+        /// False when the server did not prove its identity (only on CmServerUnverifiedException.Result): the
+        /// card is bound all the same; do not send the assignment again.
+        /// </summary>
+        public bool ServerVerified { get; private set; }
         public override string ToString() { return SmartcardUuid; }
     }
 
@@ -315,205 +473,6 @@ namespace CmSmartcard
         public override string ToString() { return RequestId; }
     }
 
-    // ---------------------------------------------------------------------------------------------
-    // Handles
-
-    /// <summary>An owned cm_assign_result*; freed with cm_assign_result_free.</summary>
-    public sealed class CmAssignResultHandle : Microsoft.Win32.SafeHandles.SafeHandleZeroOrMinusOneIsInvalid
-    {
-        public CmAssignResultHandle() : base(true) { }
-        protected override bool ReleaseHandle() { NativeMethods.cm_assign_result_free(handle); return true; }
-    }
-
-    /// <summary>An owned cm_smartcard*; freed with cm_smartcard_free.</summary>
-    public sealed class CmSmartcardHandle : Microsoft.Win32.SafeHandles.SafeHandleZeroOrMinusOneIsInvalid
-    {
-        public CmSmartcardHandle() : base(true) { }
-        protected override bool ReleaseHandle() { NativeMethods.cm_smartcard_free(handle); return true; }
-    }
-
-    /// <summary>An owned cm_request*; freed with cm_request_free.</summary>
-    public sealed class CmRequestHandle : Microsoft.Win32.SafeHandles.SafeHandleZeroOrMinusOneIsInvalid
-    {
-        public CmRequestHandle() : base(true) { }
-        protected override bool ReleaseHandle() { NativeMethods.cm_request_free(handle); return true; }
-    }
-
-    // ---------------------------------------------------------------------------------------------
-    // Raw P/Invoke declarations, one per export of include/cm_smartcard.h.
-
-    [StructLayout(LayoutKind.Sequential)]
-    public struct NativeConnection
-    {
-        public uint struct_size;
-        public IntPtr server_url;
-        public uint connect_timeout_ms;
-        public uint timeout_ms;
-        public uint max_response_bytes;
-        public IntPtr extra_ca_file;
-        public uint auth_method;
-        public uint auth_flags;
-        public IntPtr username;
-        public IntPtr password;
-        public IntPtr bearer_token;
-        public IntPtr spn;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    public struct NativeAssignment
-    {
-        public uint struct_size;
-        public IntPtr request_id;
-        public IntPtr card_id;
-        public IntPtr atr;
-    }
-
-    /// <summary>The C functions as declared in cm_smartcard.h. Prefer CmApi / CmLibrary.</summary>
-    public static class NativeMethods
-    {
-        public const string Library = "cm_smartcard";
-        /// <summary>CM_ABI_VERSION of the header this binding was written against.</summary>
-        public const uint AbiVersion = 1;
-        /// <summary>CM_UUID_BUFFER_SIZE.</summary>
-        public const int UuidBufferSize = 37;
-        /// <summary>CM_ATR_BUFFER_SIZE.</summary>
-        public const int AtrBufferSize = 67;
-
-        // Version and status
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern IntPtr cm_version();
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern uint cm_abi_version();
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern IntPtr cm_status_str(int status);
-
-        // Last error (per thread)
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_last_error_status();
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_last_error_message(byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_last_error_http_status();
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern uint cm_last_error_pcsc_code();
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_last_error_server_message(byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_last_error_correlation_id(byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
-
-        // Assignment
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_assign_smartcard(ref NativeConnection connection, ref NativeAssignment assignment,
-            out CmAssignResultHandle resultOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_assign_result_http_status(CmAssignResultHandle result);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_assign_result_smartcard_uri(CmAssignResultHandle result, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_assign_result_smartcard_uuid(CmAssignResultHandle result, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern void cm_assign_result_free(IntPtr result);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_reconcile_assignment(ref NativeConnection connection, ref NativeAssignment assignment,
-            out int stateOut, byte[] uuidBuf, UIntPtr uuidBufLen, out UIntPtr uuidLenOut);
-
-        // Lookups
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_find_smartcard(ref NativeConnection connection, IntPtr cardId, out CmSmartcardHandle smartcardOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_get_smartcard(ref NativeConnection connection, IntPtr smartcardUuid, out CmSmartcardHandle smartcardOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_get_request(ref NativeConnection connection, IntPtr requestId, out CmRequestHandle requestOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_smartcard_uuid(CmSmartcardHandle smartcard, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_smartcard_serial_number(CmSmartcardHandle smartcard, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_smartcard_atr(CmSmartcardHandle smartcard, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_smartcard_json(CmSmartcardHandle smartcard, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_smartcard_status(CmSmartcardHandle smartcard);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern void cm_smartcard_free(IntPtr smartcard);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_request_status(CmRequestHandle request);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_request_new_smartcard_uuid(CmRequestHandle request, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_request_json(CmRequestHandle request, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern void cm_request_free(IntPtr request);
-
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_assign_result_card_id(CmAssignResultHandle result, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_assign_result_atr(CmAssignResultHandle result, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
-
-        // Card (PC/SC)
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_read_card_atr(IntPtr reader, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_read_card_id(IntPtr reader, uint byteOrder, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_list_readers(out CmReaderListHandle listOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern uint cm_reader_list_count(CmReaderListHandle list);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_reader_list_name(CmReaderListHandle list, uint index, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_reader_list_card_present(CmReaderListHandle list, uint index);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_reader_list_atr(CmReaderListHandle list, uint index, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern void cm_reader_list_free(IntPtr list);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_wait_for_card(IntPtr reader, uint timeoutMs, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern uint cm_cancel_waits();
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_parse_atr(IntPtr atr, ref NativeAtrInfo infoOut);
-        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        public static extern int cm_assign_smartcard_from_reader(ref NativeConnection connection, IntPtr requestId, IntPtr reader,
-            uint byteOrder, out CmAssignResultHandle resultOut);
-
-        /// <summary>CM_WAIT_INFINITE.</summary>
-        public const uint WaitInfinite = 4294967295;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    public struct NativeAtrInfo
-    {
-        public uint struct_size;
-        public uint length;
-        public uint ts;
-        public uint protocol_mask;
-        public uint historical_length;
-        [MarshalAs(UnmanagedType.ByValArray, SizeConst = 15)]
-        public byte[] historical_bytes;
-        public int tck_required;
-        public int tck_present;
-        public int tck_valid;
-        public int well_formed;
-        public uint expected_length;
-    }
-
-    /// <summary>Card-id byte order (CM_GUID_ORDER_*).</summary>
-    public enum CmGuidOrder : uint
-    {
-        /// <summary>Windows / .NET new Guid(bytes): the default, the most likely reading of MIM CM.</summary>
-        Windows = 0,
-        /// <summary>RFC 4122: the 16 bytes in string order.</summary>
-        Rfc4122 = 1
-    }
-
-    /// <summary>An owned cm_reader_list*; freed with cm_reader_list_free.</summary>
-    public sealed class CmReaderListHandle : Microsoft.Win32.SafeHandles.SafeHandleZeroOrMinusOneIsInvalid
-    {
-        public CmReaderListHandle() : base(true) { }
-        protected override bool ReleaseHandle() { NativeMethods.cm_reader_list_free(handle); return true; }
-    }
-
     /// <summary>A PC/SC reader in a snapshot.</summary>
     public sealed class CmReader
     {
@@ -549,6 +508,233 @@ namespace CmSmartcard
     }
 
     // ---------------------------------------------------------------------------------------------
+    // Handles (internal: the public API copies everything out of them)
+
+    /// <summary>An owned cm_assign_result*; freed with cm_assign_result_free.</summary>
+    internal sealed class CmAssignResultHandle : Microsoft.Win32.SafeHandles.SafeHandleZeroOrMinusOneIsInvalid
+    {
+        public CmAssignResultHandle() : base(true) { }
+        protected override bool ReleaseHandle() { NativeMethods.cm_assign_result_free(handle); return true; }
+    }
+
+    /// <summary>An owned cm_smartcard*; freed with cm_smartcard_free.</summary>
+    internal sealed class CmSmartcardHandle : Microsoft.Win32.SafeHandles.SafeHandleZeroOrMinusOneIsInvalid
+    {
+        public CmSmartcardHandle() : base(true) { }
+        protected override bool ReleaseHandle() { NativeMethods.cm_smartcard_free(handle); return true; }
+    }
+
+    /// <summary>An owned cm_request*; freed with cm_request_free.</summary>
+    internal sealed class CmRequestHandle : Microsoft.Win32.SafeHandles.SafeHandleZeroOrMinusOneIsInvalid
+    {
+        public CmRequestHandle() : base(true) { }
+        protected override bool ReleaseHandle() { NativeMethods.cm_request_free(handle); return true; }
+    }
+
+    /// <summary>An owned cm_reader_list*; freed with cm_reader_list_free.</summary>
+    internal sealed class CmReaderListHandle : Microsoft.Win32.SafeHandles.SafeHandleZeroOrMinusOneIsInvalid
+    {
+        public CmReaderListHandle() : base(true) { }
+        protected override bool ReleaseHandle() { NativeMethods.cm_reader_list_free(handle); return true; }
+    }
+
+    /// <summary>An owned cm_session*; freed with cm_session_free once no call uses it any more.</summary>
+    internal sealed class CmSessionHandle : Microsoft.Win32.SafeHandles.SafeHandleZeroOrMinusOneIsInvalid
+    {
+        public CmSessionHandle() : base(true) { }
+        protected override bool ReleaseHandle() { NativeMethods.cm_session_free(handle); return true; }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Raw P/Invoke declarations, one per export of include/cm_smartcard.h (internal).
+
+    // Fields of internal structs written only by the marshaller (or only read by it) are "never assigned" /
+    // "never used" to a C# compiler; Add-Type on Windows PowerShell 5.1 treats such warnings as errors.
+#pragma warning disable 169, 414, 649
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct NativeConnection
+    {
+        public uint struct_size;
+        public IntPtr server_url;
+        public uint connect_timeout_ms;
+        public uint timeout_ms;
+        public uint max_response_bytes;
+        public IntPtr extra_ca_file;
+        public uint auth_method;
+        public uint auth_flags;
+        public IntPtr username;
+        public IntPtr password;
+        public IntPtr bearer_token;
+        public IntPtr spn;
+        public uint proxy_mode;
+        public IntPtr proxy_url;
+        public IntPtr proxy_bypass;
+        public IntPtr proxy_username;
+        public IntPtr proxy_password;
+        public uint max_idle_connections;
+        public uint idle_timeout_ms;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct NativeAssignment
+    {
+        public uint struct_size;
+        public IntPtr request_id;
+        public IntPtr card_id;
+        public IntPtr atr;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct NativeAtrInfo
+    {
+        public uint struct_size;
+        public uint length;
+        public uint ts;
+        public uint protocol_mask;
+        public uint historical_length;
+        [MarshalAs(UnmanagedType.ByValArray, SizeConst = 15)]
+        public byte[] historical_bytes;
+        public int tck_required;
+        public int tck_present;
+        public int tck_valid;
+        public int well_formed;
+        public uint expected_length;
+    }
+#pragma warning restore 169, 414, 649
+
+    /// <summary>The C functions as declared in cm_smartcard.h.</summary>
+    internal static class NativeMethods
+    {
+        public const string Library = "cm_smartcard";
+        /// <summary>CM_ABI_VERSION of the header this binding was written against.</summary>
+        public const uint AbiVersion = 1;
+        /// <summary>CM_UUID_BUFFER_SIZE.</summary>
+        public const int UuidBufferSize = 37;
+        /// <summary>CM_ATR_BUFFER_SIZE.</summary>
+        public const int AtrBufferSize = 67;
+        /// <summary>CM_WAIT_INFINITE.</summary>
+        public const uint WaitInfinite = 4294967295;
+
+        // Version and status
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern IntPtr cm_version();
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern uint cm_abi_version();
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern IntPtr cm_status_str(int status);
+
+        // Last error (per thread)
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_last_error_status();
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_last_error_message(byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_last_error_http_status();
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern uint cm_last_error_pcsc_code();
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_last_error_server_message(byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_last_error_correlation_id(byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+
+        // Assignment
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_assign_smartcard(ref NativeConnection connection, ref NativeAssignment assignment,
+            out CmAssignResultHandle resultOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_assign_result_http_status(CmAssignResultHandle result);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_assign_result_smartcard_uri(CmAssignResultHandle result, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_assign_result_smartcard_uuid(CmAssignResultHandle result, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_assign_result_card_id(CmAssignResultHandle result, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_assign_result_atr(CmAssignResultHandle result, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern void cm_assign_result_free(IntPtr result);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_reconcile_assignment(ref NativeConnection connection, ref NativeAssignment assignment,
+            out int stateOut, byte[] uuidBuf, UIntPtr uuidBufLen, out UIntPtr uuidLenOut);
+
+        // Lookups
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_find_smartcard(ref NativeConnection connection, IntPtr cardId, out CmSmartcardHandle smartcardOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_get_smartcard(ref NativeConnection connection, IntPtr smartcardUuid, out CmSmartcardHandle smartcardOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_get_request(ref NativeConnection connection, IntPtr requestId, out CmRequestHandle requestOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_smartcard_uuid(CmSmartcardHandle smartcard, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_smartcard_serial_number(CmSmartcardHandle smartcard, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_smartcard_atr(CmSmartcardHandle smartcard, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_smartcard_json(CmSmartcardHandle smartcard, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_smartcard_status(CmSmartcardHandle smartcard);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern void cm_smartcard_free(IntPtr smartcard);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_request_status(CmRequestHandle request);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_request_new_smartcard_uuid(CmRequestHandle request, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_request_json(CmRequestHandle request, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern void cm_request_free(IntPtr request);
+
+        // Sessions
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_new(ref NativeConnection connection, out CmSessionHandle sessionOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern void cm_session_free(IntPtr session);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_assign_smartcard(CmSessionHandle session, ref NativeAssignment assignment,
+            out CmAssignResultHandle resultOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_assign_smartcard_from_reader(CmSessionHandle session, IntPtr requestId, IntPtr reader,
+            uint byteOrder, out CmAssignResultHandle resultOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_reconcile_assignment(CmSessionHandle session, ref NativeAssignment assignment,
+            out int stateOut, byte[] uuidBuf, UIntPtr uuidBufLen, out UIntPtr uuidLenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_find_smartcard(CmSessionHandle session, IntPtr cardId, out CmSmartcardHandle smartcardOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_get_smartcard(CmSessionHandle session, IntPtr smartcardUuid, out CmSmartcardHandle smartcardOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_get_request(CmSessionHandle session, IntPtr requestId, out CmRequestHandle requestOut);
+
+        // Card (PC/SC)
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_read_card_atr(IntPtr reader, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_read_card_id(IntPtr reader, uint byteOrder, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_list_readers(out CmReaderListHandle listOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern uint cm_reader_list_count(CmReaderListHandle list);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_reader_list_name(CmReaderListHandle list, uint index, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_reader_list_card_present(CmReaderListHandle list, uint index);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_reader_list_atr(CmReaderListHandle list, uint index, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern void cm_reader_list_free(IntPtr list);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_wait_for_card(IntPtr reader, uint timeoutMs, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern uint cm_cancel_waits();
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_parse_atr(IntPtr atr, ref NativeAtrInfo infoOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_assign_smartcard_from_reader(ref NativeConnection connection, IntPtr requestId, IntPtr reader,
+            uint byteOrder, out CmAssignResultHandle resultOut);
+    }
+
+    // ---------------------------------------------------------------------------------------------
     // Marshalling helpers
 
     /// <summary>NUL-terminated UTF-8 copies in unmanaged memory, wiped and freed on Dispose.</summary>
@@ -563,6 +749,12 @@ namespace CmSmartcard
             byte[] bytes = Encoding.UTF8.GetBytes(s);
             try { return AddBytes(bytes); }
             finally { Array.Clear(bytes, 0, bytes.Length); }
+        }
+
+        /// <summary>A UTF-8 copy of an optional string: IntPtr.Zero for null and "" (both mean "not given").</summary>
+        public IntPtr AddOptional(string s)
+        {
+            return String.IsNullOrEmpty(s) ? IntPtr.Zero : Add(s);
         }
 
         /// <summary>A UTF-8 copy of a SecureString, or IntPtr.Zero for null; no managed string is made.</summary>
@@ -609,47 +801,240 @@ namespace CmSmartcard
     }
 
     /// <summary>A string output function with the size-query pattern.</summary>
-    public delegate int CmStringGetter(byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+    internal delegate int CmStringGetter(byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+
+    /// <summary>Argument checks done in C# before any native call (ArgumentException family, parameter named).</summary>
+    internal static class Args
+    {
+        /// <summary>A GUID as the library accepts it: 32 hex digits, hyphenated, in braces, or urn:uuid:.</summary>
+        internal static bool IsGuid(string text)
+        {
+            string t = text.Trim();
+            if (t.StartsWith("urn:uuid:", StringComparison.Ordinal)) t = t.Substring(9);
+            else if (t.Length == 38 && t[0] == '{' && t[37] == '}') t = t.Substring(1, 36);
+            if (t.Length == 32) return AllHex(t, -1);
+            if (t.Length != 36) return false;
+            for (int i = 0; i < 36; i++)
+            {
+                bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+                if (dash != (t[i] == '-')) return false;
+            }
+            return AllHex(t, '-');
+        }
+
+        private static bool AllHex(string t, int skip)
+        {
+            foreach (char c in t)
+                if (c != skip && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+            return true;
+        }
+
+        internal static string Printable(string text)
+        {
+            var sb = new StringBuilder();
+            foreach (char c in text)
+            {
+                if (sb.Length == 64) { sb.Append("..."); break; }
+                sb.Append(Char.IsControl(c) ? '?' : c);
+            }
+            return sb.ToString();
+        }
+
+        /// <summary>A required GUID parameter (what: "request id").</summary>
+        internal static void Guid(string value, string paramName, string method, string what)
+        {
+            if (value == null) throw new ArgumentNullException(paramName, method + ": " + paramName + " is null");
+            if (!IsGuid(value))
+                throw new ArgumentException(method + ": " + what + " '" + Printable(value) + "' is not a GUID (expected 32 hex"
+                    + " digits, e.g. a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099, optionally in braces or without hyphens)", paramName);
+        }
+
+        /// <summary>A GUID property of an object parameter (CmAssignment.RequestId).</summary>
+        internal static void GuidProperty(string value, string paramName, string property, string method, string what)
+        {
+            if (value == null) throw new ArgumentException(method + ": " + paramName + "." + property + " is null", paramName);
+            if (!IsGuid(value))
+                throw new ArgumentException(method + ": " + paramName + "." + property + ": " + what + " '" + Printable(value)
+                    + "' is not a GUID (expected 32 hex digits, e.g. a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099)", paramName);
+        }
+
+        internal static void Defined(Type enumType, object value, string paramName, string method)
+        {
+            if (!Enum.IsDefined(enumType, value))
+                throw new ArgumentOutOfRangeException(paramName, value, method + ": " + Convert.ToUInt64(value) + " is not a "
+                    + enumType.Name + " value (" + String.Join(", ", Enum.GetNames(enumType)) + ")");
+        }
+
+        internal static void Assignment(CmAssignment a, string method)
+        {
+            if (a == null) throw new ArgumentNullException("assignment", method + ": assignment is null");
+            GuidProperty(a.RequestId, "assignment", "RequestId", method, "request id");
+            GuidProperty(a.CardId, "assignment", "CardId", method, "card id");
+        }
+
+        /// <summary>Everything about a connection that can be checked without the library.</summary>
+        internal static void Connection(CmConnection c, string method)
+        {
+            if (c == null) throw new ArgumentNullException("connection", method + ": connection is null");
+            if (String.IsNullOrEmpty(c.ServerUrl))
+                throw new ArgumentException(method + ": connection.ServerUrl is required", "connection");
+            if (!Enum.IsDefined(typeof(CmAuthMethod), c.AuthMethod))
+                throw new ArgumentOutOfRangeException("connection", c.AuthMethod, method + ": connection.AuthMethod "
+                    + (uint)c.AuthMethod + " is not a CmAuthMethod value");
+            const CmAuthFlags known = CmAuthFlags.AllowInsecureHttp | CmAuthFlags.RequireMutualAuth;
+            if ((c.AuthFlags & ~known) != 0)
+                throw new ArgumentOutOfRangeException("connection", c.AuthFlags, method + ": connection.AuthFlags has unknown bits 0x"
+                    + ((uint)(c.AuthFlags & ~known)).ToString("x"));
+            if (!Enum.IsDefined(typeof(CmProxyMode), c.ProxyMode))
+                throw new ArgumentOutOfRangeException("connection", c.ProxyMode, method + ": connection.ProxyMode "
+                    + (uint)c.ProxyMode + " is not a CmProxyMode value");
+            bool explicitUser = c.AuthMethod == CmAuthMethod.NegotiateExplicit || c.AuthMethod == CmAuthMethod.Ntlm
+                || c.AuthMethod == CmAuthMethod.Basic;
+            if (explicitUser && String.IsNullOrEmpty(c.UserName))
+                throw new ArgumentException(method + ": connection.UserName is required for " + c.AuthMethod, "connection");
+            if (c.AuthMethod == CmAuthMethod.Bearer && String.IsNullOrEmpty(c.BearerToken))
+                throw new ArgumentException(method + ": connection.BearerToken is required for Bearer", "connection");
+            if (c.ProxyMode == CmProxyMode.Explicit && String.IsNullOrEmpty(c.ProxyUrl))
+                throw new ArgumentException(method + ": connection.ProxyUrl is required for CmProxyMode.Explicit", "connection");
+        }
+
+        /// <summary>Validates and converts a connection; strings are owned by s.</summary>
+        internal static NativeConnection ToNative(CmConnection c, Utf8Strings s, string method)
+        {
+            Connection(c, method);
+            CmLibrary.EnsureCompatible();
+            var n = new NativeConnection();
+            n.struct_size = (uint)Marshal.SizeOf(typeof(NativeConnection));
+            n.server_url = s.Add(c.ServerUrl);
+            n.connect_timeout_ms = c.ConnectTimeoutMs;
+            n.timeout_ms = c.TimeoutMs;
+            n.max_response_bytes = c.MaxResponseBytes;
+            n.extra_ca_file = s.AddOptional(c.ExtraCaFile);
+            n.auth_method = (uint)c.AuthMethod;
+            n.auth_flags = (uint)c.AuthFlags;
+            n.username = s.AddOptional(c.UserName);
+            n.password = c.SecurePassword != null ? s.Add(c.SecurePassword) : s.AddOptional(c.Password);
+            n.bearer_token = s.AddOptional(c.BearerToken);
+            n.spn = s.AddOptional(c.Spn);
+            n.proxy_mode = (uint)c.ProxyMode;
+            n.proxy_url = s.AddOptional(c.ProxyUrl);
+            n.proxy_bypass = s.AddOptional(c.ProxyBypass);
+            n.proxy_username = s.AddOptional(c.ProxyUserName);
+            n.proxy_password = c.SecureProxyPassword != null ? s.Add(c.SecureProxyPassword) : s.AddOptional(c.ProxyPassword);
+            n.max_idle_connections = c.MaxIdleConnections;
+            n.idle_timeout_ms = c.IdleTimeoutMs;
+            return n;
+        }
+
+        internal static NativeAssignment ToNative(CmAssignment a, Utf8Strings s)
+        {
+            var n = new NativeAssignment();
+            n.struct_size = (uint)Marshal.SizeOf(typeof(NativeAssignment));
+            n.request_id = s.Add(a.RequestId);
+            n.card_id = s.Add(a.CardId);
+            n.atr = s.AddOptional(a.Atr);
+            return n;
+        }
+    }
 
     // ---------------------------------------------------------------------------------------------
     // Library-level functions
 
-    /// <summary>Library information, loading and error helpers.</summary>
+    /// <summary>Library information and loading.</summary>
     public static class CmLibrary
     {
         private static readonly object gate = new object();
-        private static bool checkedAbi;
+        private static volatile bool checkedAbi;
         private static IntPtr preloaded = IntPtr.Zero;
+        private static string preloadedPath;
 
         [DllImport("kernel32.dll", CharSet = CharSet.Unicode, SetLastError = true, EntryPoint = "LoadLibraryW")]
         private static extern IntPtr LoadLibraryW(string path);
 
+        // dlopen lives in libdl.so.2 on every glibc (a stub since 2.34) and in libc on musl.
+        [DllImport("libdl.so.2", EntryPoint = "dlopen")]
+        private static extern IntPtr DlOpenLibdl(IntPtr file, int mode);
+        [DllImport("libdl.so.2", EntryPoint = "dlerror")]
+        private static extern IntPtr DlErrorLibdl();
+        [DllImport("libc", EntryPoint = "dlopen")]
+        private static extern IntPtr DlOpenLibc(IntPtr file, int mode);
+        [DllImport("libc", EntryPoint = "dlerror")]
+        private static extern IntPtr DlErrorLibc();
+
+        /// <summary>The file name DllImport("cm_smartcard") probes for on this platform.</summary>
+        private static string PlatformFileName
+        {
+            get { return IsMac ? "libcm_smartcard.dylib" : "libcm_smartcard.so"; }
+        }
+
+        private static bool IsMac { get { return System.IO.Directory.Exists("/System/Library/Frameworks"); } }
+
         /// <summary>
-        /// Loads the native library from a full path so that later calls resolve to it (Windows does not
-        /// search a script's folder). Call once before anything else; later calls are ignored.
+        /// Loads the native library from a full path so that later calls resolve to it, without PATH or
+        /// LD_LIBRARY_PATH (DllImport does not search a script's folder). Windows: LoadLibraryW. Elsewhere:
+        /// dlopen(RTLD_NOW | RTLD_GLOBAL); DllImport then finds the loaded library by its SONAME. Call once before
+        /// anything else; later calls are ignored. Throws FileNotFoundException, DllNotFoundException.
         /// </summary>
         public static void Load(string fullPath)
         {
             if (fullPath == null) throw new ArgumentNullException("fullPath");
+            if (fullPath.Length == 0) throw new ArgumentException("CmLibrary.Load: fullPath is empty", "fullPath");
             lock (gate)
             {
                 if (preloaded != IntPtr.Zero) return;
                 if (!System.IO.File.Exists(fullPath))
                     throw new System.IO.FileNotFoundException("cm-smartcard library not found", fullPath);
-                // Elsewhere (Mono, PowerShell 7 on Linux) DllImport finds libcm_smartcard.so next to the
-                // executable or through LD_LIBRARY_PATH; there is nothing to preload.
-                if (Environment.OSVersion.Platform != PlatformID.Win32NT) return;
-                IntPtr h = LoadLibraryW(fullPath);
-                if (h == IntPtr.Zero)
-                {
-                    int err = Marshal.GetLastWin32Error();
-                    string hint = err == 193 ? " (wrong bitness: this process needs the " + (IntPtr.Size == 8 ? "x64" : "x86") + " DLL)"
-                        : err == 126 ? " (a dependency is missing; Windows 10 or later is required)" : "";
-                    throw new DllNotFoundException("LoadLibrary(" + fullPath + ") failed with error " + err + hint);
-                }
+                IntPtr h = Environment.OSVersion.Platform == PlatformID.Win32NT ? LoadWindows(fullPath) : LoadUnix(fullPath);
                 preloaded = h;
+                preloadedPath = fullPath;
             }
         }
+
+        private static IntPtr LoadWindows(string fullPath)
+        {
+            IntPtr h = LoadLibraryW(fullPath);
+            if (h == IntPtr.Zero)
+            {
+                int err = Marshal.GetLastWin32Error();
+                string hint = err == 193 ? " (wrong bitness: this process needs the " + (IntPtr.Size == 8 ? "x64" : "x86") + " DLL)"
+                    : err == 126 ? " (a dependency is missing; Windows 10 or later is required)" : "";
+                throw new DllNotFoundException("LoadLibrary(" + fullPath + ") failed with error " + err + hint);
+            }
+            return h;
+        }
+
+        private static IntPtr LoadUnix(string fullPath)
+        {
+            int now = 2, global = IsMac ? 8 : 0x100;
+            string error;
+            IntPtr h = DlOpen(System.IO.Path.GetFullPath(fullPath), now | global, out error);
+            if (h == IntPtr.Zero) throw new DllNotFoundException("dlopen(" + fullPath + ") failed: " + error);
+            return h;
+        }
+
+        private static IntPtr DlOpen(string path, int mode, out string error)
+        {
+            using (var s = new Utf8Strings())
+            {
+                IntPtr p = s.Add(path);
+                IntPtr h, err;
+                try
+                {
+                    h = DlOpenLibdl(p, mode);
+                    err = h == IntPtr.Zero ? DlErrorLibdl() : IntPtr.Zero;
+                }
+                catch (DllNotFoundException)
+                {
+                    h = DlOpenLibc(p, mode);
+                    err = h == IntPtr.Zero ? DlErrorLibc() : IntPtr.Zero;
+                }
+                error = PtrToUtf8(err) ?? "";
+                return h;
+            }
+        }
+
+        /// <summary>The path given to Load, or null when the library was found by the runtime's own search.</summary>
+        public static string LoadedPath { get { return preloadedPath; } }
 
         /// <summary>The library version, "MAJOR.MINOR.PATCH".</summary>
         public static string Version { get { return PtrToUtf8(NativeMethods.cm_version()); } }
@@ -661,7 +1046,15 @@ namespace CmSmartcard
         public static void EnsureCompatible()
         {
             if (checkedAbi) return;
-            uint abi = NativeMethods.cm_abi_version();
+            uint abi;
+            try { abi = NativeMethods.cm_abi_version(); }
+            catch (DllNotFoundException e)
+            {
+                if (preloadedPath == null || Environment.OSVersion.Platform == PlatformID.Win32NT) throw;
+                throw new DllNotFoundException("'" + preloadedPath + "' was loaded, but DllImport cannot find it by the name "
+                    + PlatformFileName + ": the library lacks that SONAME (build it with the project's build.rs), or set "
+                    + "LD_LIBRARY_PATH to its folder. " + e.Message, e);
+            }
             if (abi != NativeMethods.AbiVersion)
                 throw new InvalidOperationException("cm-smartcard library ABI " + abi + " does not match the binding's ABI "
                     + NativeMethods.AbiVersion + "; use CmSmartcard.cs from the same release as the library");
@@ -675,16 +1068,16 @@ namespace CmSmartcard
         public static string StatusString(CmStatus status) { return StatusString((int)status); }
 
         /// <summary>Reads a size-query string output; throws CmException on failure.</summary>
-        public static string ReadString(CmStringGetter getter, string function)
+        internal static string ReadString(CmStringGetter getter, string method)
         {
             string s;
             int rc = TryReadString(getter, out s);
-            if (rc != 0) throw LastError(rc, function);
+            if (rc != 0) throw LastError(rc, method);
             return s;
         }
 
         /// <summary>Reads a size-query string output; returns the status (0 on success).</summary>
-        public static int TryReadString(CmStringGetter getter, out string value)
+        internal static int TryReadString(CmStringGetter getter, out string value)
         {
             byte[] buf = new byte[128];
             for (int attempt = 0; attempt < 4; attempt++)
@@ -705,7 +1098,7 @@ namespace CmSmartcard
         }
 
         /// <summary>Builds the exception for a failing call from this thread's last error. Call right after it.</summary>
-        public static CmException LastError(int status, string function)
+        internal static CmException LastError(int status, string method)
         {
             string message, serverMessage, correlationId;
             if (TryReadString(NativeMethods.cm_last_error_message, out message) != 0 || String.IsNullOrEmpty(message))
@@ -714,13 +1107,31 @@ namespace CmSmartcard
             if (TryReadString(NativeMethods.cm_last_error_correlation_id, out correlationId) != 0) correlationId = "";
             int http = NativeMethods.cm_last_error_http_status();
             uint pcsc = NativeMethods.cm_last_error_pcsc_code();
-            return new CmException((CmStatus)status, message, http, pcsc, serverMessage, correlationId, function);
+            return new CmException((CmStatus)status, method + ": " + CSharpNames(message, method), http, pcsc, serverMessage,
+                correlationId, method);
+        }
+
+        // The library's advice names its C functions ("check with cm_reconcile_assignment()"); C# callers get
+        // the methods of the class they called (CmApi.ReconcileAssignment() / CmSession.ReconcileAssignment()).
+        private static readonly System.Text.RegularExpressions.Regex CFunction =
+            new System.Text.RegularExpressions.Regex("\\bcm_(?:session_)?([a-z0-9_]+)\\(\\)");
+
+        internal static string CSharpNames(string message, string method)
+        {
+            string cls = method.StartsWith("CmSession") || method == "new CmSession" ? "CmSession" : "CmApi";
+            return CFunction.Replace(message, delegate(System.Text.RegularExpressions.Match m)
+            {
+                var sb = new StringBuilder(cls).Append('.');
+                foreach (string part in m.Groups[1].Value.Split('_'))
+                    if (part.Length > 0) sb.Append(Char.ToUpperInvariant(part[0])).Append(part.Substring(1));
+                return sb.Append("()").ToString();
+            });
         }
 
         /// <summary>Throws the CmException for status unless it is Ok.</summary>
-        public static void Check(int status, string function)
+        internal static void Check(int status, string method)
         {
-            if (status != 0) throw LastError(status, function);
+            if (status != 0) throw LastError(status, method);
         }
 
         internal static string PtrToUtf8(IntPtr p)
@@ -735,259 +1146,356 @@ namespace CmSmartcard
     }
 
     // ---------------------------------------------------------------------------------------------
-    // Idiomatic API
+    // The network operations, shared by CmApi (one-shot: a cm_connection per call) and CmSession.
 
-    /// <summary>The cm-smartcard operations. Every method throws CmException on failure.</summary>
-    public static class CmApi
+    internal abstract class CmTarget
     {
-        private static NativeConnection ToNative(CmConnection c, Utf8Strings s)
+        internal abstract int Assign(ref NativeAssignment a, out CmAssignResultHandle h);
+        internal abstract int AssignFromReader(IntPtr requestId, IntPtr reader, uint byteOrder, out CmAssignResultHandle h);
+        internal abstract int Reconcile(ref NativeAssignment a, out int state, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        internal abstract int FindSmartcard(IntPtr cardId, out CmSmartcardHandle h);
+        internal abstract int GetSmartcard(IntPtr smartcardUuid, out CmSmartcardHandle h);
+        internal abstract int GetRequest(IntPtr requestId, out CmRequestHandle h);
+    }
+
+    internal sealed class ConnectionTarget : CmTarget
+    {
+        private NativeConnection conn; // its strings belong to the caller's Utf8Strings
+        internal ConnectionTarget(NativeConnection conn) { this.conn = conn; }
+        internal override int Assign(ref NativeAssignment a, out CmAssignResultHandle h)
+        { return NativeMethods.cm_assign_smartcard(ref conn, ref a, out h); }
+        internal override int AssignFromReader(IntPtr requestId, IntPtr reader, uint byteOrder, out CmAssignResultHandle h)
+        { return NativeMethods.cm_assign_smartcard_from_reader(ref conn, requestId, reader, byteOrder, out h); }
+        internal override int Reconcile(ref NativeAssignment a, out int state, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut)
+        { return NativeMethods.cm_reconcile_assignment(ref conn, ref a, out state, buf, bufLen, out lenOut); }
+        internal override int FindSmartcard(IntPtr cardId, out CmSmartcardHandle h)
+        { return NativeMethods.cm_find_smartcard(ref conn, cardId, out h); }
+        internal override int GetSmartcard(IntPtr smartcardUuid, out CmSmartcardHandle h)
+        { return NativeMethods.cm_get_smartcard(ref conn, smartcardUuid, out h); }
+        internal override int GetRequest(IntPtr requestId, out CmRequestHandle h)
+        { return NativeMethods.cm_get_request(ref conn, requestId, out h); }
+    }
+
+    internal sealed class SessionTarget : CmTarget
+    {
+        private readonly CmSessionHandle session;
+        internal SessionTarget(CmSessionHandle session) { this.session = session; }
+        internal override int Assign(ref NativeAssignment a, out CmAssignResultHandle h)
+        { return NativeMethods.cm_session_assign_smartcard(session, ref a, out h); }
+        internal override int AssignFromReader(IntPtr requestId, IntPtr reader, uint byteOrder, out CmAssignResultHandle h)
+        { return NativeMethods.cm_session_assign_smartcard_from_reader(session, requestId, reader, byteOrder, out h); }
+        internal override int Reconcile(ref NativeAssignment a, out int state, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut)
+        { return NativeMethods.cm_session_reconcile_assignment(session, ref a, out state, buf, bufLen, out lenOut); }
+        internal override int FindSmartcard(IntPtr cardId, out CmSmartcardHandle h)
+        { return NativeMethods.cm_session_find_smartcard(session, cardId, out h); }
+        internal override int GetSmartcard(IntPtr smartcardUuid, out CmSmartcardHandle h)
+        { return NativeMethods.cm_session_get_smartcard(session, smartcardUuid, out h); }
+        internal override int GetRequest(IntPtr requestId, out CmRequestHandle h)
+        { return NativeMethods.cm_session_get_request(session, requestId, out h); }
+    }
+
+    /// <summary>The operations over a target; arguments are validated by the public methods.</summary>
+    internal static class Ops
+    {
+        internal static CmAssignResult Assign(CmTarget t, CmAssignment a, Utf8Strings s, string method)
         {
-            if (c == null) throw new ArgumentNullException("connection");
-            if (String.IsNullOrEmpty(c.ServerUrl)) throw new ArgumentException("ServerUrl is required", "connection");
-            CmLibrary.EnsureCompatible();
-            var n = new NativeConnection();
-            n.struct_size = (uint)Marshal.SizeOf(typeof(NativeConnection));
-            n.server_url = s.Add(c.ServerUrl);
-            n.connect_timeout_ms = c.ConnectTimeoutMs;
-            n.timeout_ms = c.TimeoutMs;
-            n.max_response_bytes = c.MaxResponseBytes;
-            n.extra_ca_file = s.Add(c.ExtraCaFile);
-            n.auth_method = (uint)c.AuthMethod;
-            n.auth_flags = (uint)c.AuthFlags;
-            n.username = s.Add(c.UserName);
-            n.password = c.SecurePassword != null ? s.Add(c.SecurePassword) : s.Add(c.Password);
-            n.bearer_token = s.Add(c.BearerToken);
-            n.spn = s.Add(c.Spn);
-            return n;
+            NativeAssignment n = Args.ToNative(a, s);
+            CmAssignResultHandle h;
+            int rc = t.Assign(ref n, out h);
+            return FinishAssign(rc, h, a.RequestId, method);
         }
 
-        private static NativeAssignment ToNative(CmAssignment a, Utf8Strings s)
+        internal static CmAssignResult AssignFromReader(CmTarget t, string requestId, string reader, CmGuidOrder byteOrder,
+            Utf8Strings s, string method)
         {
-            if (a == null) throw new ArgumentNullException("assignment");
-            var n = new NativeAssignment();
-            n.struct_size = (uint)Marshal.SizeOf(typeof(NativeAssignment));
-            n.request_id = s.Add(a.RequestId);
-            n.card_id = s.Add(a.CardId);
-            n.atr = s.Add(a.Atr);
-            return n;
+            CmAssignResultHandle h;
+            int rc = t.AssignFromReader(s.Add(requestId), s.AddOptional(reader), (uint)byteOrder, out h);
+            return FinishAssign(rc, h, requestId, method);
         }
 
-        /// <summary>
-        /// Binds a card to a CM request (POST /smartcards). The POST is sent at most once: on
-        /// CmStatus.OutcomeUnknown call ReconcileAssignment before trying again.
-        /// </summary>
-        public static CmAssignResult AssignSmartcard(CmConnection connection, CmAssignment assignment)
+        // AuthServerUnverified is the one failure with a filled result: the server processed the assignment.
+        private static CmAssignResult FinishAssign(int rc, CmAssignResultHandle h, string requestId, string method)
         {
-            using (var s = new Utf8Strings())
+            using (h)
             {
-                NativeConnection conn = ToNative(connection, s);
-                NativeAssignment asg = ToNative(assignment, s);
-                CmAssignResultHandle h;
-                int rc = NativeMethods.cm_assign_smartcard(ref conn, ref asg, out h);
-                using (h)
+                if (rc == (int)CmStatus.AuthServerUnverified && h != null && !h.IsInvalid)
                 {
-                    CmLibrary.Check(rc, "cm_assign_smartcard");
-                    return ToAssignResult(h, assignment.RequestId, assignment.Atr);
+                    CmException e = CmLibrary.LastError(rc, method);
+                    CmAssignResult unverified = ToAssignResult(h, requestId, method, false);
+                    throw new CmServerUnverifiedException(unverified, e.Message + " The server processed the assignment"
+                        + " (the card is bound): do not send it again.", e.HttpStatus, method);
                 }
+                CmLibrary.Check(rc, method);
+                return ToAssignResult(h, requestId, method, true);
             }
         }
 
-        /// <summary>Binds a card to a CM request; see AssignSmartcard(CmConnection, CmAssignment).</summary>
+        private static CmAssignResult ToAssignResult(CmAssignResultHandle h, string requestId, string method, bool verified)
+        {
+            int http = NativeMethods.cm_assign_result_http_status(h);
+            string uri = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                { return NativeMethods.cm_assign_result_smartcard_uri(h, b, l, out o); }, method);
+            string uuid = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                { return NativeMethods.cm_assign_result_smartcard_uuid(h, b, l, out o); }, method);
+            string card = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                { return NativeMethods.cm_assign_result_card_id(h, b, l, out o); }, method);
+            string atr = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                { return NativeMethods.cm_assign_result_atr(h, b, l, out o); }, method);
+            return new CmAssignResult(requestId, card, atr, http, uri, uuid, verified);
+        }
+
+        internal static CmReconcileResult Reconcile(CmTarget t, CmAssignment a, Utf8Strings s, string method)
+        {
+            NativeAssignment n = Args.ToNative(a, s);
+            byte[] buf = new byte[NativeMethods.UuidBufferSize];
+            int state;
+            UIntPtr len;
+            int rc = t.Reconcile(ref n, out state, buf, new UIntPtr((uint)buf.Length), out len);
+            CmLibrary.Check(rc, method);
+            string uuid = Encoding.UTF8.GetString(buf, 0, (int)len.ToUInt64());
+            return new CmReconcileResult(a.RequestId, a.CardId, (CmBindingState)state, uuid);
+        }
+
+        internal static CmSmartcardInfo FindSmartcard(CmTarget t, string cardId, Utf8Strings s, string method)
+        {
+            CmSmartcardHandle h;
+            int rc = t.FindSmartcard(s.Add(cardId), out h);
+            return ToSmartcard(rc, h, method);
+        }
+
+        internal static CmSmartcardInfo GetSmartcard(CmTarget t, string smartcardUuid, Utf8Strings s, string method)
+        {
+            CmSmartcardHandle h;
+            int rc = t.GetSmartcard(s.Add(smartcardUuid), out h);
+            return ToSmartcard(rc, h, method);
+        }
+
+        internal static CmRequestInfo GetRequest(CmTarget t, string requestId, Utf8Strings s, string method)
+        {
+            CmRequestHandle h;
+            int rc = t.GetRequest(s.Add(requestId), out h);
+            using (h)
+            {
+                CmLibrary.Check(rc, method);
+                if (h.IsInvalid) return null;
+                int status = NativeMethods.cm_request_status(h);
+                string uuid = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                    { return NativeMethods.cm_request_new_smartcard_uuid(h, b, l, out o); }, method);
+                string json = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                    { return NativeMethods.cm_request_json(h, b, l, out o); }, method);
+                return new CmRequestInfo(requestId, status, uuid, json);
+            }
+        }
+
+        private static CmSmartcardInfo ToSmartcard(int rc, CmSmartcardHandle h, string method)
+        {
+            using (h)
+            {
+                CmLibrary.Check(rc, method);
+                if (h.IsInvalid) return null;
+                string uuid = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                    { return NativeMethods.cm_smartcard_uuid(h, b, l, out o); }, method);
+                string serial = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                    { return NativeMethods.cm_smartcard_serial_number(h, b, l, out o); }, method);
+                string atr = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                    { return NativeMethods.cm_smartcard_atr(h, b, l, out o); }, method);
+                string json = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                    { return NativeMethods.cm_smartcard_json(h, b, l, out o); }, method);
+                int status = NativeMethods.cm_smartcard_status(h);
+                return new CmSmartcardInfo(uuid, serial, atr, status, json);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Idiomatic API
+
+    /// <summary>
+    /// The cm-smartcard operations, one call at a time (each network call opens its own connection; for many
+    /// calls use a CmSession). Invalid arguments throw ArgumentException (or ArgumentNullException /
+    /// ArgumentOutOfRangeException) before anything is sent; failures throw CmException.
+    /// </summary>
+    public static class CmApi
+    {
+        /// <summary>
+        /// Binds a card to a CM request (POST /smartcards). The POST is sent at most once: on
+        /// CmStatus.OutcomeUnknown call ReconcileAssignment before trying again. CmServerUnverifiedException
+        /// (status AuthServerUnverified) means the card IS bound but the server did not prove its identity:
+        /// its Result holds the answer; do not send the assignment again.
+        /// </summary>
+        public static CmAssignResult AssignSmartcard(CmConnection connection, CmAssignment assignment)
+        {
+            const string M = "CmApi.AssignSmartcard";
+            Args.Connection(connection, M);
+            Args.Assignment(assignment, M);
+            using (var s = new Utf8Strings())
+                return Ops.Assign(new ConnectionTarget(Args.ToNative(connection, s, M)), assignment, s, M);
+        }
+
+        /// <summary>Binds a card to a CM request; see AssignSmartcard(CmConnection, CmAssignment). atr: null or "" omits it.</summary>
         public static CmAssignResult AssignSmartcard(CmConnection connection, string requestId, string cardId, string atr)
         {
+            const string M = "CmApi.AssignSmartcard";
+            Args.Connection(connection, M);
+            Args.Guid(requestId, "requestId", M, "request id");
+            Args.Guid(cardId, "cardId", M, "card id");
             return AssignSmartcard(connection, new CmAssignment(requestId, cardId, atr));
         }
 
         /// <summary>Learns whether an assignment took effect (only GETs are sent).</summary>
         public static CmReconcileResult ReconcileAssignment(CmConnection connection, CmAssignment assignment)
         {
+            const string M = "CmApi.ReconcileAssignment";
+            Args.Connection(connection, M);
+            Args.Assignment(assignment, M);
             using (var s = new Utf8Strings())
-            {
-                NativeConnection conn = ToNative(connection, s);
-                NativeAssignment asg = ToNative(assignment, s);
-                byte[] buf = new byte[NativeMethods.UuidBufferSize];
-                int state;
-                UIntPtr len;
-                int rc = NativeMethods.cm_reconcile_assignment(ref conn, ref asg, out state, buf, new UIntPtr((uint)buf.Length), out len);
-                CmLibrary.Check(rc, "cm_reconcile_assignment");
-                string uuid = Encoding.UTF8.GetString(buf, 0, (int)len.ToUInt64());
-                return new CmReconcileResult(assignment.RequestId, assignment.CardId, (CmBindingState)state, uuid);
-            }
+                return Ops.Reconcile(new ConnectionTarget(Args.ToNative(connection, s, M)), assignment, s, M);
         }
 
         /// <summary>Learns whether an assignment took effect; see ReconcileAssignment(CmConnection, CmAssignment).</summary>
         public static CmReconcileResult ReconcileAssignment(CmConnection connection, string requestId, string cardId)
         {
+            const string M = "CmApi.ReconcileAssignment";
+            Args.Connection(connection, M);
+            Args.Guid(requestId, "requestId", M, "request id");
+            Args.Guid(cardId, "cardId", M, "card id");
             return ReconcileAssignment(connection, new CmAssignment(requestId, cardId, null));
         }
 
         /// <summary>The smartcard CM holds for a card id, or null when it has none.</summary>
         public static CmSmartcardInfo FindSmartcard(CmConnection connection, string cardId)
         {
-            if (cardId == null) throw new ArgumentNullException("cardId");
+            const string M = "CmApi.FindSmartcard";
+            Args.Connection(connection, M);
+            Args.Guid(cardId, "cardId", M, "card id");
             using (var s = new Utf8Strings())
-            {
-                NativeConnection conn = ToNative(connection, s);
-                CmSmartcardHandle h;
-                int rc = NativeMethods.cm_find_smartcard(ref conn, s.Add(cardId), out h);
-                return ToSmartcard(rc, h, "cm_find_smartcard");
-            }
+                return Ops.FindSmartcard(new ConnectionTarget(Args.ToNative(connection, s, M)), cardId, s, M);
         }
 
         /// <summary>A smartcard by its CM uuid, or null when CM does not know it.</summary>
         public static CmSmartcardInfo GetSmartcard(CmConnection connection, string smartcardUuid)
         {
-            if (smartcardUuid == null) throw new ArgumentNullException("smartcardUuid");
+            const string M = "CmApi.GetSmartcard";
+            Args.Connection(connection, M);
+            Args.Guid(smartcardUuid, "smartcardUuid", M, "smartcard uuid");
             using (var s = new Utf8Strings())
-            {
-                NativeConnection conn = ToNative(connection, s);
-                CmSmartcardHandle h;
-                int rc = NativeMethods.cm_get_smartcard(ref conn, s.Add(smartcardUuid), out h);
-                return ToSmartcard(rc, h, "cm_get_smartcard");
-            }
+                return Ops.GetSmartcard(new ConnectionTarget(Args.ToNative(connection, s, M)), smartcardUuid, s, M);
         }
 
         /// <summary>A CM request by id, or null when CM does not know it.</summary>
         public static CmRequestInfo GetRequest(CmConnection connection, string requestId)
         {
-            if (requestId == null) throw new ArgumentNullException("requestId");
+            const string M = "CmApi.GetRequest";
+            Args.Connection(connection, M);
+            Args.Guid(requestId, "requestId", M, "request id");
             using (var s = new Utf8Strings())
-            {
-                NativeConnection conn = ToNative(connection, s);
-                CmRequestHandle h;
-                int rc = NativeMethods.cm_get_request(ref conn, s.Add(requestId), out h);
-                using (h)
-                {
-                    CmLibrary.Check(rc, "cm_get_request");
-                    if (h.IsInvalid) return null;
-                    int status = NativeMethods.cm_request_status(h);
-                    string uuid = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                        { return NativeMethods.cm_request_new_smartcard_uuid(h, b, l, out o); }, "cm_request_new_smartcard_uuid");
-                    string json = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                        { return NativeMethods.cm_request_json(h, b, l, out o); }, "cm_request_json");
-                    return new CmRequestInfo(requestId, status, uuid, json);
-                }
-            }
+                return Ops.GetRequest(new ConnectionTarget(Args.ToNative(connection, s, M)), requestId, s, M);
         }
 
-        private static CmSmartcardInfo ToSmartcard(int rc, CmSmartcardHandle h, string function)
-        {
-            using (h)
-            {
-                CmLibrary.Check(rc, function);
-                if (h.IsInvalid) return null;
-                string uuid = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                    { return NativeMethods.cm_smartcard_uuid(h, b, l, out o); }, "cm_smartcard_uuid");
-                string serial = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                    { return NativeMethods.cm_smartcard_serial_number(h, b, l, out o); }, "cm_smartcard_serial_number");
-                string atr = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                    { return NativeMethods.cm_smartcard_atr(h, b, l, out o); }, "cm_smartcard_atr");
-                string json = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                    { return NativeMethods.cm_smartcard_json(h, b, l, out o); }, "cm_smartcard_json");
-                int status = NativeMethods.cm_smartcard_status(h);
-                return new CmSmartcardInfo(uuid, serial, atr, status, json);
-            }
-        }
-
-        // ---- card (PC/SC); reader null = the first reader that holds a card ----
+        // ---- card (PC/SC); reader null or "" = the first reader that holds a card ----
 
         /// <summary>The PC/SC readers with their card state; empty when no reader is connected.</summary>
         public static CmReader[] ListReaders()
         {
+            const string M = "CmApi.ListReaders";
             CmLibrary.EnsureCompatible();
             CmReaderListHandle h;
             int rc = NativeMethods.cm_list_readers(out h);
             using (h)
             {
-                CmLibrary.Check(rc, "cm_list_readers");
+                CmLibrary.Check(rc, M);
                 uint n = NativeMethods.cm_reader_list_count(h);
                 var list = new CmReader[n];
                 for (uint i = 0; i < n; i++)
                 {
                     uint k = i;
                     string name = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                        { return NativeMethods.cm_reader_list_name(h, k, b, l, out o); }, "cm_reader_list_name");
+                        { return NativeMethods.cm_reader_list_name(h, k, b, l, out o); }, M);
                     bool present = NativeMethods.cm_reader_list_card_present(h, k) == 1;
                     string atr = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                        { return NativeMethods.cm_reader_list_atr(h, k, b, l, out o); }, "cm_reader_list_atr");
+                        { return NativeMethods.cm_reader_list_atr(h, k, b, l, out o); }, M);
                     list[i] = new CmReader(name, present, atr);
                 }
                 return list;
             }
         }
 
-        /// <summary>The ATR of the card in reader (null = first reader with a card), lowercase packed hex.</summary>
+        /// <summary>The ATR of the card in reader (null or "" = first reader with a card), lowercase packed hex.</summary>
         public static string ReadCardAtr(string reader)
         {
             CmLibrary.EnsureCompatible();
             using (var s = new Utf8Strings())
             {
-                IntPtr r = s.Add(reader);
+                IntPtr r = s.AddOptional(reader);
                 return CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                    { return NativeMethods.cm_read_card_atr(r, b, l, out o); }, "cm_read_card_atr");
+                    { return NativeMethods.cm_read_card_atr(r, b, l, out o); }, "CmApi.ReadCardAtr");
             }
         }
 
-        /// <summary>The minidriver card ID of the card in reader (null = first reader with a card).</summary>
+        /// <summary>The minidriver card ID of the card in reader (null or "" = first reader with a card).</summary>
         public static string ReadCardId(string reader, CmGuidOrder byteOrder)
         {
+            const string M = "CmApi.ReadCardId";
+            Args.Defined(typeof(CmGuidOrder), byteOrder, "byteOrder", M);
             CmLibrary.EnsureCompatible();
             using (var s = new Utf8Strings())
             {
-                IntPtr r = s.Add(reader);
+                IntPtr r = s.AddOptional(reader);
                 return CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                    { return NativeMethods.cm_read_card_id(r, (uint)byteOrder, b, l, out o); }, "cm_read_card_id");
+                    { return NativeMethods.cm_read_card_id(r, (uint)byteOrder, b, l, out o); }, M);
             }
         }
 
         /// <summary>The card ID in the default (Windows) byte order.</summary>
         public static string ReadCardId(string reader) { return ReadCardId(reader, CmGuidOrder.Windows); }
 
-        /// <summary>Waits for a card in reader (null = any); returns the reader's name. Throws PcscTimeout / PcscCancelled.</summary>
+        /// <summary>Waits for a card in reader (null or "" = any); returns the reader's name. Throws PcscTimeout / PcscCancelled.</summary>
         public static string WaitForCard(string reader, uint timeoutMs)
         {
             CmLibrary.EnsureCompatible();
             using (var s = new Utf8Strings())
             {
-                IntPtr r = s.Add(reader);
+                IntPtr r = s.AddOptional(reader);
                 return CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                    { return NativeMethods.cm_wait_for_card(r, timeoutMs, b, l, out o); }, "cm_wait_for_card");
+                    { return NativeMethods.cm_wait_for_card(r, timeoutMs, b, l, out o); }, "CmApi.WaitForCard");
             }
         }
 
         /// <summary>Cancels every WaitForCard in progress in this process; returns how many were cancelled.</summary>
-        public static uint CancelWaits() { return NativeMethods.cm_cancel_waits(); }
+        public static uint CancelWaits()
+        {
+            CmLibrary.EnsureCompatible();
+            return NativeMethods.cm_cancel_waits();
+        }
 
         /// <summary>Parses an ATR given as hex in any common notation.</summary>
         public static CmAtrInfo ParseAtr(string atr)
         {
-            if (atr == null) throw new ArgumentNullException("atr");
+            const string M = "CmApi.ParseAtr";
+            if (atr == null) throw new ArgumentNullException("atr", M + ": atr is null");
             CmLibrary.EnsureCompatible();
             using (var s = new Utf8Strings())
             {
                 var info = new NativeAtrInfo();
                 info.struct_size = (uint)Marshal.SizeOf(typeof(NativeAtrInfo));
                 info.historical_bytes = new byte[15];
-                CmLibrary.Check(NativeMethods.cm_parse_atr(s.Add(atr), ref info), "cm_parse_atr");
+                CmLibrary.Check(NativeMethods.cm_parse_atr(s.Add(atr), ref info), M);
                 return new CmAtrInfo(info);
             }
         }
 
-        /// <summary>Reads the ATR and card ID of the card in reader (null = first with a card) and binds it to the request.</summary>
+        /// <summary>
+        /// Reads the ATR and card ID of the card in reader (null or "" = first with a card) and binds it to the
+        /// request; errors as AssignSmartcard.
+        /// </summary>
         public static CmAssignResult AssignSmartcardFromReader(CmConnection connection, string requestId, string reader, CmGuidOrder byteOrder)
         {
-            if (requestId == null) throw new ArgumentNullException("requestId");
+            const string M = "CmApi.AssignSmartcardFromReader";
+            Args.Connection(connection, M);
+            Args.Guid(requestId, "requestId", M, "request id");
+            Args.Defined(typeof(CmGuidOrder), byteOrder, "byteOrder", M);
             using (var s = new Utf8Strings())
-            {
-                NativeConnection conn = ToNative(connection, s);
-                CmAssignResultHandle h;
-                int rc = NativeMethods.cm_assign_smartcard_from_reader(ref conn, s.Add(requestId), s.Add(reader), (uint)byteOrder, out h);
-                using (h)
-                {
-                    CmLibrary.Check(rc, "cm_assign_smartcard_from_reader");
-                    return ToAssignResult(h, requestId, null);
-                }
-            }
+                return Ops.AssignFromReader(new ConnectionTarget(Args.ToNative(connection, s, M)), requestId, reader, byteOrder, s, M);
         }
 
         /// <summary>AssignSmartcardFromReader with the default (Windows) card-id byte order.</summary>
@@ -995,19 +1503,135 @@ namespace CmSmartcard
         {
             return AssignSmartcardFromReader(connection, requestId, reader, CmGuidOrder.Windows);
         }
+    }
 
-        private static CmAssignResult ToAssignResult(CmAssignResultHandle h, string requestId, string atr)
+    /// <summary>
+    /// A session with one CM server: the operations of CmApi over a pool of kept-alive connections (TLS sessions,
+    /// trust roots and connection-bound authentication are reused), for programs that make more than one call.
+    /// Thread-safe: one session may be shared by any number of threads. Dispose it when done (closes the pooled
+    /// connections); calls running on other threads finish first, later calls throw ObjectDisposedException.
+    /// The connection settings are copied when the session is created; later changes to the CmConnection do not
+    /// affect it.
+    /// </summary>
+    public sealed class CmSession : IDisposable
+    {
+        private readonly CmSessionHandle handle;
+        private readonly string serverUrl;
+
+        /// <summary>Creates a session; throws ArgumentException for invalid settings, CmException when the library refuses them.</summary>
+        public CmSession(CmConnection connection)
         {
-            int http = NativeMethods.cm_assign_result_http_status(h);
-            string uri = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                { return NativeMethods.cm_assign_result_smartcard_uri(h, b, l, out o); }, "cm_assign_result_smartcard_uri");
-            string uuid = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                { return NativeMethods.cm_assign_result_smartcard_uuid(h, b, l, out o); }, "cm_assign_result_smartcard_uuid");
-            string card = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                { return NativeMethods.cm_assign_result_card_id(h, b, l, out o); }, "cm_assign_result_card_id");
-            string sentAtr = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                { return NativeMethods.cm_assign_result_atr(h, b, l, out o); }, "cm_assign_result_atr");
-            return new CmAssignResult(requestId, card, sentAtr, http, uri, uuid);
+            const string M = "new CmSession";
+            using (var s = new Utf8Strings())
+            {
+                NativeConnection n = Args.ToNative(connection, s, M);
+                CmSessionHandle h;
+                int rc = NativeMethods.cm_session_new(ref n, out h);
+                if (rc != 0)
+                {
+                    CmException e = CmLibrary.LastError(rc, M);
+                    h.Dispose();
+                    throw e;
+                }
+                handle = h;
+            }
+            serverUrl = connection.ServerUrl;
+        }
+
+        /// <summary>The server URL the session was created for.</summary>
+        public string ServerUrl { get { return serverUrl; } }
+
+        /// <summary>True after Dispose.</summary>
+        public bool IsClosed { get { return handle.IsClosed; } }
+
+        /// <summary>Closes the pooled connections and frees the native session (once no call uses it).</summary>
+        public void Dispose() { handle.Dispose(); }
+
+        public override string ToString() { return serverUrl + (IsClosed ? " (closed)" : ""); }
+
+        private CmTarget Target(string method)
+        {
+            if (handle.IsClosed) throw new ObjectDisposedException("CmSession", method + ": the session has been disposed");
+            return new SessionTarget(handle);
+        }
+
+        /// <summary>Binds a card to a CM request; as CmApi.AssignSmartcard (incl. CmServerUnverifiedException).</summary>
+        public CmAssignResult AssignSmartcard(CmAssignment assignment)
+        {
+            const string M = "CmSession.AssignSmartcard";
+            Args.Assignment(assignment, M);
+            CmTarget t = Target(M);
+            using (var s = new Utf8Strings()) return Ops.Assign(t, assignment, s, M);
+        }
+
+        /// <summary>Binds a card to a CM request; atr null or "" omits it.</summary>
+        public CmAssignResult AssignSmartcard(string requestId, string cardId, string atr)
+        {
+            const string M = "CmSession.AssignSmartcard";
+            Args.Guid(requestId, "requestId", M, "request id");
+            Args.Guid(cardId, "cardId", M, "card id");
+            return AssignSmartcard(new CmAssignment(requestId, cardId, atr));
+        }
+
+        /// <summary>Reads the card in reader (null or "" = first with a card) and binds it to the request.</summary>
+        public CmAssignResult AssignSmartcardFromReader(string requestId, string reader, CmGuidOrder byteOrder)
+        {
+            const string M = "CmSession.AssignSmartcardFromReader";
+            Args.Guid(requestId, "requestId", M, "request id");
+            Args.Defined(typeof(CmGuidOrder), byteOrder, "byteOrder", M);
+            CmTarget t = Target(M);
+            using (var s = new Utf8Strings()) return Ops.AssignFromReader(t, requestId, reader, byteOrder, s, M);
+        }
+
+        /// <summary>AssignSmartcardFromReader with the default (Windows) card-id byte order.</summary>
+        public CmAssignResult AssignSmartcardFromReader(string requestId, string reader)
+        {
+            return AssignSmartcardFromReader(requestId, reader, CmGuidOrder.Windows);
+        }
+
+        /// <summary>Learns whether an assignment took effect (only GETs are sent).</summary>
+        public CmReconcileResult ReconcileAssignment(CmAssignment assignment)
+        {
+            const string M = "CmSession.ReconcileAssignment";
+            Args.Assignment(assignment, M);
+            CmTarget t = Target(M);
+            using (var s = new Utf8Strings()) return Ops.Reconcile(t, assignment, s, M);
+        }
+
+        /// <summary>Learns whether an assignment took effect.</summary>
+        public CmReconcileResult ReconcileAssignment(string requestId, string cardId)
+        {
+            const string M = "CmSession.ReconcileAssignment";
+            Args.Guid(requestId, "requestId", M, "request id");
+            Args.Guid(cardId, "cardId", M, "card id");
+            return ReconcileAssignment(new CmAssignment(requestId, cardId, null));
+        }
+
+        /// <summary>The smartcard CM holds for a card id, or null when it has none.</summary>
+        public CmSmartcardInfo FindSmartcard(string cardId)
+        {
+            const string M = "CmSession.FindSmartcard";
+            Args.Guid(cardId, "cardId", M, "card id");
+            CmTarget t = Target(M);
+            using (var s = new Utf8Strings()) return Ops.FindSmartcard(t, cardId, s, M);
+        }
+
+        /// <summary>A smartcard by its CM uuid, or null when CM does not know it.</summary>
+        public CmSmartcardInfo GetSmartcard(string smartcardUuid)
+        {
+            const string M = "CmSession.GetSmartcard";
+            Args.Guid(smartcardUuid, "smartcardUuid", M, "smartcard uuid");
+            CmTarget t = Target(M);
+            using (var s = new Utf8Strings()) return Ops.GetSmartcard(t, smartcardUuid, s, M);
+        }
+
+        /// <summary>A CM request by id, or null when CM does not know it.</summary>
+        public CmRequestInfo GetRequest(string requestId)
+        {
+            const string M = "CmSession.GetRequest";
+            Args.Guid(requestId, "requestId", M, "request id");
+            CmTarget t = Target(M);
+            using (var s = new Utf8Strings()) return Ops.GetRequest(t, requestId, s, M);
         }
     }
 }

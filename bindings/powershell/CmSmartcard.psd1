@@ -11,6 +11,8 @@
     FunctionsToExport    = @(
         'Get-CmLibraryVersion',
         'New-CmConnection',
+        'New-CmSession',
+        'Close-CmSession',
         'Register-CmSmartcard',
         'Test-CmSmartcardAssignment',
         'Get-CmSmartcard',

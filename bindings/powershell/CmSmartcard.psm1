@@ -10,6 +10,15 @@
 # compiled with Add-Type: the same C# 5 file C# callers use. Add-Type types cannot be unloaded: after
 # replacing the module files, start a new PowerShell session.
 #
+# Sessions: every cmdlet that talks to the server takes -Session (New-CmSession: pooled keep-alive connections,
+# authentication kept per connection). Without -Session a cmdlet makes a session of its own for its pipeline
+# and disposes it in its end block, so `Import-Csv cards.csv | Register-CmSmartcard -Connection $cm` reuses
+# connections too.
+#
+# Omitted string parameters: PowerShell passes $null to a .NET string parameter as "". The C# binding treats
+# "" as "not given" for every optional string; in particular a reader of "" is the first reader with a card.
+# So the cmdlets pass their string parameters straight through.
+#
 # This file is ASCII on purpose: Windows PowerShell 5.1 reads BOM-less scripts in the ANSI code page.
 
 Set-StrictMode -Version 2.0
@@ -49,6 +58,7 @@ function ConvertTo-CmErrorRecord {
             ($code -ge 100 -and $code -lt 200)  { [System.Management.Automation.ErrorCategory]::DeviceError; break }
             ($code -eq 203)                     { [System.Management.Automation.ErrorCategory]::OperationTimeout; break }
             ($code -eq 204)                     { [System.Management.Automation.ErrorCategory]::InvalidResult; break }
+            ($code -eq 406)                     { [System.Management.Automation.ErrorCategory]::SecurityError; break }
             ($code -ge 200 -and $code -lt 300)  { [System.Management.Automation.ErrorCategory]::ConnectionError; break }
             ($code -eq 300)                     { [System.Management.Automation.ErrorCategory]::PermissionDenied; break }
             ($code -eq 301)                     { [System.Management.Automation.ErrorCategory]::ObjectNotFound; break }
@@ -60,6 +70,9 @@ function ConvertTo-CmErrorRecord {
     elseif ($Exception -is [ArgumentException]) {
         $category = [System.Management.Automation.ErrorCategory]::InvalidArgument
     }
+    elseif ($Exception -is [ObjectDisposedException]) {
+        $category = [System.Management.Automation.ErrorCategory]::InvalidOperation
+    }
     $record = New-Object System.Management.Automation.ErrorRecord -ArgumentList $Exception, $id, $category, $TargetObject
     if ($Exception -is [CmSmartcard.CmException]) {
         $details = @()
@@ -69,6 +82,9 @@ function ConvertTo-CmErrorRecord {
         if ($Exception.PcscCode -ne 0) { $details += ('PC/SC code: 0x{0:X8}' -f $Exception.PcscCode) }
         if ($Exception.Status -eq [CmSmartcard.CmStatus]::OutcomeUnknown) {
             $details += 'The assignment may or may not have happened: run Test-CmSmartcardAssignment before trying again.'
+        }
+        if ($Exception.Status -eq [CmSmartcard.CmStatus]::AuthServerUnverified) {
+            $details += 'The server processed the request, but did not prove its identity (mutual authentication). Do NOT send it again. Have the server''s Kerberos set-up checked (SPN, IIS Negotiate provider, proxies).'
         }
         if ($details.Count -gt 0) {
             $record.ErrorDetails = New-Object System.Management.Automation.ErrorDetails -ArgumentList (($Exception.Message, ($details -join [Environment]::NewLine)) -join [Environment]::NewLine)
@@ -86,6 +102,30 @@ function Resolve-CmConnection {
         if ($Bound.ContainsKey($name)) { $p[$name] = $Bound[$name] }
     }
     return New-CmConnection @p
+}
+
+# The session a server cmdlet uses: -Session as given, or a new one of its own (from -Connection, or from
+# -ServerUrl/-Credential/...) that the cmdlet disposes in its end block. Returns @{ Session; Owned }.
+# (A pipeline stopped by a terminating error skips end blocks; the SafeHandle then frees the session.)
+function Resolve-CmSession {
+    param([Parameter(Mandatory = $true)] [System.Collections.Generic.Dictionary[string, object]] $Bound)
+    if ($Bound.ContainsKey('Session') -and $null -ne $Bound['Session']) {
+        $session = $Bound['Session']
+        if ($session.IsClosed) {
+            throw (New-Object System.ObjectDisposedException -ArgumentList 'CmSession', 'The session has been closed (Close-CmSession); create a new one with New-CmSession.')
+        }
+        return @{ Session = $session; Owned = $false }
+    }
+    $conn = Resolve-CmConnection -Bound $Bound
+    return @{ Session = [CmSmartcard.CmSession]::new($conn); Owned = $true }
+}
+
+# Reports a failed assignment. CmServerUnverifiedException: the card IS bound, so its result goes to the
+# pipeline, together with an error that says not to send it again.
+function Write-CmAssignFailure {
+    param([Parameter(Mandatory = $true)] $Cmdlet, [Parameter(Mandatory = $true)] [Exception] $Exception, [object] $TargetObject)
+    if ($Exception -is [CmSmartcard.CmServerUnverifiedException]) { $Exception.Result }
+    $Cmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $Exception -TargetObject $TargetObject))
 }
 
 # ------------------------------------------------------------------------------------------------
@@ -138,10 +178,27 @@ Timeout of connecting in seconds (default 10).
 A PEM file with CA certificates to trust besides the Windows store.
 .PARAMETER Spn
 Kerberos service principal name when it is not HTTP/<host>.
+.PARAMETER RequireMutualAuth
+Refuse an answer that carries no proof of the server's identity (no final Negotiate token). An answer that
+was processed but not proven gives the error CmAuthServerUnverified: do not send that request again.
+.PARAMETER ProxyMode
+System (default: the Windows proxy settings incl. PAC; elsewhere HTTPS_PROXY/NO_PROXY), None, or Explicit.
+.PARAMETER ProxyUrl
+The proxy for -ProxyMode Explicit, http://host:port. Giving it alone implies -ProxyMode Explicit.
+.PARAMETER ProxyBypass
+Hosts or domain suffixes reached without the explicit proxy.
+.PARAMETER ProxyCredential
+The account for a proxy that demands authentication (default: the current user, Negotiate/NTLM).
+.PARAMETER MaxIdleConnections
+Sessions (New-CmSession): idle connections kept open (default 4).
+.PARAMETER IdleTimeoutSec
+Sessions: idle connections are closed after this many seconds (default 30).
 .EXAMPLE
 $cm = New-CmConnection -ServerUrl https://cm.contoso.com/CertificateManagement
 .EXAMPLE
 $cm = New-CmConnection -ServerUrl https://cm.contoso.com -Credential (Get-Credential CONTOSO\cmagent)
+.EXAMPLE
+$cm = New-CmConnection https://cm.contoso.com -ProxyUrl http://proxy.contoso.com:8080 -ProxyBypass '.corp.contoso.com'
 .OUTPUTS
 CmSmartcard.CmConnection
 #>
@@ -158,7 +215,15 @@ function New-CmConnection {
         [ValidateRange(1, 3600)] [int] $TimeoutSec,
         [ValidateRange(1, 3600)] [int] $ConnectTimeoutSec,
         [string] $ExtraCaFile,
-        [string] $Spn
+        [string] $Spn,
+        [switch] $RequireMutualAuth,
+        [CmSmartcard.CmProxyMode] $ProxyMode,
+        [string] $ProxyUrl,
+        [string[]] $ProxyBypass,
+        [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $ProxyCredential = [System.Management.Automation.PSCredential]::Empty,
+        [ValidateRange(1, 1000)] [int] $MaxIdleConnections,
+        [ValidateRange(1, 86400)] [int] $IdleTimeoutSec
     )
     $c = New-Object CmSmartcard.CmConnection -ArgumentList $ServerUrl
     $hasCredential = ($null -ne $Credential) -and ($Credential -ne [System.Management.Automation.PSCredential]::Empty)
@@ -171,12 +236,147 @@ function New-CmConnection {
         $c.SecurePassword = $Credential.Password
     }
     if ($BearerToken) { $c.BearerToken = $BearerToken }
-    if ($AllowInsecureHttp) { $c.AuthFlags = [CmSmartcard.CmAuthFlags]::AllowInsecureHttp }
+    $flags = [CmSmartcard.CmAuthFlags]::None
+    if ($AllowInsecureHttp) { $flags = $flags -bor [CmSmartcard.CmAuthFlags]::AllowInsecureHttp }
+    if ($RequireMutualAuth) { $flags = $flags -bor [CmSmartcard.CmAuthFlags]::RequireMutualAuth }
+    $c.AuthFlags = $flags
     if ($TimeoutSec) { $c.TimeoutMs = [uint32]($TimeoutSec * 1000) }
     if ($ConnectTimeoutSec) { $c.ConnectTimeoutMs = [uint32]($ConnectTimeoutSec * 1000) }
     if ($ExtraCaFile) { $c.ExtraCaFile = (Resolve-Path -LiteralPath $ExtraCaFile -ErrorAction Stop).ProviderPath }
     if ($Spn) { $c.Spn = $Spn }
+    if ($PSBoundParameters.ContainsKey('ProxyMode')) { $c.ProxyMode = $ProxyMode }
+    elseif ($ProxyUrl) { $c.ProxyMode = [CmSmartcard.CmProxyMode]::Explicit }
+    if ($ProxyUrl) { $c.ProxyUrl = $ProxyUrl }
+    if ($ProxyBypass) { $c.ProxyBypass = ($ProxyBypass -join ',') }
+    if (($null -ne $ProxyCredential) -and ($ProxyCredential -ne [System.Management.Automation.PSCredential]::Empty)) {
+        $c.ProxyUserName = $ProxyCredential.UserName
+        $c.SecureProxyPassword = $ProxyCredential.Password
+    }
+    if ($MaxIdleConnections) { $c.MaxIdleConnections = [uint32]$MaxIdleConnections }
+    if ($IdleTimeoutSec) { $c.IdleTimeoutMs = [uint32]($IdleTimeoutSec * 1000) }
     $c
+}
+
+<#
+.SYNOPSIS
+Opens a session with a MIM CM server: kept-alive connections for many calls.
+.DESCRIPTION
+Returns a CmSmartcard.CmSession to pass with -Session to Register-CmSmartcard, Test-CmSmartcardAssignment,
+Get-CmSmartcard, Get-CmRequest and Register-CmSmartcardFromReader. The session keeps connections open (TLS
+sessions, trust roots and Windows authentication are reused), so a script that binds many cards makes far
+fewer connections and authentication round trips. Give -Connection, or the same parameters as
+New-CmConnection. A session may be used from several runspaces at once. Close it with Close-CmSession (or
+$session.Dispose()) when done; its connections are closed then.
+.PARAMETER Connection
+Settings from New-CmConnection.
+.PARAMETER ServerUrl
+The CM URL when -Connection is not given (see New-CmConnection).
+.PARAMETER Credential
+The account to authenticate as (see New-CmConnection).
+.PARAMETER Authentication
+Negotiate (current user, default), NegotiateExplicit, Ntlm, Basic, Bearer or None.
+.PARAMETER BearerToken
+The token for -Authentication Bearer.
+.PARAMETER AllowInsecureHttp
+Allows credentials or tokens over plain http:// (labs only).
+.PARAMETER TimeoutSec
+Timeout of each HTTP request in seconds (default 30).
+.PARAMETER ConnectTimeoutSec
+Timeout of connecting in seconds (default 10).
+.PARAMETER ExtraCaFile
+A PEM file with CA certificates to trust besides the Windows store.
+.PARAMETER Spn
+Kerberos service principal name when it is not HTTP/<host>.
+.PARAMETER RequireMutualAuth
+Refuse an answer without proof of the server's identity.
+.PARAMETER ProxyMode
+System (default), None, or Explicit.
+.PARAMETER ProxyUrl
+The proxy for -ProxyMode Explicit, http://host:port.
+.PARAMETER ProxyBypass
+Hosts or domain suffixes reached without the explicit proxy.
+.PARAMETER ProxyCredential
+The account for a proxy that demands authentication.
+.PARAMETER MaxIdleConnections
+Idle connections kept open (default 4).
+.PARAMETER IdleTimeoutSec
+Idle connections are closed after this many seconds (default 30).
+.EXAMPLE
+$s = New-CmSession -ServerUrl https://cm.contoso.com
+Import-Csv .\cards.csv | Register-CmSmartcard -Session $s
+Close-CmSession $s
+.EXAMPLE
+$s = New-CmConnection https://cm.contoso.com -Credential $cred | New-CmSession
+try { Get-CmRequest -Session $s -RequestId $req } finally { $s.Dispose() }
+.INPUTS
+CmSmartcard.CmConnection
+.OUTPUTS
+CmSmartcard.CmSession
+#>
+function New-CmSession {
+    [CmdletBinding(DefaultParameterSetName = 'Url')]
+    [OutputType('CmSmartcard.CmSession')]
+    param(
+        [Parameter(Mandatory = $true, ParameterSetName = 'Connection', ValueFromPipeline = $true)] [CmSmartcard.CmConnection] $Connection,
+        [Parameter(Mandatory = $true, Position = 0, ParameterSetName = 'Url')] [ValidateNotNullOrEmpty()] [string] $ServerUrl,
+        [Parameter(ParameterSetName = 'Url')] [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $Credential = [System.Management.Automation.PSCredential]::Empty,
+        [Parameter(ParameterSetName = 'Url')] [CmSmartcard.CmAuthMethod] $Authentication,
+        [Parameter(ParameterSetName = 'Url')] [string] $BearerToken,
+        [Parameter(ParameterSetName = 'Url')] [switch] $AllowInsecureHttp,
+        [Parameter(ParameterSetName = 'Url')] [ValidateRange(1, 3600)] [int] $TimeoutSec,
+        [Parameter(ParameterSetName = 'Url')] [ValidateRange(1, 3600)] [int] $ConnectTimeoutSec,
+        [Parameter(ParameterSetName = 'Url')] [string] $ExtraCaFile,
+        [Parameter(ParameterSetName = 'Url')] [string] $Spn,
+        [Parameter(ParameterSetName = 'Url')] [switch] $RequireMutualAuth,
+        [Parameter(ParameterSetName = 'Url')] [CmSmartcard.CmProxyMode] $ProxyMode,
+        [Parameter(ParameterSetName = 'Url')] [string] $ProxyUrl,
+        [Parameter(ParameterSetName = 'Url')] [string[]] $ProxyBypass,
+        [Parameter(ParameterSetName = 'Url')] [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $ProxyCredential = [System.Management.Automation.PSCredential]::Empty,
+        [Parameter(ParameterSetName = 'Url')] [ValidateRange(1, 1000)] [int] $MaxIdleConnections,
+        [Parameter(ParameterSetName = 'Url')] [ValidateRange(1, 86400)] [int] $IdleTimeoutSec
+    )
+    process {
+        try {
+            if ($PSCmdlet.ParameterSetName -eq 'Connection') { $conn = $Connection }
+            else {
+                $p = @{}
+                foreach ($name in $PSBoundParameters.Keys) { $p[$name] = $PSBoundParameters[$name] }
+                $conn = New-CmConnection @p
+            }
+            [CmSmartcard.CmSession]::new($conn)
+        }
+        catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
+    }
+}
+
+<#
+.SYNOPSIS
+Closes a session made by New-CmSession.
+.DESCRIPTION
+Closes the session's pooled connections and frees it (the same as $session.Dispose()). Calls still running
+in other runspaces finish first; later calls with the session fail with an ObjectDisposedException. Closing
+a closed session does nothing.
+.PARAMETER Session
+The session to close. Accepts sessions from the pipeline.
+.EXAMPLE
+Close-CmSession $s
+.EXAMPLE
+$s = New-CmSession https://cm.contoso.com
+try { Get-CmRequest -Session $s -RequestId $req } finally { Close-CmSession $s }
+.INPUTS
+CmSmartcard.CmSession
+.OUTPUTS
+None
+#>
+function Close-CmSession {
+    [CmdletBinding()]
+    [OutputType([void])]
+    param(
+        [Parameter(Mandatory = $true, Position = 0, ValueFromPipeline = $true)] [CmSmartcard.CmSession] $Session
+    )
+    process { $Session.Dispose() }
 }
 
 <#
@@ -188,13 +388,18 @@ returns the new CM smartcard (SmartcardUuid, SmartcardUri, HttpStatus). Input ob
 CardId and Atr properties (for example from Import-Csv) can be piped in; each one is bound in turn and a
 failure is written as a non-terminating error, so the others continue.
 The POST is sent at most once. When the answer is lost (error id CmOutcomeUnknown) run
-Test-CmSmartcardAssignment before trying again.
+Test-CmSmartcardAssignment before trying again. Error id CmAuthServerUnverified means the server processed
+the request (the card IS bound; its result is written to the pipeline too) but did not prove its identity:
+do not send it again.
+Without -Session the cmdlet opens a session for its pipeline, so piped cards share connections.
 .PARAMETER RequestId
 The CM request id (a GUID in any common form).
 .PARAMETER CardId
 The card id (minidriver card ID) as a GUID.
 .PARAMETER Atr
 The card's ATR as hex (3B 8D 01 ..., 3b:8d:..., or packed). Optional.
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
 .PARAMETER Connection
 Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
 .PARAMETER ServerUrl
@@ -213,6 +418,9 @@ Timeout of each HTTP request in seconds when -Connection is not given.
 Register-CmSmartcard -Connection $cm -RequestId 0a5c1f0e-... -CardId 6f9619ff-... -Atr '3B 8D 01 80 FB A0 00 00 03 97 42 54 46 59 03 01 C8'
 .EXAMPLE
 Import-Csv .\cards.csv | Register-CmSmartcard -ServerUrl https://cm.contoso.com -Credential $cred
+.EXAMPLE
+$s = New-CmSession https://cm.contoso.com
+Register-CmSmartcard -Session $s -RequestId $req -CardId $card
 .INPUTS
 Objects with RequestId, CardId and Atr properties.
 .OUTPUTS
@@ -225,6 +433,7 @@ function Register-CmSmartcard {
         [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $RequestId,
         [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $CardId,
         [Parameter(ValueFromPipelineByPropertyName = $true)] [AllowEmptyString()] [string] $Atr,
+        [Parameter(Mandatory = $true, ParameterSetName = 'Session')] [CmSmartcard.CmSession] $Session,
         [Parameter(Mandatory = $true, ParameterSetName = 'Connection')] [CmSmartcard.CmConnection] $Connection,
         [Parameter(Mandatory = $true, ParameterSetName = 'Url')] [string] $ServerUrl,
         [Parameter(ParameterSetName = 'Url')] [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
@@ -235,17 +444,17 @@ function Register-CmSmartcard {
         [Parameter(ParameterSetName = 'Url')] [int] $TimeoutSec
     )
     begin {
-        try { $conn = Resolve-CmConnection -Bound $PSBoundParameters }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
         catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
     }
     process {
         if (-not $PSCmdlet.ShouldProcess("CM request $RequestId", "Bind card $CardId")) { return }
-        try {
-            [CmSmartcard.CmApi]::AssignSmartcard($conn, $RequestId, $CardId, $Atr)
-        }
-        catch {
-            $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $RequestId))
-        }
+        # An omitted -Atr arrives as "": the binding sends no ATR then.
+        try { $target.Session.AssignSmartcard($RequestId, $CardId, $Atr) }
+        catch { Write-CmAssignFailure -Cmdlet $PSCmdlet -Exception $_.Exception.GetBaseException() -TargetObject $RequestId }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
     }
 }
 
@@ -262,6 +471,8 @@ The CM request id.
 The card id expected to be bound.
 .PARAMETER Quiet
 Return only $true when the card is bound to the request, $false otherwise.
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
 .PARAMETER Connection
 Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
 .PARAMETER ServerUrl
@@ -280,6 +491,8 @@ Timeout of each HTTP request in seconds when -Connection is not given.
 Test-CmSmartcardAssignment -Connection $cm -RequestId $req -CardId $card
 .EXAMPLE
 if (-not (Test-CmSmartcardAssignment -Connection $cm -RequestId $req -CardId $card -Quiet)) { Register-CmSmartcard -Connection $cm -RequestId $req -CardId $card }
+.EXAMPLE
+Import-Csv .\bound.csv | Test-CmSmartcardAssignment -Session $s
 .INPUTS
 Objects with RequestId and CardId properties (for example the output of Register-CmSmartcard).
 .OUTPUTS
@@ -292,6 +505,7 @@ function Test-CmSmartcardAssignment {
         [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $RequestId,
         [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $CardId,
         [switch] $Quiet,
+        [Parameter(Mandatory = $true, ParameterSetName = 'Session')] [CmSmartcard.CmSession] $Session,
         [Parameter(Mandatory = $true, ParameterSetName = 'Connection')] [CmSmartcard.CmConnection] $Connection,
         [Parameter(Mandatory = $true, ParameterSetName = 'Url')] [string] $ServerUrl,
         [Parameter(ParameterSetName = 'Url')] [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
@@ -302,17 +516,20 @@ function Test-CmSmartcardAssignment {
         [Parameter(ParameterSetName = 'Url')] [int] $TimeoutSec
     )
     begin {
-        try { $conn = Resolve-CmConnection -Bound $PSBoundParameters }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
         catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
     }
     process {
         try {
-            $r = [CmSmartcard.CmApi]::ReconcileAssignment($conn, $RequestId, $CardId)
+            $r = $target.Session.ReconcileAssignment($RequestId, $CardId)
             if ($Quiet) { $r.State -eq [CmSmartcard.CmBindingState]::BoundToThisCard } else { $r }
         }
         catch {
             $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $RequestId))
         }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
     }
 }
 
@@ -326,6 +543,8 @@ it directly. Writes an ObjectNotFound error when CM has no such smartcard.
 The card id (minidriver card ID).
 .PARAMETER SmartcardUuid
 The CM smartcard uuid (for example SmartcardUuid from Register-CmSmartcard).
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
 .PARAMETER Connection
 Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
 .PARAMETER ServerUrl
@@ -340,6 +559,8 @@ Allows credentials over plain http:// when -Connection is not given (labs only).
 Get-CmSmartcard -Connection $cm -CardId 6f9619ff-8b86-d011-b42d-00c04fc964ff
 .EXAMPLE
 Register-CmSmartcard -Connection $cm -RequestId $r -CardId $c | Get-CmSmartcard -Connection $cm
+.EXAMPLE
+Get-CmSmartcard -Session $s -SmartcardUuid 5a9b7c40-c3a0-46b1-99a7-ec213441c1a7
 .INPUTS
 Objects with a CardId or SmartcardUuid property.
 .OUTPUTS
@@ -353,6 +574,7 @@ function Get-CmSmartcard {
         [ValidateNotNullOrEmpty()] [string] $CardId,
         [Parameter(Mandatory = $true, ParameterSetName = 'ByUuid', ValueFromPipelineByPropertyName = $true)]
         [Alias('Uuid')] [ValidateNotNullOrEmpty()] [string] $SmartcardUuid,
+        [CmSmartcard.CmSession] $Session,
         [CmSmartcard.CmConnection] $Connection,
         [string] $ServerUrl,
         [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
@@ -361,17 +583,17 @@ function Get-CmSmartcard {
         [switch] $AllowInsecureHttp
     )
     begin {
-        if (-not $Connection -and -not $ServerUrl) {
-            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Connection or -ServerUrl.') -TargetObject $null))
+        if (-not $Session -and -not $Connection -and -not $ServerUrl) {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Session, -Connection or -ServerUrl.') -TargetObject $null))
         }
-        try { $conn = Resolve-CmConnection -Bound $PSBoundParameters }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
         catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
     }
     process {
         $key = if ($PSCmdlet.ParameterSetName -eq 'ByCardId') { $CardId } else { $SmartcardUuid }
         try {
-            $sc = if ($PSCmdlet.ParameterSetName -eq 'ByCardId') { [CmSmartcard.CmApi]::FindSmartcard($conn, $CardId) }
-                  else { [CmSmartcard.CmApi]::GetSmartcard($conn, $SmartcardUuid) }
+            $sc = if ($PSCmdlet.ParameterSetName -eq 'ByCardId') { $target.Session.FindSmartcard($CardId) }
+                  else { $target.Session.GetSmartcard($SmartcardUuid) }
             if ($null -eq $sc) {
                 $e = New-Object System.Management.Automation.ItemNotFoundException "CM has no smartcard for '$key'."
                 $PSCmdlet.WriteError((New-Object System.Management.Automation.ErrorRecord -ArgumentList $e, 'CmSmartcardNotFound', ([System.Management.Automation.ErrorCategory]::ObjectNotFound), $key))
@@ -381,6 +603,9 @@ function Get-CmSmartcard {
         catch {
             $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $key))
         }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
     }
 }
 
@@ -392,6 +617,8 @@ Reads GET /requests/{id}: Status (3 = Approved, 8 = Completed), NewSmartcardUuid
 none) and the whole object as Json. Writes an ObjectNotFound error when CM does not know the request.
 .PARAMETER RequestId
 The CM request id.
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
 .PARAMETER Connection
 Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
 .PARAMETER ServerUrl
@@ -404,6 +631,9 @@ The authentication method when -Connection is not given.
 Allows credentials over plain http:// when -Connection is not given (labs only).
 .EXAMPLE
 Get-CmRequest -Connection $cm -RequestId 0a5c1f0e-2c4e-4a7c-9f43-3f4b2d5c6e7f
+.EXAMPLE
+$s = New-CmSession https://cm.contoso.com
+Get-Content .\requests.txt | Get-CmRequest -Session $s
 .INPUTS
 Objects with a RequestId property.
 .OUTPUTS
@@ -415,6 +645,7 @@ function Get-CmRequest {
     param(
         [Parameter(Mandatory = $true, Position = 0, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [ValidateNotNullOrEmpty()] [string] $RequestId,
+        [CmSmartcard.CmSession] $Session,
         [CmSmartcard.CmConnection] $Connection,
         [string] $ServerUrl,
         [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
@@ -423,15 +654,15 @@ function Get-CmRequest {
         [switch] $AllowInsecureHttp
     )
     begin {
-        if (-not $Connection -and -not $ServerUrl) {
-            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Connection or -ServerUrl.') -TargetObject $null))
+        if (-not $Session -and -not $Connection -and -not $ServerUrl) {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Session, -Connection or -ServerUrl.') -TargetObject $null))
         }
-        try { $conn = Resolve-CmConnection -Bound $PSBoundParameters }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
         catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
     }
     process {
         try {
-            $r = [CmSmartcard.CmApi]::GetRequest($conn, $RequestId)
+            $r = $target.Session.GetRequest($RequestId)
             if ($null -eq $r) {
                 $e = New-Object System.Management.Automation.ItemNotFoundException "CM has no request '$RequestId'."
                 $PSCmdlet.WriteError((New-Object System.Management.Automation.ErrorRecord -ArgumentList $e, 'CmRequestNotFound', ([System.Management.Automation.ErrorCategory]::ObjectNotFound), $RequestId))
@@ -441,6 +672,9 @@ function Get-CmRequest {
         catch {
             $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $RequestId))
         }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
     }
 }
 
@@ -469,7 +703,8 @@ Reads the ATR of the card in a reader.
 .DESCRIPTION
 Connects to the card in shared mode and returns its ATR as lowercase packed hex, exactly as PC/SC reports it.
 .PARAMETER Reader
-The reader name (exact, or a unique case-insensitive part of it). Omit it for the first reader that holds a card.
+The reader name (exact, or a unique case-insensitive part of it). Omit it (or give "") for the first reader that
+holds a card.
 Accepts reader objects from Get-CmSmartcardReader through the pipeline.
 .EXAMPLE
 Get-CmSmartcardAtr
@@ -485,7 +720,7 @@ function Get-CmSmartcardAtr {
         [Parameter(ValueFromPipelineByPropertyName = $true)] [Alias('Name')] [string] $Reader
     )
     process {
-        try { [CmSmartcard.CmApi]::ReadCardAtr($(if ($Reader) { $Reader } else { $null })) }
+        try { [CmSmartcard.CmApi]::ReadCardAtr($Reader) }
         catch { $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $Reader)) }
     }
 }
@@ -498,7 +733,8 @@ Reads the 16-byte card ID (GIDS cards and Windows virtual smart cards: DF20 in A
 and returns it as a GUID string. -ByteOrder Windows (the default, as .NET new Guid(bytes)) is the most likely
 reading of MIM CM; Rfc4122 is offered because that is unverified on a real server.
 .PARAMETER Reader
-The reader name, or omit it for the first reader that holds a card. Accepts reader objects from the pipeline.
+The reader name, or omit it (or give "") for the first reader that holds a card. Accepts reader objects from the
+pipeline.
 .PARAMETER ByteOrder
 Windows (default) or Rfc4122.
 .EXAMPLE
@@ -514,7 +750,7 @@ function Get-CmCardId {
         [CmSmartcard.CmGuidOrder] $ByteOrder = [CmSmartcard.CmGuidOrder]::Windows
     )
     process {
-        try { [CmSmartcard.CmApi]::ReadCardId($(if ($Reader) { $Reader } else { $null }), $ByteOrder) }
+        try { [CmSmartcard.CmApi]::ReadCardId($Reader, $ByteOrder) }
         catch { $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $Reader)) }
     }
 }
@@ -529,31 +765,46 @@ refused.
 .PARAMETER RequestId
 The CM request id (Approved or Executing).
 .PARAMETER Reader
-The reader name, or omit it for the first reader that holds a card.
+The reader name, or omit it (or give "") for the first reader that holds a card.
 .PARAMETER ByteOrder
 Card-id byte order: Windows (default) or Rfc4122.
+.PARAMETER Session
+A session from New-CmSession.
 .PARAMETER Connection
-Settings from New-CmConnection.
+Settings from New-CmConnection (a session is opened for the pipeline).
 .EXAMPLE
 $cm = New-CmConnection https://cm.contoso.com
 Register-CmSmartcardFromReader -Connection $cm -RequestId $req
+.EXAMPLE
+$s = New-CmSession https://cm.contoso.com
+Register-CmSmartcardFromReader -Session $s -RequestId $req -Reader 'Virtual PCD 00 00' 
 .OUTPUTS
 CmSmartcard.CmAssignResult
 #>
 function Register-CmSmartcardFromReader {
-    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium')]
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', DefaultParameterSetName = 'Connection')]
     [OutputType('CmSmartcard.CmAssignResult')]
     param(
         [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $RequestId,
         [Parameter(ValueFromPipelineByPropertyName = $true)] [string] $Reader,
         [CmSmartcard.CmGuidOrder] $ByteOrder = [CmSmartcard.CmGuidOrder]::Windows,
-        [Parameter(Mandatory = $true)] [CmSmartcard.CmConnection] $Connection
+        [Parameter(Mandatory = $true, ParameterSetName = 'Session')] [CmSmartcard.CmSession] $Session,
+        [Parameter(Mandatory = $true, ParameterSetName = 'Connection')] [CmSmartcard.CmConnection] $Connection
     )
+    begin {
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
+        catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $null)) }
+    }
     process {
-        if (-not $PSCmdlet.ShouldProcess("CM request $RequestId", "Bind the card in reader '$Reader'")) { return }
-        try { [CmSmartcard.CmApi]::AssignSmartcardFromReader($Connection, $RequestId, $(if ($Reader) { $Reader } else { $null }), $ByteOrder) }
-        catch { $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $RequestId)) }
+        $what = if ($Reader) { "Bind the card in reader '$Reader'" } else { 'Bind the card in the first reader that holds one' }
+        if (-not $PSCmdlet.ShouldProcess("CM request $RequestId", $what)) { return }
+        # An omitted -Reader arrives as "": the first reader that holds a card.
+        try { $target.Session.AssignSmartcardFromReader($RequestId, $Reader, $ByteOrder) }
+        catch { Write-CmAssignFailure -Cmdlet $PSCmdlet -Exception $_.Exception.GetBaseException() -TargetObject $RequestId }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
     }
 }
 
-Export-ModuleMember -Function Get-CmLibraryVersion, New-CmConnection, Register-CmSmartcard, Test-CmSmartcardAssignment, Get-CmSmartcard, Get-CmRequest, Get-CmSmartcardReader, Get-CmSmartcardAtr, Get-CmCardId, Register-CmSmartcardFromReader
+Export-ModuleMember -Function Get-CmLibraryVersion, New-CmConnection, New-CmSession, Close-CmSession, Register-CmSmartcard, Test-CmSmartcardAssignment, Get-CmSmartcard, Get-CmRequest, Get-CmSmartcardReader, Get-CmSmartcardAtr, Get-CmCardId, Register-CmSmartcardFromReader

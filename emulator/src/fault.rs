@@ -57,6 +57,8 @@ pub enum FaultKind {
     Redirect { location: String },
     /// Apply, then a success status with a JSON body (one long string) of `bytes` bytes.
     HugeBody { bytes: usize },
+    /// Answer normally, with a UTF-8 byte-order mark (EF BB BF) before the body, as some ASP.NET stacks send.
+    Bom,
 }
 
 impl FaultKind {
@@ -76,6 +78,7 @@ impl FaultKind {
             FaultKind::PartialResponse => "partial_response",
             FaultKind::Redirect { .. } => "redirect",
             FaultKind::HugeBody { .. } => "huge_body",
+            FaultKind::Bom => "bom",
         }
     }
 }
@@ -287,6 +290,7 @@ fn kind_from_name(name: &str, arg: Option<&str>) -> Result<FaultKind, String> {
         "wrong_content_type" | "html" => no_arg(FaultKind::WrongContentType),
         "challenge_401" | "challenge401" | "401" => no_arg(FaultKind::Challenge401),
         "no_content" | "204" => no_arg(FaultKind::NoContent),
+        "bom" => no_arg(FaultKind::Bom),
         "partial_response" | "partial" => no_arg(FaultKind::PartialResponse),
         "redirect" | "302" => Ok(FaultKind::Redirect {
             location: arg

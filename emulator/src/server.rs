@@ -301,6 +301,13 @@ fn handle_connection(stream: TcpStream, conn_id: u64, shared: Arc<Shared>) {
                 apply(&shared);
                 Response::empty(204)
             }
+            Some(FaultKind::Bom) => {
+                let mut r = apply(&shared);
+                if !r.body.is_empty() {
+                    r.body.splice(0..0, [0xEF, 0xBB, 0xBF]);
+                }
+                r
+            }
             Some(FaultKind::PartialResponse) => {
                 let mut r = apply(&shared);
                 if r.body.is_empty() {

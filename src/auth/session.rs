@@ -29,9 +29,13 @@ pub enum Verified {
     ClientOnly,
 }
 
+/// Creates a platform security context (GSSAPI or SSPI); tests substitute scripted ones.
+type ContextFactory = fn(Scheme, &str, Option<(&str, &Secret)>) -> Result<Box<dyn Mechanism>>;
+
 /// One authentication exchange, for one logical call.
 #[derive(Debug)]
 pub struct AuthSession {
+    new_context: ContextFactory,
     config: AuthConfig,
     host: String,
     is_https: bool,
@@ -45,6 +49,7 @@ impl AuthSession {
     /// Starts an exchange with `host` (the host name as the caller wrote it in the URL).
     pub fn new(config: &AuthConfig, host: &str, is_https: bool) -> Result<Self> {
         Ok(AuthSession {
+            new_context: backend::new_context,
             config: config.clone(),
             host: host.to_string(),
             is_https,
@@ -163,7 +168,7 @@ impl AuthSession {
             AuthMethod::NegotiateExplicit | AuthMethod::Ntlm => Some(self.explicit_user()?),
             _ => None,
         };
-        let mech = backend::new_context(scheme, &self.spn(), creds)?;
+        let mech = (self.new_context)(scheme, &self.spn(), creds)?;
         self.active = Some(Active {
             scheme,
             mech,
@@ -451,4 +456,114 @@ fn server_token(challenges: &[Challenge], scheme: Scheme) -> Option<Result<Vec<u
         .iter()
         .find(|c| c.is(scheme.name()))
         .and_then(|c| c.token())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scripted NTLM-like context: two tokens, then complete; any further input is an error of the kind a
+    /// real mechanism reports (AuthUnavailable), which the session must turn into a rejection.
+    #[derive(Debug)]
+    struct Scripted {
+        steps: usize,
+    }
+
+    impl Mechanism for Scripted {
+        fn step(&mut self, _input: Option<&[u8]>) -> Result<super::super::Step> {
+            self.steps += 1;
+            if self.steps > 2 {
+                return Err(Error::new(
+                    Status::AuthUnavailable,
+                    "the mechanism cannot process the token",
+                ));
+            }
+            Ok(super::super::Step {
+                token: vec![self.steps as u8; 8],
+                complete: self.steps == 2,
+            })
+        }
+        fn complete(&self) -> bool {
+            self.steps >= 2
+        }
+    }
+
+    fn scripted(_: Scheme, _: &str, _: Option<(&str, &Secret)>) -> Result<Box<dyn Mechanism>> {
+        Ok(Box::new(Scripted { steps: 0 }))
+    }
+
+    fn session(method: AuthMethod) -> AuthSession {
+        let config = AuthConfig {
+            method,
+            username: Some("D\\u".into()),
+            password: Some(Secret::new("pw")),
+            ..Default::default()
+        };
+        let mut s = AuthSession::new(&config, "h", true).unwrap();
+        s.new_context = scripted;
+        s
+    }
+
+    fn v(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_server_that_keeps_challenging_ntlm_is_a_rejection() {
+        let mut s = session(AuthMethod::Ntlm);
+        assert!(
+            s.respond_to_challenge(&v(&["NTLM"]))
+                .unwrap()
+                .expose()
+                .starts_with("NTLM ")
+        );
+        assert!(
+            s.respond_to_challenge(&v(&["NTLM AAAA"]))
+                .unwrap()
+                .expose()
+                .starts_with("NTLM ")
+        );
+        // The handshake is complete (type 3 sent); another challenge with a token is a refusal.
+        let e = s.respond_to_challenge(&v(&["NTLM BBBB"])).unwrap_err();
+        assert_eq!(e.status, Status::AuthRejected, "{}", e.message);
+        assert!(
+            e.message
+                .contains("new challenge after the handshake was complete"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn a_token_the_mechanism_cannot_continue_is_a_rejection() {
+        let mut s = session(AuthMethod::NegotiateExplicit);
+        // Scripted contexts start pre-emptively (Negotiate), then the server answers with tokens.
+        let _ = s.initial_header().unwrap();
+        let _ = s.respond_to_challenge(&v(&["Negotiate AAAA"])).unwrap();
+        let e = s.respond_to_challenge(&v(&["Negotiate BBBB"])).unwrap_err();
+        assert_eq!(e.status, Status::AuthRejected, "{}", e.message);
+    }
+
+    #[test]
+    fn strict_mutual_auth_refuses_ntlm() {
+        let mut config = AuthConfig {
+            method: AuthMethod::Ntlm,
+            username: Some("u".into()),
+            password: Some(Secret::new("pw")),
+            require_mutual_auth: true,
+            ..Default::default()
+        };
+        let mut s = AuthSession::new(&config, "h", true).unwrap();
+        s.new_context = scripted;
+        let _ = s.respond_to_challenge(&v(&["NTLM"])).unwrap();
+        let _ = s.respond_to_challenge(&v(&["NTLM AAAA"])).unwrap();
+        let e = s.finish(&[]).unwrap_err();
+        assert_eq!(e.status, Status::AuthMutualFailed);
+        config.require_mutual_auth = false;
+        let mut lax = AuthSession::new(&config, "h", true).unwrap();
+        lax.new_context = scripted;
+        let _ = lax.respond_to_challenge(&v(&["NTLM"])).unwrap();
+        let _ = lax.respond_to_challenge(&v(&["NTLM AAAA"])).unwrap();
+        assert_eq!(lax.finish(&[]).unwrap(), Verified::ClientOnly);
+    }
 }

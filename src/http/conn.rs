@@ -110,20 +110,17 @@ enum Stream {
     },
 }
 
+/// Reads wait in slices of this length and check the exchange's deadline between them: the socket timeout
+/// is set once per connection, never per exchange (a setsockopt pair per read would cost more than the rest
+/// of an exchange on a kept-alive connection).
+const READ_SLICE: Duration = Duration::from_millis(250);
+
 impl Stream {
     fn sock(&self) -> &TcpStream {
         match self {
             Stream::Plain(s) => s,
             Stream::Tls { sock, .. } => sock,
         }
-    }
-
-    fn set_deadline(&self, deadline: Instant) -> io::Result<()> {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
-        self.sock().set_read_timeout(Some(left))?;
-        self.sock().set_write_timeout(Some(left))
     }
 
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
@@ -186,6 +183,10 @@ pub struct Connection {
     pub server_idle_limit: Option<Duration>,
     /// A number for diagnostics and tests.
     pub id: u64,
+    /// Reads give up after this instant (the exchange's deadline, or the wait for `100 Continue`).
+    read_until: Instant,
+    /// The write timeout in force.
+    write_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -292,6 +293,12 @@ impl Connection {
         tls: Option<&Arc<rustls::ClientConfig>>,
         deadline: Instant,
     ) -> Result<Connection> {
+        sock.set_read_timeout(Some(READ_SLICE)).map_err(|e| {
+            Error::new(
+                Status::TransportError,
+                format!("cannot set a socket timeout: {e}"),
+            )
+        })?;
         let stream = match tls {
             None => Stream::Plain(sock),
             Some(config) => {
@@ -305,6 +312,7 @@ impl Connection {
                     .map_err(|e| Error::new(Status::TlsFailed, format!("cannot start TLS: {e}")))?;
                 let mut sock = sock;
                 handshake(&mut conn, &mut sock, deadline)?;
+                let _ = sock.set_read_timeout(Some(READ_SLICE));
                 Stream::Tls {
                     tls: Box::new(conn),
                     sock,
@@ -320,6 +328,8 @@ impl Connection {
             idle_since: Instant::now(),
             server_idle_limit: None,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            read_until: Instant::now(),
+            write_timeout: None,
         })
     }
 
@@ -337,28 +347,23 @@ impl Connection {
         if self.start < self.buf.len() {
             return false; // bytes the server sent after the last answer: the connection is out of step
         }
-        let sock = self.stream.sock();
-        if sock.set_nonblocking(true).is_err() {
-            return false;
-        }
-        let mut probe = [0u8; 1];
-        let peeked = sock.peek(&mut probe);
-        let alive = match peeked {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => true,
-            Ok(0) | Err(_) => false,
-            Ok(_) => match &mut self.stream {
-                Stream::Plain(_) => false,
+        match peek_nonblocking(self.stream.sock()) {
+            Peek::Nothing => true,
+            Peek::Closed => false,
+            Peek::Data => match &mut self.stream {
+                Stream::Plain(_) => false, // unsolicited bytes (an IIS 408, say): out of step
                 Stream::Tls { tls, sock } => {
                     // TLS 1.3 servers may send session tickets after the answer: consume them and look again.
+                    let _ = sock.set_nonblocking(true);
                     let ok = tls.read_tls(sock).is_ok_and(|n| n > 0)
                         && tls.process_new_packets().is_ok_and(|state| {
                             !state.peer_has_closed() && state.plaintext_bytes_to_read() == 0
                         });
-                    ok && matches!(sock.peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+                    let again = matches!(sock.peek(&mut [0u8; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+                    sock.set_nonblocking(false).is_ok() && ok && again
                 }
             },
-        };
-        alive && self.stream.sock().set_nonblocking(false).is_ok()
+        }
     }
 
     /// Sends `req` and reads the answer. `expect_continue` withholds the body until the server answers
@@ -378,7 +383,7 @@ impl Connection {
             http_status: 0,
             stale: reused && !received_any,
         };
-        if let Err(e) = self.stream.set_deadline(deadline) {
+        if let Err(e) = self.begin(deadline) {
             return Err(fail(
                 Sent::No,
                 Status::TransportError,
@@ -434,12 +439,12 @@ impl Connection {
             } else {
                 deadline.min(Instant::now() + CONTINUE_WAIT)
             };
-            let _ = self.stream.set_deadline(wait);
+            self.read_until = wait;
             let head = match self.read_head() {
                 Ok(h) => h,
                 Err(ReadError::Io(e)) if !body_sent && is_timeout(&e) => {
                     // No 100 within the wait: the server ignores Expect but is alive. Send the body now.
-                    let _ = self.stream.set_deadline(deadline);
+                    self.read_until = deadline;
                     if let Err(e) = self.stream.write_all(body) {
                         return Err(fail(
                             Sent::No,
@@ -483,7 +488,7 @@ impl Connection {
                 }
             };
             if head.status == 100 && !body_sent {
-                let _ = self.stream.set_deadline(deadline);
+                self.read_until = deadline;
                 if let Err(e) = self.stream.write_all(body) {
                     return Err(fail(
                         Sent::No,
@@ -498,7 +503,7 @@ impl Connection {
             if (100..200).contains(&head.status) {
                 continue; // 100 after the body, 102, 103: informational
             }
-            let _ = self.stream.set_deadline(deadline);
+            self.read_until = deadline;
             let status = head.status;
             let answered = |status_code: Status, detail: String| ExchangeError {
                 sent: Sent::Answered,
@@ -545,6 +550,23 @@ impl Connection {
         }
     }
 
+    /// Starts an exchange that must end by `deadline`: reads give up then; the write timeout follows it
+    /// (changed only when it moves by more than a read slice).
+    fn begin(&mut self, deadline: Instant) -> io::Result<()> {
+        self.read_until = deadline;
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(READ_SLICE);
+        let stale = self
+            .write_timeout
+            .is_none_or(|w| w.abs_diff(left) > READ_SLICE);
+        if stale {
+            self.stream.sock().set_write_timeout(Some(left))?;
+            self.write_timeout = Some(left);
+        }
+        Ok(())
+    }
+
     /// Marks the connection unusable for another exchange (the pool drops it).
     pub fn poison(&mut self) {
         self.buf.clear();
@@ -568,14 +590,18 @@ impl Connection {
         }
         let cap = self.buf.capacity();
         self.buf.resize(cap, 0); // only the newly reserved tail is zeroed, once
-        match self.stream.read(&mut self.buf[len..]) {
-            Ok(n) => {
-                self.buf.truncate(len + n);
-                Ok(n)
-            }
-            Err(e) => {
-                self.buf.truncate(len);
-                Err(e)
+        loop {
+            match self.stream.read(&mut self.buf[len..]) {
+                Ok(n) => {
+                    self.buf.truncate(len + n);
+                    return Ok(n);
+                }
+                Err(e) if is_timeout(&e) && Instant::now() < self.read_until => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.buf.truncate(len);
+                    return Err(e);
+                }
             }
         }
     }
@@ -704,7 +730,7 @@ impl Connection {
         deadline: Instant,
         cap: u64,
     ) -> std::result::Result<Response, String> {
-        let _ = self.stream.set_deadline(deadline);
+        self.read_until = deadline;
         loop {
             let head = self.read_head().map_err(|e| match e {
                 ReadError::Io(e) => e.to_string(),
@@ -727,7 +753,7 @@ impl Connection {
 
     /// Writes raw bytes (a CONNECT request).
     pub(crate) fn write_raw(&mut self, data: &[u8], deadline: Instant) -> io::Result<()> {
-        self.stream.set_deadline(deadline)?;
+        self.begin(deadline)?;
         self.stream.write_all(data)
     }
 
@@ -747,6 +773,68 @@ impl Connection {
         let mut conn = Connection::establish(sock, origin, tls, deadline)?;
         conn.id = self.id;
         Ok(conn)
+    }
+}
+
+enum Peek {
+    /// Nothing to read: the connection is open and idle.
+    Nothing,
+    /// EOF, reset, or another error.
+    Closed,
+    /// Bytes are waiting.
+    Data,
+}
+
+/// Looks at a socket without blocking and without consuming: one `recv(MSG_PEEK | MSG_DONTWAIT)` on Linux,
+/// a non-blocking toggle elsewhere.
+fn peek_nonblocking(sock: &TcpStream) -> Peek {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        unsafe extern "C" {
+            fn recv(
+                fd: core::ffi::c_int,
+                buf: *mut core::ffi::c_void,
+                len: usize,
+                flags: core::ffi::c_int,
+            ) -> isize;
+        }
+        const MSG_PEEK: core::ffi::c_int = 0x2;
+        const MSG_DONTWAIT: core::ffi::c_int = 0x40;
+        let mut probe = 0u8;
+        // SAFETY: a valid open socket and a one-byte buffer; MSG_PEEK leaves the data in the socket.
+        let n = unsafe {
+            recv(
+                sock.as_raw_fd(),
+                (&raw mut probe).cast(),
+                1,
+                MSG_PEEK | MSG_DONTWAIT,
+            )
+        };
+        match n {
+            1.. => Peek::Data,
+            0 => Peek::Closed,
+            _ => match io::Error::last_os_error().kind() {
+                io::ErrorKind::WouldBlock => Peek::Nothing,
+                io::ErrorKind::Interrupted => Peek::Nothing,
+                _ => Peek::Closed,
+            },
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        if sock.set_nonblocking(true).is_err() {
+            return Peek::Closed;
+        }
+        let result = match sock.peek(&mut [0u8; 1]) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Peek::Nothing,
+            Ok(0) | Err(_) => Peek::Closed,
+            Ok(_) => Peek::Data,
+        };
+        if sock.set_nonblocking(false).is_err() {
+            return Peek::Closed;
+        }
+        result
     }
 }
 

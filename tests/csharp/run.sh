@@ -1,7 +1,9 @@
 #!/bin/bash
 # Compiles bindings/csharp/CmSmartcard.cs at C# 5 (the level of Windows PowerShell 5.1's Add-Type) with
 # Mono's mcs together with tests/csharp/CmSmartcardTest.cs, and runs it under Mono against the Linux
-# library (target/debug/libcm_smartcard.so) and the CM emulator on loopback.
+# library (target/debug/libcm_smartcard.so, loaded by full path with CmLibrary.Load: no LD_LIBRARY_PATH) and
+# the CM emulator on loopback. The card tests use the PC/SC rig whose env file PCSC_RIG_ENV names (as
+# tests/run_all.sh exports it; start one with PCSC_PRIVATE=1 PCSC_RIG_DIR=... tests/rigs/pcsc/start.sh).
 # Usage: tests/csharp/run.sh            Needs: mono-mcs mono-runtime, cargo.
 # Ends with "N passed, M failed"; exit status non-zero on failure, 77 when skipped.
 set -u
@@ -27,5 +29,13 @@ mcs -langversion:5 -warnaserror -nologo -out:"$OUT/CmSmartcardTest.exe" \
 mcs -langversion:5 -warnaserror -nologo -target:library -out:"$OUT/CmSmartcard.dll" "$ROOT/bindings/csharp/CmSmartcard.cs" \
     || { echo "0 passed, 1 failed (binding alone)"; exit 1; }
 
+# A copy in a folder of its own: the test checks that exactly this file is the one loaded.
+mkdir -p "$OUT/lib" && cp "$LIBDIR/libcm_smartcard.so" "$OUT/lib/" || { echo "0 passed, 1 failed (no $LIBDIR/libcm_smartcard.so)"; exit 1; }
+
+if [ -n "${PCSC_RIG_ENV:-}" ]; then
+    # shellcheck disable=SC1090
+    . "$PCSC_RIG_ENV" || { echo "0 passed, 1 failed (PCSC_RIG_ENV=$PCSC_RIG_ENV unreadable)"; exit 1; }
+fi
+
 start_emulator || { echo "0 passed, 1 failed (emulator)"; exit 1; }
-LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" mono --debug "$OUT/CmSmartcardTest.exe" "$EMULATOR_URL" "$ROOT/include/cm_smartcard.h"
+mono --debug "$OUT/CmSmartcardTest.exe" "$EMULATOR_URL" "$ROOT/include/cm_smartcard.h" "$OUT/lib/libcm_smartcard.so"

@@ -126,7 +126,7 @@ check(re.search(r'^version\s*=\s*"%s"' % re.escape(version), cargo, re.M) is not
 
 exported_psd1 = set(re.findall(r"'([A-Za-z]+-Cm[A-Za-z]+)'", re.search(r"FunctionsToExport\s*=\s*@\(([^)]*)\)", psd1, re.S).group(1)))
 public = set(re.findall(r"^function\s+([A-Za-z]+-Cm[A-Za-z]+)\s*\{", psm1, re.M))
-internal = {"Find-CmNativeLibrary", "ConvertTo-CmErrorRecord", "Resolve-CmConnection"}
+internal = {"Find-CmNativeLibrary", "ConvertTo-CmErrorRecord", "Resolve-CmConnection", "Resolve-CmSession", "Write-CmAssignFailure"}
 public -= internal
 emm = set(re.findall(r"[A-Za-z]+-Cm[A-Za-z]+", re.search(r"^Export-ModuleMember\s+-Function\s+(.*)$", psm1, re.M).group(1)))
 check(exported_psd1 == public, "psd1 FunctionsToExport equals the public functions of the psm1 (%s)" % ", ".join(sorted(public ^ exported_psd1) or ["same"]))
@@ -135,6 +135,25 @@ check(emm == public, "Export-ModuleMember equals the public functions")
 for fn in sorted(public | internal):
     verb = fn.split("-")[0]
     check(verb in APPROVED, "%s uses an approved verb" % fn)
+
+def function_body(fn):
+    m = re.search(r"^function\s+%s\s*\{" % re.escape(fn), psm1, re.M)
+    if m is None:
+        return ""
+    rest = psm1[m.end():]
+    nxt = re.search(r"^(?:function\s|<#|Export-ModuleMember)", rest, re.M)
+    return rest[: nxt.start()] if nxt else rest
+
+
+def param_block(body):
+    pm = re.search(r"param\((.*?)\n    \)", body, re.S)
+    return pm.group(1) if pm else ""
+
+
+def param_names(block):
+    names = re.findall(r"(?:\]\s*|^\s*)\$([A-Za-z]+)", block, re.M)
+    return [p for p in names if p not in ("true", "false", "null")]
+
 
 # Comment-based help and CmdletBinding for each public function.
 for fn in sorted(public):
@@ -172,7 +191,50 @@ for prop in sorted(set(re.findall(r"\$Exception\.(\w+)", psm1))):
     check(re.search(r"public [\w\.]+ %s\b" % prop, cs) is not None or prop == "Message", "CmException.%s exists" % prop)
 
 # Error handling: cmdlets write PowerShell errors, never let raw exceptions escape from process blocks.
-check(psm1.count("$PSCmdlet.WriteError(") >= len(public) - 2, "cmdlets report failures with $PSCmdlet.WriteError")
+for fn in sorted(public):
+    body = function_body(fn)
+    if "catch" in body:
+        check(any(k in body for k in ("$PSCmdlet.WriteError(", "Write-CmAssignFailure -Cmdlet $PSCmdlet", "ThrowTerminatingError(")),
+              "%s reports failures as PowerShell errors" % fn)
+check("$Cmdlet.WriteError(" in function_body("Write-CmAssignFailure"), "Write-CmAssignFailure writes an error")
+check("-is [CmSmartcard.CmServerUnverifiedException]" in function_body("Write-CmAssignFailure")
+      and "$Exception.Result" in function_body("Write-CmAssignFailure"),
+      "an assignment the server processed without proving itself still outputs its result")
+
+# Sessions (issue 8): every cmdlet that talks to the server takes -Session and goes through a session.
+NETWORK = ("AssignSmartcard", "AssignSmartcardFromReader", "ReconcileAssignment", "FindSmartcard", "GetSmartcard", "GetRequest")
+server_cmdlets = ["Register-CmSmartcard", "Test-CmSmartcardAssignment", "Get-CmSmartcard", "Get-CmRequest", "Register-CmSmartcardFromReader"]
+for fn in sorted(public):
+    body = function_body(fn)
+    direct = [m for m in NETWORK if re.search(r"\[CmSmartcard\.CmApi\]::%s\(" % m, body)]
+    check(not direct, "%s makes no one-shot network call (%s)" % (fn, ", ".join(direct) or "none"))
+    if "$target.Session." in body:
+        check(fn in server_cmdlets, "%s is listed as a server cmdlet" % fn)
+for fn in server_cmdlets:
+    body = function_body(fn)
+    block = param_block(body)
+    check(re.search(r"\[CmSmartcard\.CmSession\]\s*\$Session\b", block) is not None, "%s has -Session [CmSmartcard.CmSession]" % fn)
+    check("Resolve-CmSession -Bound $PSBoundParameters" in body, "%s resolves its session in begin" % fn)
+    check(re.search(r"end\s*\{\s*if \(\$target\.Owned\) \{ \$target\.Session\.Dispose\(\) \}", body) is not None,
+          "%s disposes a session of its own in end" % fn)
+session_class = re.search(r"public sealed class CmSession\b(.*?)\n    \}", cs, re.S)
+check(session_class is not None, "CmSmartcard.cs has the CmSession class")
+session_body = session_class.group(1) if session_class else ""
+for member in sorted(set(re.findall(r"\$target\.Session\.(\w+)\(", psm1))):
+    check(re.search(r"public [\w\.]+ %s\(" % member, session_body) is not None, "CmSession.%s exists" % member)
+check(re.search(r"public CmSession\(CmConnection connection\)", session_body) is not None, "CmSession(CmConnection) constructor exists")
+check(re.search(r"public void Dispose\(\)", session_body) is not None, "CmSession has Dispose()")
+conn_params = set(param_names(param_block(function_body("New-CmConnection"))))
+sess_params = set(param_names(param_block(function_body("New-CmSession"))))
+check(conn_params <= sess_params, "New-CmSession takes every New-CmConnection parameter (%s)" % ", ".join(sorted(conn_params - sess_params) or ["all"]))
+check("Connection" in sess_params, "New-CmSession takes -Connection")
+check("$Session.Dispose()" in function_body("Close-CmSession"), "Close-CmSession disposes the session")
+
+# PowerShell passes an omitted string parameter as "": the binding treats "" as "not given", so the module
+# must pass strings straight through (no "if ($X) { $X } else { $null }" which cannot produce $null anyway).
+check(re.search(r"if \(\$(\w+)\) \{ \$\1 \} else \{ \$null \}", psm1) is None, "no $(if ($X) { $X } else { $null }) for string parameters")
+for fn in ("Get-CmSmartcardAtr", "Get-CmCardId", "Register-CmSmartcardFromReader"):
+    check(re.search(r"\(\$RequestId, \$Reader,|\(\$Reader[,)]", function_body(fn)) is not None, "%s passes -Reader through" % fn)
 check("ThrowTerminatingError" in psm1, "setup failures are terminating errors")
 check("[CmSmartcard.CmLibrary]::Load($script:LibraryPath)" in psm1, "the DLL is preloaded by full path before first use")
 check("Is64BitProcess" in psm1, "the DLL is chosen by process bitness")

@@ -12,6 +12,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 DIR="${1:?usage: start.sh DIR}"
 VENV="${CM_AUTH_VENV:-/opt/cm-auth-venv}"
 REALM=TEST.LOCAL
+TLS_HOST=cm.rig.test
 
 mkdir -p "$DIR"
 DIR="$(cd "$DIR" && pwd)"
@@ -65,6 +66,7 @@ pick_port() { # preferred port, else a free one from 20000+
 }
 KDC_PORT=$(pick_port 18888); HTTP_PORT=$(pick_port 18080); NTLM_PORT=$(pick_port 18081)
 HTTPS_PORT=$(pick_port 18443); STUB_PORT=$(pick_port 18089)
+PROXY_OPEN_PORT=$(pick_port 18128); PROXY_NEG_PORT=$(pick_port 18129); PROXY_BASIC_PORT=$(pick_port 18130)
 
 wait_port() { # port pid name
   for _ in $(seq 1 100); do
@@ -110,6 +112,8 @@ cat > "$DIR/krb5.conf" <<KRB
 [domain_realm]
   localhost = $REALM
   127.0.0.1 = $REALM
+  .rig.test = $REALM
+  rig.test = $REALM
 KRB
 cat > "$DIR/kdc.conf" <<KDC
 [kdcdefaults]
@@ -133,6 +137,9 @@ kdb5_util create -s -r "$REALM" -P "$MASTER_PW" >/dev/null 2>&1
 kadmin.local -q "addprinc +requires_preauth -pw $ALICE_PW alice@$REALM" >/dev/null 2>&1
 kadmin.local -q "addprinc -randkey HTTP/localhost@$REALM" >/dev/null 2>&1
 kadmin.local -q "ktadd -k $DIR/http.keytab HTTP/localhost@$REALM" >/dev/null 2>&1
+# cm.rig.test: a name only the rig's proxies resolve (their hosts file), so a client must go through them.
+kadmin.local -q "addprinc -randkey HTTP/$TLS_HOST@$REALM" >/dev/null 2>&1
+kadmin.local -q "ktadd -k $DIR/http.keytab HTTP/$TLS_HOST@$REALM" >/dev/null 2>&1
 share_with_httpd "$DIR/http.keytab"
 krb5kdc -n -r "$REALM" -P "$DIR/krb5kdc.pid" > "$DIR/krb5kdc.out" 2>&1 &
 KDC_PID=$!; record krb5kdc $KDC_PID
@@ -150,7 +157,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
   -keyout "$DIR/ca.key" -out "$DIR/ca.pem" >/dev/null 2>&1
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
   -keyout "$DIR/server.key" -out "$DIR/server.csr" >/dev/null 2>&1
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n' > "$DIR/server.ext"
+printf 'subjectAltName=DNS:localhost,DNS:%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n' "$TLS_HOST" > "$DIR/server.ext"
 openssl x509 -req -in "$DIR/server.csr" -CA "$DIR/ca.pem" -CAkey "$DIR/ca.key" -CAcreateserial -days 2 \
   -extfile "$DIR/server.ext" -out "$DIR/server.pem" >/dev/null 2>&1
 share_with_httpd "$DIR/server.key"
@@ -251,6 +258,17 @@ SSLSessionCache shmcb:$DIR/run/ssl_scache(512000)
   SSLEngine on
   SSLCertificateFile "$DIR/server.pem"
   SSLCertificateKeyFile "$DIR/server.key"
+  <Location "/negotiate/">
+    AuthType GSSAPI
+    AuthName "Negotiate over TLS (IIS-like, connection-bound)"
+    GssapiAllowedMech krb5
+    GssapiConnectionBound On
+    GssapiPublishMech On
+    Require valid-user
+    RequestHeader set X-Remote-User "%{REMOTE_USER}s"
+    RequestHeader unset Authorization
+    ProxyPass "$BACKEND/"
+  </Location>
   <Location "/basic/">
     AuthType Basic
     AuthName "cm-auth-rig"
@@ -276,6 +294,67 @@ NTLM_USER_FILE="$DIR/ntlm_users" AUTH_BACKEND_URL="$BACKEND" AUTH_RIG_BEARER_TOK
   > "$DIR/ntlm-acceptor.out" 2>&1 &
 NTLM_PID=$!; record ntlm-acceptor $NTLM_PID
 wait_port "$NTLM_PORT" $NTLM_PID ntlm-acceptor
+
+# ---- squid proxies: open (CONNECT anywhere), Negotiate-authenticated, Basic-authenticated ------------------
+# Only the proxies resolve $TLS_HOST (their hosts file), so reaching it proves the request went through them.
+PROXY_ENV=""
+if command -v squid >/dev/null 2>&1; then
+  printf '127.0.0.1 %s\n' "$TLS_HOST" > "$DIR/hosts"
+  DAVE_PW="D4-$(rnd 12)"
+  printf 'dave:%s\n' "$(openssl passwd -apr1 "$DAVE_PW")" > "$DIR/proxy_htpasswd"
+  squid_conf() { # name port auth(open|negotiate|basic)
+    local d="$DIR/squid-$1"; mkdir -p "$d"
+    local auth=""
+    case $3 in
+      negotiate) auth="auth_param negotiate program /usr/lib/squid/negotiate_kerberos_auth -k $DIR/proxy.keytab -s HTTP/localhost@$REALM
+auth_param negotiate children 2
+auth_param negotiate keep_alive on
+acl authed proxy_auth REQUIRED
+http_access allow authed" ;;
+      basic) auth="auth_param basic program /usr/lib/squid/basic_ncsa_auth $DIR/proxy_htpasswd
+auth_param basic children 2
+auth_param basic realm cm-rig-proxy
+acl authed proxy_auth REQUIRED
+http_access allow authed" ;;
+      open) auth="http_access allow localhost" ;;
+    esac
+    cat > "$d/squid.conf" <<SQUID
+http_port 127.0.0.1:$2
+pid_filename $d/squid.pid
+access_log stdio:$DIR/proxy-access.log squid
+cache_log $d/cache.log
+cache_store_log none
+cache deny all
+coredump_dir $d
+hosts_file $DIR/hosts
+dns_nameservers 127.0.0.1
+shutdown_lifetime 0 seconds
+acl deny_ports port 1 7
+http_access deny CONNECT deny_ports
+$auth
+http_access deny all
+SQUID
+    if [ $AS_ROOT = 1 ]; then chown -R proxy "$d"; touch "$DIR/proxy-access.log"; chown proxy "$DIR/proxy-access.log"; fi
+  }
+  cp "$DIR/http.keytab" "$DIR/proxy.keytab" # the proxy's own copy, readable by its user
+  if [ $AS_ROOT = 1 ]; then
+    chgrp proxy "$DIR/proxy.keytab" "$DIR/proxy_htpasswd"; chmod 640 "$DIR/proxy.keytab" "$DIR/proxy_htpasswd"
+    chmod 644 "$DIR/hosts"
+  fi
+  for spec in "open $PROXY_OPEN_PORT open" "negotiate $PROXY_NEG_PORT negotiate" "basic $PROXY_BASIC_PORT basic"; do
+    set -- $spec
+    squid_conf "$1" "$2" "$3"
+    KRB5_CONFIG="$DIR/krb5.conf" KRB5RCACHETYPE=none squid -N -f "$DIR/squid-$1/squid.conf" > "$DIR/squid-$1/out.log" 2>&1 &
+    pid=$!; record "squid-$1" $pid
+    wait_port "$2" $pid "squid-$1"
+  done
+  PROXY_ENV="AUTH_PROXY_OPEN_URL=http://localhost:$PROXY_OPEN_PORT
+AUTH_PROXY_NEGOTIATE_URL=http://localhost:$PROXY_NEG_PORT
+AUTH_PROXY_BASIC_URL=http://localhost:$PROXY_BASIC_PORT
+AUTH_PROXY_BASIC_USER=dave
+AUTH_PROXY_BASIC_PASSWORD=$DAVE_PW
+AUTH_PROXY_ACCESS_LOG=$DIR/proxy-access.log"
+fi
 
 # ---- ticket for alice (password on stdin, never on the command line) ------------------------------------
 echo "$ALICE_PW" | kinit "alice@$REALM" >/dev/null
@@ -309,6 +388,9 @@ AUTH_BEARER_URL=http://localhost:$NTLM_PORT/bearer/
 AUTH_BEARER_TOKEN=$BEARER
 AUTH_HTTPD_ACCESS_LOG=$DIR/httpd-access.log
 AUTH_NTLM_ACCEPTOR_LOG=$DIR/ntlm-acceptor.log
+AUTH_TLS_HOST=$TLS_HOST
+AUTH_HTTPS_PORT=$HTTPS_PORT
+$PROXY_ENV
 ENV
 chmod 600 "$DIR/auth.env"
 trap - EXIT
