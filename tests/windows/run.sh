@@ -55,10 +55,11 @@ if [ -z "$missing" ]; then ok "smoke.c calls every function of the header"; else
 # Approved request per assign-from-reader run and one for examples/assign.c.
 uuid() { cat /proc/sys/kernel/random/uuid; }
 REQ=$(uuid); PENDING=$(uuid); FAULT_CARD=$(uuid); CID=$(uuid)
-REQ_X86=$(uuid); AFR_REQ=$(uuid); AFR_REQ2=$(uuid); ASSIGN_REQ=$(uuid); ASSIGN_CARD=$(uuid)
+BULK=($(uuid) $(uuid) $(uuid)); REQ_X86=$(uuid); AFR_REQ=$(uuid); AFR_REQ2=$(uuid); ASSIGN_REQ=$(uuid); ASSIGN_CARD=$(uuid)
 emulator() {
     start_emulator --request "$REQ=Approved" --request "$PENDING=Pending" --request "$REQ_X86=Approved" --request "$AFR_REQ=Approved" \
         --request "$AFR_REQ2=Approved" --request "$ASSIGN_REQ=Approved" \
+        --request "${BULK[0]}=Approved" --request "${BULK[1]}=Approved" --request "${BULK[2]}=Approved" \
         --fault "server-error=$CID:GET:cardid=$FAULT_CARD"
 }
 
@@ -128,11 +129,14 @@ while read -r triple arch; do
     if [ "$arch" = x64 ]; then
         "$mingw-gcc" $CFLAGS -I"$ROOT/include" -o "$bin/assign.exe" "$ROOT/examples/assign.c" -L"$d" -l:libcm_smartcard.dll.a || built=0
         "$mingw-gcc" $CFLAGS -I"$ROOT/include" -o "$bin/assign_from_reader.exe" "$ROOT/examples/assign_from_reader.c" -L"$d" -l:libcm_smartcard.dll.a || built=0
+        if [ -f "$ROOT/examples/bulk_assign.c" ]; then
+            "$mingw-gcc" $CFLAGS -I"$ROOT/include" -o "$bin/bulk_assign.exe" "$ROOT/examples/bulk_assign.c" -L"$d" -l:libcm_smartcard.dll.a || built=0
+        fi
         # C++: the mingw C++ runtime linked statically (Wine has no libstdc++-6.dll).
         "$mingw-g++" -std=c++17 -Wall -Wextra -Wpedantic -Werror -static -I"$ROOT/include" -o "$bin/lookup.exe" "$ROOT/examples/lookup.cpp" \
             -L"$d" -l:libcm_smartcard.dll.a || built=0
     fi
-    if [ $built = 1 ]; then ok "$arch: smoke.c, card.c, sspi.c$([ "$arch" = x64 ] && echo ', examples/assign.c, assign_from_reader.c, lookup.cpp') built with mingw ($CFLAGS) against libcm_smartcard.dll.a"; else ko "$arch: mingw builds"; fi
+    if [ $built = 1 ]; then ok "$arch: smoke.c, card.c, sspi.c$([ "$arch" = x64 ] && echo ', examples/assign.c, assign_from_reader.c, bulk_assign.c, lookup.cpp') built with mingw ($CFLAGS) against libcm_smartcard.dll.a"; else ko "$arch: mingw builds"; fi
 done <"$WORK/dist/targets"
 
 # The library's Rust unit tests built for Windows (x64), to run under Wine 10 (winscard_w.rs is Windows-only).
@@ -168,6 +172,8 @@ fi
 # pcsc-wait (the PC/SC rig's helper) built here, run inside the root against its libpcsclite.
 cc -O2 -o "$WORK/pcsc-wait" "$ROOT/tests/rigs/pcsc/pcsc-wait.c" $(pkg-config --cflags --libs libpcsclite) || ko "building pcsc-wait"
 cp "$ROOT/tests/rigs/pcsc/vcard.py" "$WORK/"
+# examples/bulk_assign.c's input: three Approved requests with new cards, a comment, the Pending request.
+{ for r in "${BULK[@]}"; do echo "$r $(uuid) 3b8d0180fba000000397425446590301c8"; done; echo "# a comment"; echo "$PENDING $(uuid)"; } >"$WORK/bulk.txt"
 binds=(--bind "$WORK")
 [ -n "$AUTH_ENV" ] && binds+=(--bind "$(dirname "$AUTH_ENV")")
 STAGE_DIR="$WORK" PCSC_RIG_SRC="$WORK" EMULATOR_URL="$EMULATOR_URL" STAGE_REQ="$AFR_REQ" STAGE_REQ2="$AFR_REQ2" \

@@ -204,6 +204,15 @@ if [ -f "$B64/assign.exe" ] && [ -f "$B64/lookup.exe" ]; then
     WINE_EXTRA_ENV="CM_AUTH=none" wine_run "$W/assign-403.log" "$B64/assign.exe" "$a_url" "$STAGE_PENDING" "$(cat /proc/sys/kernel/random/uuid)" "$a_atr"
     rc=$?
     if [ $rc -eq 1 ] && grep -q 403 "$W/assign-403.log"; then ok "x64 examples/assign.c reports the 403"; else show "$W/assign-403.log"; ko "x64 assign.c 403 (rc $rc)"; fi
+    if [ -f "$B64/bulk_assign.exe" ]; then
+        WINE_EXTRA_ENV="CM_AUTH=none" wine_run "$W/bulk.log" "$B64/bulk_assign.exe" "$a_url" <"$W/bulk.txt"
+        rc=$?
+        if [ $rc -eq 1 ] && tr -d '\r' <"$W/bulk.log" | grep -q '^3 bound, 1 failed, 0 unknown$'; then
+            ok "x64 examples/bulk_assign.c: three cards bound over one session, the pending request reported, exit 1"
+        else
+            show "$W/bulk.log"; ko "x64 examples/bulk_assign.c (rc $rc)"
+        fi
+    fi
     if WINE_EXTRA_ENV="CM_AUTH=none" wine_run "$W/lookup.log" "$B64/lookup.exe" "$a_url" "$a_card"; then
         ok "x64 examples/lookup.cpp (mingw C++17) finds the card: $(tr -d '\r' <"$W/lookup.log" | head -1)"
     else
