@@ -26,7 +26,8 @@ for p in "${PACKAGES[@]}"; do
 done
 if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  echo "setup: installing ${missing[*]}"
+  # On stderr, so callers that silence stdout (scripts/demo.sh) still tell a newcomer why the first run waits.
+  echo "setup: first run: installing ${#missing[@]} Debian packages (about 2 minutes; later runs skip this): ${missing[*]}" >&2
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
@@ -42,7 +43,7 @@ fi
 
 # The header generator, pinned: the checked-in header is diffed against its output in the tests.
 if ! cbindgen --version 2>/dev/null | grep -q "0.29.4"; then
-  echo "setup: installing cbindgen 0.29.4"
+  echo "setup: installing cbindgen 0.29.4 (about 1 minute, once)" >&2
   cargo install cbindgen --version 0.29.4 --locked --quiet
 fi
 
