@@ -17,9 +17,10 @@ use std::ptr::{null, null_mut};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[allow(unused_imports)] // which constants the card module uses changes with its buffer sizes
 pub use ::pcsc::{
-    Disposition, Error, MAX_BUFFER_SIZE_EXTENDED, PNP_NOTIFICATION, Protocols, Scope, ShareMode,
-    State, Status,
+    Disposition, Error, MAX_BUFFER_SIZE, MAX_BUFFER_SIZE_EXTENDED, PNP_NOTIFICATION, Protocols,
+    Scope, ShareMode, State, Status,
 };
 use windows_sys::Win32::Security::Credentials as w;
 
@@ -118,6 +119,37 @@ fn from_wide(w: &[u16]) -> CString {
     CString::new(s).expect("NULs replaced above")
 }
 
+/// "a\0b\0\0" from names (just "\0" when there are none).
+fn multi_string(names: &[CString]) -> Vec<u8> {
+    let mut v: Vec<u8> = names
+        .iter()
+        .flat_map(|n| n.as_bytes_with_nul())
+        .copied()
+        .collect();
+    v.push(0);
+    v
+}
+
+/// The names of a multi-string written by [`Context::list_readers`].
+pub struct ReaderNames<'buf> {
+    buf: &'buf [u8],
+    pos: usize,
+}
+
+impl<'buf> Iterator for ReaderNames<'buf> {
+    type Item = &'buf CStr;
+
+    fn next(&mut self) -> Option<&'buf CStr> {
+        let rest = &self.buf[self.pos..];
+        let len = rest.iter().position(|&c| c == 0)?;
+        if len == 0 {
+            return None;
+        }
+        self.pos += len + 1;
+        CStr::from_bytes_with_nul(&rest[..=len]).ok()
+    }
+}
+
 struct ContextInner(usize);
 
 impl Drop for ContextInner {
@@ -151,6 +183,25 @@ impl Context {
     pub fn cancel(&self) -> Result<(), Error> {
         // SAFETY: a live context handle.
         check(unsafe { w::SCardCancel(self.handle()) })
+    }
+
+    /// The reader names as a UTF-8 multi-string ("a\0b\0\0") in `buffer`, like the crate's
+    /// `list_readers`; `InsufficientBuffer` when it does not fit ([`Context::list_readers_len`] says
+    /// how much does).
+    #[allow(dead_code)] // the card module uses either this or list_readers_owned
+    pub fn list_readers<'buf>(&self, buffer: &'buf mut [u8]) -> Result<ReaderNames<'buf>, Error> {
+        let multi = multi_string(&self.list_readers_owned()?);
+        let out = buffer
+            .get_mut(..multi.len())
+            .ok_or(Error::InsufficientBuffer)?;
+        out.copy_from_slice(&multi);
+        Ok(ReaderNames { buf: out, pos: 0 })
+    }
+
+    /// Bytes needed by [`Context::list_readers`] (the UTF-8 multi-string).
+    #[allow(dead_code)]
+    pub fn list_readers_len(&self) -> Result<usize, Error> {
+        Ok(multi_string(&self.list_readers_owned()?).len())
     }
 
     /// The reader names (`SCardListReadersW`) as UTF-8.
@@ -301,23 +352,65 @@ impl CardStatusOwned {
         &self.atr
     }
 
-    /// Windows reports one state value (SCARD_ABSENT = 1 ... SCARD_SPECIFIC = 6), mapped to the
-    /// crate's flags exactly as the crate does on Windows.
     pub fn status(&self) -> Status {
-        match self.state {
-            0 => Status::UNKNOWN,
-            1 => Status::ABSENT,
-            2 => Status::PRESENT,
-            3 => Status::SWALLOWED,
-            4 => Status::POWERED,
-            5 => Status::NEGOTIABLE,
-            6 => Status::SPECIFIC,
-            _ => Status::empty(),
-        }
+        status_from_windows(self.state)
+    }
+}
+
+/// Windows reports one state value (SCARD_ABSENT = 1 ... SCARD_SPECIFIC = 6), mapped to the crate's
+/// flags exactly as the crate does on Windows.
+fn status_from_windows(state: u32) -> Status {
+    match state {
+        0 => Status::UNKNOWN,
+        1 => Status::ABSENT,
+        2 => Status::PRESENT,
+        3 => Status::SWALLOWED,
+        4 => Status::POWERED,
+        5 => Status::NEGOTIABLE,
+        6 => Status::SPECIFIC,
+        _ => Status::empty(),
+    }
+}
+
+/// What [`Card::status2`] reports: the state and the ATR (copied into the caller's buffer).
+#[allow(dead_code)] // see Card::status2
+pub struct CardStatus<'atr_buf> {
+    state: u32,
+    atr: &'atr_buf [u8],
+}
+
+#[allow(dead_code)]
+impl CardStatus<'_> {
+    pub fn atr(&self) -> &[u8] {
+        self.atr
+    }
+
+    pub fn status(&self) -> Status {
+        status_from_windows(self.state)
     }
 }
 
 impl Card {
+    /// `SCardStatusW` with the ATR copied into `atr_buf` (`InsufficientBuffer` when it does not fit).
+    /// `names_buf` is the crate's reader-name buffer; the reader name is not needed by the card module,
+    /// so it is left untouched.
+    #[allow(dead_code)] // the card module uses either this or status2_owned
+    pub fn status2<'atr_buf>(
+        &self,
+        _names_buf: &mut [u8],
+        atr_buf: &'atr_buf mut [u8],
+    ) -> Result<CardStatus<'atr_buf>, Error> {
+        let s = self.status2_owned()?;
+        let out = atr_buf
+            .get_mut(..s.atr.len())
+            .ok_or(Error::InsufficientBuffer)?;
+        out.copy_from_slice(&s.atr);
+        Ok(CardStatus {
+            state: s.state,
+            atr: out,
+        })
+    }
+
     pub fn status2_owned(&self) -> Result<CardStatusOwned, Error> {
         let mut name = vec![0u16; 512];
         let mut name_len = name.len() as u32;
@@ -436,7 +529,20 @@ pub struct Transaction<'tx> {
     card: &'tx mut Card,
 }
 
-impl Transaction<'_> {
+impl<'tx> Transaction<'tx> {
+    /// Ends the transaction with `disposition` (dropping it ends it with `SCARD_LEAVE_CARD`).
+    #[allow(dead_code)]
+    pub fn end(self, disposition: Disposition) -> Result<(), (Transaction<'tx>, Error)> {
+        // SAFETY: a live card handle inside a transaction we began; on success Drop is skipped.
+        match check(unsafe { w::SCardEndTransaction(self.card.handle, disposition as u32) }) {
+            Ok(()) => {
+                std::mem::forget(self);
+                Ok(())
+            }
+            Err(e) => Err((self, e)),
+        }
+    }
+
     pub fn transmit<'buf>(
         &self,
         send: &[u8],
@@ -463,6 +569,24 @@ mod tests {
         let wide = to_wide(name);
         assert_eq!(wide.last(), Some(&0));
         assert_eq!(from_wide(&wide[..wide.len() - 1]).as_c_str(), name);
+    }
+
+    #[test]
+    fn reader_names_iterate_a_multi_string() {
+        let names = vec![
+            CString::from(c"A 00 00"),
+            CString::from(c"B \xc3\xa9 00 00"),
+        ];
+        let multi = multi_string(&names);
+        assert_eq!(multi, b"A 00 00\0B \xc3\xa9 00 00\0\0");
+        let got: Vec<&CStr> = ReaderNames {
+            buf: &multi,
+            pos: 0,
+        }
+        .collect();
+        assert_eq!(got, [names[0].as_c_str(), names[1].as_c_str()]);
+        assert_eq!(multi_string(&[]), b"\0");
+        assert_eq!(ReaderNames { buf: b"\0", pos: 0 }.count(), 0);
     }
 
     #[test]
