@@ -59,17 +59,20 @@ WINE_VERSION=$(chroot "$R" env "${WINE_ENV[@]}" wine --version 2>/dev/null)
 echo "Wine in the root: $WINE_VERSION; pcscd $(chroot "$R" dpkg-query -W -f '${Version}' pcscd)"
 
 # ---- pcscd + vpcd inside the root ----------------------------------------------------------------------
-# Ports above the ephemeral range (no TIME_WAIT leftovers of outgoing connections), not listened on by the
-# host rig (it probes the same way), 6 per run: three vpcd entries of two slots each.
-in_use() { local hex; hex=$(printf '%04X' "$1"); awk -v p=":$hex" '$2 ~ p"$" && $4 == "0A" {f=1} END {exit !f}' /proc/net/tcp /proc/net/tcp6; }
-base=$(( $(awk '{print $2}' /proc/sys/net/ipv4/ip_local_port_range) + 2001 ))
-while :; do
-    busy=0
-    for p in $(seq "$base" $((base + 5))); do in_use "$p" && busy=1; done
-    [ $busy = 0 ] && break
-    base=$((base + 10))
-    [ $base -lt 65500 ] || { ko "no free vpcd ports"; echo "$passed passed, $failed failed"; exit 1; }
-done
+# Ports above the ephemeral range (no outgoing connection takes them as its local port), 6 per run (three
+# vpcd entries of two slots each); a port with any socket on it counts as busy (a TIME_WAIT left by an
+# earlier vpcd would make its bind fail), and a range whose bind fails anyway is left for the next one.
+in_use() { local hex; hex=$(printf '%04X' "$1"); awk -v p=":$hex" '$2 ~ p"$" {f=1} END {exit !f}' /proc/net/tcp /proc/net/tcp6; }
+free_base() { # free_base FROM -> the first base >= FROM whose 6 ports are free
+    local base=$1 p busy
+    while [ "$base" -lt 65500 ]; do
+        busy=0
+        for p in $(seq "$base" $((base + 5))); do in_use "$p" && busy=1; done
+        [ $busy = 0 ] && { echo "$base"; return 0; }
+        base=$((base + 10))
+    done
+    return 1
+}
 VPCD=/usr/lib/pcsc/drivers/serial/libifdvpcd.so
 mkdir -p "$R/tmp/pcsc/reader.conf.d"
 # One copy of the driver per entry: pcscd would otherwise share one driver instance between them.
@@ -77,35 +80,51 @@ cp "$R$VPCD" "$R/tmp/pcsc/libifdvpcd-b.so"; cp "$R$VPCD" "$R/tmp/pcsc/libifdvpcd
 # Order matters under Wine 10: its SCardListReadersA/W drop the reader listed right after a non-ASCII
 # name (the multi-string copy steps by the converted length), so the non-ASCII entry comes last and only
 # its second slot, which no test uses, is hidden.
-cat >"$R/tmp/pcsc/reader.conf.d/vpcd" <<CONF
+write_conf() {
+    cat >"$R/tmp/pcsc/reader.conf.d/vpcd" <<CONF
 FRIENDLYNAME "Virtual PCD"
-DEVICENAME /dev/null:$base
+DEVICENAME /dev/null:$1
 LIBPATH $VPCD
-CHANNELID $base
+CHANNELID $1
 
 FRIENDLYNAME "Spare Reader"
-DEVICENAME /dev/null:$((base + 2))
+DEVICENAME /dev/null:$(($1 + 2))
 LIBPATH /tmp/pcsc/libifdvpcd-b.so
-CHANNELID $((base + 2))
+CHANNELID $(($1 + 2))
 
 FRIENDLYNAME "Lecteur virtuel é"
-DEVICENAME /dev/null:$((base + 4))
+DEVICENAME /dev/null:$(($1 + 4))
 LIBPATH /tmp/pcsc/libifdvpcd-c.so
-CHANNELID $((base + 4))
+CHANNELID $(($1 + 4))
 CONF
-start_pcscd() {
-    chroot "$R" pcscd --foreground --disable-polkit -c /tmp/pcsc/reader.conf.d >>"$W/pcscd.log" 2>&1 &
+}
+start_pcscd() { # with the current reader.conf.d; 0 when all six readers are there
+    : >"$W/pcscd.log.now"
+    chroot "$R" pcscd --foreground --disable-polkit -c /tmp/pcsc/reader.conf.d >"$W/pcscd.log.now" 2>&1 &
     PIDS_PCSCD=$!
-    local i
+    local i up=1
     for i in $(seq 100); do
-        [ -S "$R/run/pcscd/pcscd.comm" ] && chroot "$R" "$W/pcsc-wait" -t 5 exists "Lecteur virtuel é 00 01" >/dev/null 2>&1 && return 0
+        [ -S "$R/run/pcscd/pcscd.comm" ] && break
         kill -0 "$PIDS_PCSCD" 2>/dev/null || break
         sleep 0.1
     done
-    tail -20 "$W/pcscd.log"
+    chroot "$R" "$W/pcsc-wait" -t 5 exists "Lecteur virtuel é 00 01" >/dev/null 2>&1 || up=0
+    cat "$W/pcscd.log.now" >>"$W/pcscd.log"
+    [ $up = 1 ] && return 0
+    tail -5 "$W/pcscd.log.now"
+    stop_pid "$PIDS_PCSCD"; PIDS_PCSCD=""
     return 1
 }
-if start_pcscd; then
+base=$(( $(awk '{print $2}' /proc/sys/net/ipv4/ip_local_port_range) + 2001 ))
+started=0
+for attempt in 1 2 3; do
+    base=$(free_base "$base") || break
+    write_conf "$base"
+    if start_pcscd; then started=1; break; fi
+    echo "vpcd ports $base-$((base + 5)) could not be used (attempt $attempt); trying the next range"
+    base=$((base + 10))
+done
+if [ $started = 1 ]; then
     ok "pcscd $PIDS_PCSCD in the root (--disable-polkit), vpcd ports $base-$((base + 5))"
 else
     ko "pcscd did not come up in the root"; echo "$passed passed, $failed failed"; exit 1
