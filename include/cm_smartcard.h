@@ -41,12 +41,6 @@
 #endif
 
 
-// Shortest possible ATR: TS and T0.
-#define MIN_ATR_LEN 2
-
-// Longest ATR allowed by ISO/IEC 7816-3: TS plus 32 bytes.
-#define MAX_ATR_LEN 33
-
 // Default cap on a response body; CM answers are a few KiB.
 #define CM_DEFAULT_MAX_RESPONSE_BYTES (1024 * 1024)
 
@@ -393,18 +387,22 @@ cm_status cm_assign_result_atr(const struct cm_assign_result *result, char *buf,
 // `result` must be NULL or a result not yet freed.
 void cm_assign_result_free(struct cm_assign_result *result);
 
-// Reads the ATR of the card in `reader` (NULL = the first reader that holds a card) as lowercase packed hex,
-// exactly as PC/SC returned it. Connects in shared mode (never exclusive) and releases everything on every
-// path. Size-query pattern; `CM_ATR_BUFFER_SIZE` bytes always suffice.
+// Reads the ATR of the card in `reader` as lowercase packed hex, exactly as PC/SC returned it. `reader`:
+// the exact name, else a case-insensitive part of exactly one reader's name; NULL or "" = the first reader
+// that holds a card (the same in every card function). Connects in shared mode (never exclusive) and
+// releases the card on every path. Size-query pattern; `CM_ATR_BUFFER_SIZE` bytes always suffice.
+// Thread-safe: the library runs one card operation at a time per process (libpcsclite 1.9.9 crashes when
+// threads connect and disconnect concurrently); waits (`cm_wait_for_card`) do not hold up other calls.
 //
 // # Safety
 // `reader` NULL or NUL-terminated; `atr_buf` NULL or `atr_buf_len` writable bytes; `atr_len_out` writable.
 CM_MUST_USE cm_status cm_read_card_atr(const char *reader, char *atr_buf, size_t atr_buf_len, size_t *atr_len_out);
 
-// Reads the minidriver card ID (GIDS / Windows virtual smart card: `DF20` in `A012`; PIV: from the CHUID) of
-// the card in `reader` (NULL = the first reader holding a card) as a lowercase hyphenated GUID in
-// `byte_order` (`CM_GUID_ORDER_WINDOWS`, the default reading, or `CM_GUID_ORDER_RFC4122`). Size-query
-// pattern; `CM_UUID_BUFFER_SIZE` bytes always suffice. An all-zero card ID (a PIV card without a unique
+// Reads the minidriver card ID of the card in `reader` (as in `cm_read_card_atr`: NULL or "" = the first
+// reader holding a card) in the order of Windows' inbox minidriver: PIV first (card ID from the CHUID), and
+// only when the card has no PIV application, GIDS / Windows virtual smart card (`DF20` in `A012`). Returned
+// as a lowercase hyphenated GUID in `byte_order` (`CM_GUID_ORDER_WINDOWS`, the default reading, or
+// `CM_GUID_ORDER_RFC4122`). Size-query pattern; `CM_UUID_BUFFER_SIZE` bytes always suffice. An all-zero card ID (a PIV card without a unique
 // CHUID) is returned as it is; it is not unique, and `cm_assign_smartcard_from_reader` refuses to bind it.
 //
 // # Safety
@@ -449,9 +447,9 @@ cm_status cm_reader_list_atr(const struct cm_reader_list *list, uint32_t index, 
 // `list` NULL or not yet freed.
 void cm_reader_list_free(struct cm_reader_list *list);
 
-// Waits until a card is present in `reader` (NULL = any reader, including readers plugged in meanwhile) and
-// copies the name of the reader holding it. `timeout_ms`: 0 checks once, `CM_WAIT_INFINITE` waits until a
-// card arrives. Ends with `CM_STATUS_PCSC_TIMEOUT` or, after `cm_cancel_waits()` from another thread,
+// Waits until a card is present in `reader` (NULL or "" = any reader, including readers plugged in
+// meanwhile) and copies the name of the reader holding it. `timeout_ms`: 0 checks once, `CM_WAIT_INFINITE`
+// waits until a card arrives. Ends with `CM_STATUS_PCSC_TIMEOUT` or, after `cm_cancel_waits()` from another thread,
 // `CM_STATUS_PCSC_CANCELLED`. Size-query pattern for the reader name: when the buffer is too small the
 // card is still there, so call again (a present card returns at once).
 //
@@ -471,7 +469,7 @@ uint32_t cm_cancel_waits(void);
 // `atr` NUL-terminated; `info_out` writable for `info_out->struct_size` bytes.
 CM_MUST_USE cm_status cm_parse_atr(const char *atr, struct cm_atr_info *info_out);
 
-// The whole job in one call: reads the ATR and the card ID of the card in `reader` (NULL = the first
+// The whole job in one call: reads the ATR and the card ID of the card in `reader` (NULL or "" = the first
 // reader holding a card) in one shared connection, and binds the card to `request_id` exactly like
 // `cm_assign_smartcard` (at most once; `CM_STATUS_OUTCOME_UNKNOWN` → `cm_reconcile_assignment`). The ATR is
 // sent exactly as the card gave it. A card whose card ID is all zeros (not unique) is refused with

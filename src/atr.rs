@@ -10,9 +10,9 @@ use crate::error::{Error, Result};
 use crate::status::Status;
 
 /// Shortest possible ATR: TS and T0.
-pub const MIN_ATR_LEN: usize = 2;
+pub(crate) const MIN_ATR_LEN: usize = 2;
 /// Longest ATR allowed by ISO/IEC 7816-3: TS plus 32 bytes.
-pub const MAX_ATR_LEN: usize = 33;
+pub(crate) const MAX_ATR_LEN: usize = 33;
 
 /// What an ATR says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,5 +334,122 @@ mod tests {
         assert!(info.is_well_formed(), "{:?}", info.problems);
         assert_eq!(info.historical_bytes, vec![0x41; 15]);
         assert_eq!(normalize_atr(&to_hex(&atr)).unwrap(), to_hex(&atr));
+    }
+}
+
+/// Property-based tests: the parser never panics, notations round-trip, normalization is idempotent,
+/// and every ATR built by the ISO 7816-3 rules is described exactly.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// An ATR built by the rules: TS, T0, up to 4 interface groups chained by TDi, historical bytes,
+    /// and a TCK when a protocol other than T=0 is indicated. Returns (bytes, protocols, historical).
+    fn well_formed_atr() -> impl Strategy<Value = (Vec<u8>, Vec<u8>, Vec<u8>)> {
+        (
+            any::<bool>(),
+            0usize..=3,
+            prop::array::uniform4(0u8..8),
+            prop::array::uniform4(0u8..16),
+            prop::collection::vec(any::<u8>(), 32),
+            0usize..=15,
+        )
+            .prop_map(|(inverse, n_td, ys, protos, fill, hist_len)| {
+                let mut fill = fill.into_iter().cycle();
+                let more = |i: usize| if i < n_td { 0x80 } else { 0 };
+                let mut b = vec![
+                    if inverse { 0x3F } else { 0x3B },
+                    ((ys[0] << 4) | more(0) | hist_len as u8),
+                ];
+                let mut protocols = Vec::new();
+                for i in 0..=n_td {
+                    for _ in 0..ys[i].count_ones() {
+                        b.push(fill.next().unwrap());
+                    }
+                    if i < n_td {
+                        b.push((ys[i + 1] << 4) | more(i + 1) | protos[i]);
+                        if !protocols.contains(&protos[i]) {
+                            protocols.push(protos[i]);
+                        }
+                    }
+                }
+                let historical: Vec<u8> = fill.by_ref().take(hist_len).collect();
+                b.extend_from_slice(&historical);
+                if protocols.iter().any(|&t| t != 0) {
+                    let tck = b[1..].iter().fold(0u8, |a, x| a ^ x);
+                    b.push(tck);
+                }
+                if protocols.is_empty() {
+                    protocols.push(0);
+                }
+                (b, protocols, historical)
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..40)) {
+            if let Ok(info) = AtrInfo::parse(&bytes) {
+                prop_assert_eq!(info.bytes, bytes);
+                prop_assert!(info.historical_bytes.len() <= 15);
+            }
+        }
+
+        #[test]
+        fn text_decoding_never_panics(text in "\\PC{0,80}") {
+            let _ = decode_hex_text(&text);
+            let _ = normalize_atr(&text);
+        }
+
+        #[test]
+        fn built_atrs_are_described_exactly((bytes, protocols, historical) in well_formed_atr()) {
+            let info = AtrInfo::parse(&bytes).unwrap();
+            prop_assert!(info.is_well_formed(), "{:?}", info.problems);
+            prop_assert_eq!(&info.protocols, &protocols);
+            prop_assert_eq!(&info.historical_bytes, &historical);
+            prop_assert_eq!(info.expected_len, bytes.len());
+            prop_assert_eq!(info.tck_required, protocols.iter().any(|&t| t != 0));
+            prop_assert_eq!(info.tck_valid, info.tck_required.then_some(true));
+            prop_assert_eq!(parse_atr_text(&to_hex(&bytes)).unwrap(), bytes.clone());
+            // A corrupted TCK is reported by the card-side parser and refused for callers.
+            if info.tck_required {
+                let mut bad = bytes.clone();
+                *bad.last_mut().unwrap() ^= 0x01;
+                let info = AtrInfo::parse(&bad).unwrap();
+                prop_assert_eq!(info.tck_valid, Some(false));
+                prop_assert!(parse_atr_text(&to_hex(&bad)).is_err());
+            }
+        }
+
+        #[test]
+        fn every_notation_round_trips(bytes in prop::collection::vec(any::<u8>(), 1..=33)) {
+            let packed = to_hex(&bytes);
+            let upper_spaced: Vec<String> = bytes.iter().map(|b| format!("{b:02X}")).collect();
+            let prefixed: Vec<String> = bytes.iter().map(|b| format!("0x{b:02x}")).collect();
+            for text in [
+                packed.clone(),
+                packed.to_uppercase(),
+                upper_spaced.join(" "),
+                upper_spaced.join(":").to_lowercase(),
+                prefixed.join(", "),
+            ] {
+                prop_assert_eq!(decode_hex_text(&text).unwrap(), bytes.clone(), "{}", text);
+            }
+        }
+
+        #[test]
+        fn normalization_is_idempotent(text in "[0-9a-fA-F :]{0,70}") {
+            if let Ok(once) = normalize_atr(&text) {
+                prop_assert_eq!(normalize_atr(&once).unwrap(), once.clone());
+                prop_assert_eq!(once.clone(), once.to_lowercase());
+            }
+        }
+
+        #[test]
+        fn normalizing_a_built_atr_gives_lowercase_packed_hex((bytes, _p, _h) in well_formed_atr()) {
+            let spaced: Vec<String> = bytes.iter().map(|b| format!("{b:02X}")).collect();
+            prop_assert_eq!(normalize_atr(&spaced.join(" ")).unwrap(), to_hex(&bytes));
+        }
     }
 }

@@ -27,11 +27,6 @@ pub fn normalize_guid(text: &str, what: &str) -> Result<String> {
     parse_guid(text, what).map(|u| u.hyphenated().to_string())
 }
 
-/// The all-zero GUID CM uses for "unset".
-pub fn is_empty_guid(u: &Uuid) -> bool {
-    u.is_nil()
-}
-
 /// A shortened, control-character-free copy of caller input for error messages.
 pub fn printable(text: &str) -> String {
     let mut s: String = text
@@ -84,5 +79,51 @@ mod tests {
     fn printable_strips_controls_and_truncates() {
         assert_eq!(printable("a\nb"), "a?b");
         assert_eq!(printable(&"x".repeat(70)).chars().count(), 65);
+    }
+}
+
+/// Property-based tests: every .NET/RFC notation of any GUID normalizes to the same lowercase
+/// hyphenated text, normalization is idempotent, and no input makes the parser panic.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn every_notation_normalizes_to_lowercase_hyphenated(value in any::<u128>(), upper in any::<bool>()) {
+            let u = Uuid::from_u128(value);
+            let want = u.hyphenated().to_string();
+            let case = |t: String| if upper { t.to_uppercase() } else { t };
+            for text in [
+                case(u.hyphenated().to_string()),
+                case(u.simple().to_string()),
+                case(u.braced().to_string()),
+                u.urn().to_string(),
+                format!("  {}\t", case(want.clone())),
+            ] {
+                prop_assert_eq!(normalize_guid(&text, "id").unwrap(), want.clone(), "{}", text);
+            }
+        }
+
+        #[test]
+        fn normalization_is_idempotent(text in "\\PC{0,50}") {
+            if let Ok(once) = normalize_guid(&text, "id") {
+                prop_assert_eq!(normalize_guid(&once, "id").unwrap(), once.clone());
+                prop_assert_eq!(once.len(), 36);
+            }
+        }
+
+        #[test]
+        fn garbage_is_refused_with_a_bounded_message(text in "\\PC{0,300}") {
+            match parse_guid(&text, "request id") {
+                Ok(u) => prop_assert_eq!(Uuid::parse_str(text.trim()).unwrap(), u),
+                Err(e) => {
+                    prop_assert_eq!(e.status, Status::InvalidGuid);
+                    prop_assert!(e.message.chars().count() < 400);
+                    prop_assert!(!e.message.chars().any(char::is_control));
+                }
+            }
+        }
     }
 }

@@ -6,6 +6,8 @@
 //! MIT krb5 reads its environment per process, so the env file is loaded once before any GSSAPI call and
 //! never changed afterwards; the "no ticket" case runs in a child process of this test binary.
 
+mod common;
+
 use cm_smartcard::Status;
 use cm_smartcard::auth::{AuthConfig, AuthMethod, Scheme, Secret};
 use cm_smartcard::cm::url::ServerUrl;
@@ -21,24 +23,11 @@ const API: &str = "CertificateManagement/api/v1.0/smartcards";
 fn rig() -> Option<&'static HashMap<String, String>> {
     static RIG: OnceLock<Option<HashMap<String, String>>> = OnceLock::new();
     RIG.get_or_init(|| {
-        let Ok(path) = std::env::var("AUTH_RIG_ENV") else {
-            if std::env::var("CM_REQUIRE_RIGS").as_deref() == Ok("1") {
-                panic!("CM_REQUIRE_RIGS=1 but AUTH_RIG_ENV is not set (run tests/rigs/auth/run-tests.sh)");
-            }
-            eprintln!("NOTICE: AUTH_RIG_ENV not set; skipping auth rig tests (see tests/rigs/auth/run-tests.sh)");
-            return None;
-        };
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
-        let mut env = HashMap::new();
-        for line in text.lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            if let Some((k, v)) = line.split_once('=') {
-                env.insert(k.to_string(), v.to_string());
-            }
-        }
+        let env = common::load_rig_env(
+            "auth rig tests",
+            "AUTH_RIG_ENV",
+            "run tests/rigs/auth/run-tests.sh",
+        )?;
         for key in ["KRB5_CONFIG", "KRB5CCNAME"] {
             // The child-process case overrides KRB5CCNAME itself; keep its value.
             if key == "KRB5CCNAME" && std::env::var("CM_AUTH_CHILD").is_ok() {
@@ -904,11 +893,11 @@ fn proxies(r: &HashMap<String, String>) -> Option<&HashMap<String, String>> {
     if r.contains_key("AUTH_PROXY_OPEN_URL") {
         return Some(r);
     }
-    if std::env::var("CM_REQUIRE_RIGS").as_deref() == Ok("1") {
-        panic!("CM_REQUIRE_RIGS=1 but the auth rig has no proxies (install squid)");
-    }
-    eprintln!("NOTICE: squid not installed; skipping the proxy tests");
-    None
+    common::missing(
+        "proxy tests",
+        "squid proxy in the auth rig",
+        "apt-get install squid",
+    )
 }
 
 macro_rules! proxies_or_skip {

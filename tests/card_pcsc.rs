@@ -7,6 +7,8 @@
 //! inserted/removed and pcscd is restarted. Reader 0 always holds the rig's default GIDS card; tests
 //! put their own cards in reader 1 and in the two readers of the non-ASCII vpcd entry.
 
+mod common;
+
 use cm_smartcard::Status;
 use cm_smartcard::card::{self, CardIdSource, GuidByteOrder};
 use std::collections::HashMap;
@@ -46,25 +48,6 @@ impl Rig {
     }
 }
 
-fn parse_env_file(text: &str) -> HashMap<String, String> {
-    let mut m = HashMap::new();
-    for line in text.lines() {
-        let line = line.trim();
-        let Some(rest) = line.strip_prefix("export ") else {
-            continue;
-        };
-        let Some((k, v)) = rest.split_once('=') else {
-            continue;
-        };
-        let v = v
-            .strip_prefix('\'')
-            .and_then(|v| v.strip_suffix('\''))
-            .unwrap_or(v);
-        m.insert(k.to_string(), v.to_string());
-    }
-    m
-}
-
 fn load_rig() -> Option<Rig> {
     let mut env: HashMap<String, String> = std::env::vars()
         .filter(|(k, _)| k.starts_with("PCSC"))
@@ -72,7 +55,7 @@ fn load_rig() -> Option<Rig> {
     if let Ok(path) = std::env::var("PCSC_RIG_ENV") {
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("PCSC_RIG_ENV={path} cannot be read: {e}"));
-        for (k, v) in parse_env_file(&text) {
+        for (k, v) in common::parse_env_file(&text) {
             env.entry(k).or_insert(v);
         }
     }
@@ -102,17 +85,11 @@ fn setup(test: &str) -> Option<(&'static Rig, MutexGuard<'static, ()>)> {
             let guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
             Some((r, guard))
         }
-        None => {
-            if std::env::var("CM_REQUIRE_RIGS").as_deref() == Ok("1") {
-                panic!(
-                    "{test}: CM_REQUIRE_RIGS=1 but no PC/SC rig (set PCSC_RIG_ENV or run tests/rigs/pcsc/run-tests.sh)"
-                );
-            }
-            eprintln!(
-                "SKIPPED {test}: no PC/SC rig (set PCSC_RIG_ENV; see tests/rigs/pcsc/run-tests.sh)"
-            );
-            None
-        }
+        None => common::missing(
+            test,
+            "PC/SC rig",
+            "set PCSC_RIG_ENV or run tests/rigs/pcsc/run-tests.sh",
+        ),
     }
 }
 
@@ -232,6 +209,10 @@ fn gids_virtual_smart_card_atr_from_the_docs() {
     let (used, atr) = card::read_atr(None).unwrap();
     assert_eq!(used, r0);
     assert_eq!(hex(&atr), DOCS_ATR);
+    // An empty name means the same (issue 9, defect 7: .NET/PowerShell pass "" for a missing name).
+    let (used, atr) = card::read_atr(Some(c"")).unwrap();
+    assert_eq!(used, r0);
+    assert_eq!(hex(&atr), DOCS_ATR);
     // Repeated calls (fresh context each) keep working: nothing leaks.
     for _ in 0..20 {
         card::read_atr(Some(&r0)).unwrap();
@@ -258,6 +239,23 @@ fn gids_card_id_in_both_byte_orders() {
     assert_eq!(all.reader, r0);
     assert_eq!(hex(&all.atr), DOCS_ATR);
     assert_eq!(all.card_id.guid, "bc88f13f-83ba-4037-8262-46eba1291c6e");
+}
+
+/// Issue 9, defect 7: "" is "the first reader holding a card" in every card function, like `None`.
+#[test]
+fn empty_reader_name_means_the_first_reader_with_a_card() {
+    let (rig, _g) = rig!("empty_reader_name_means_the_first_reader_with_a_card");
+    let r0 = rig.reader("PCSC_READER0");
+    let id = card::read_card_id(Some(c""), GuidByteOrder::Windows).unwrap();
+    assert_eq!(id.guid, "bc88f13f-83ba-4037-8262-46eba1291c6e");
+    let all = card::read_card(Some(c""), GuidByteOrder::Windows).unwrap();
+    assert_eq!(all.reader, r0);
+    assert_eq!(hex(&all.atr), DOCS_ATR);
+    assert_eq!(
+        card::wait_for_card(Some(c""), Some(Duration::ZERO)).unwrap(),
+        r0
+    );
+    assert_eq!(card::read_atr(Some(c"")).unwrap().0, r0);
 }
 
 #[test]
@@ -295,14 +293,86 @@ fn piv_card_id_from_chuid_guid_with_get_response_chaining() {
     assert_eq!(id.guid, "461c7c76-6122-b38b-2edf-05183c3d041a");
     assert!(id.warning.is_none());
     let log = c.log();
-    // GIDS tried first (and refused), then PIV; the long CHUID came in several GET RESPONSE rounds.
-    assert!(log.contains("apdu> 00a4040009a000000397425446"), "{log}");
+    // PIV selected first (as Windows does), so GIDS is never tried; the long CHUID came in several
+    // GET RESPONSE rounds.
     assert!(
         log.contains("apdu> 00a404000ba000000308000010000100"),
         "{log}"
     );
+    assert!(!log.contains("apdu> 00a4040009a000000397425446"), "{log}");
     assert!(log.contains("apdu> 00cb3fff055c035fc10200"), "{log}");
     assert!(log.matches("apdu> 00c00000").count() >= 3, "{log}");
+}
+
+/// Issue 9, defect 6: Windows' inbox minidriver selects PIV first, so a card carrying both PIV and
+/// GIDS has the PIV card ID (from its CHUID), not the GIDS `DF20` one.
+#[test]
+fn card_with_piv_and_gids_is_read_as_piv_like_windows() {
+    let (rig, _g) = rig!("card_with_piv_and_gids_is_read_as_piv_like_windows");
+    let r1 = rig.reader("PCSC_READER1");
+    let c = card_in(
+        rig,
+        "PCSC_READER1",
+        "PCSC_PORT1",
+        DOCS_ATR,
+        &[
+            "--profile",
+            "piv-gids",
+            "--card-id",
+            "3ff188bcba833740826246eba1291c6e",
+            "--fascn",
+            YK_FASCN,
+            "--guid",
+            YK_GUID,
+        ],
+    );
+    let id = card::read_card_id(Some(&r1), GuidByteOrder::Windows).unwrap();
+    assert_eq!(id.source, CardIdSource::PivGuid);
+    assert_eq!(id.guid, "767c1c46-2261-8bb3-2edf-05183c3d041a");
+    let all = card::read_card(Some(&r1), GuidByteOrder::Windows).unwrap();
+    assert_eq!(all.card_id.source, CardIdSource::PivGuid);
+    let log = c.log();
+    assert!(
+        !log.contains("apdu> 00a4040009a000000397425446"),
+        "GIDS selected: {log}"
+    );
+    // The GIDS application really is there: a card without PIV answers with its DF20.
+    drop(c);
+    let _c = card_in(
+        rig,
+        "PCSC_READER1",
+        "PCSC_PORT1",
+        DOCS_ATR,
+        &[
+            "--profile",
+            "gids",
+            "--card-id",
+            "3ff188bcba833740826246eba1291c6e",
+        ],
+    );
+    let id = card::read_card_id(Some(&r1), GuidByteOrder::Windows).unwrap();
+    assert_eq!(id.source, CardIdSource::Gids);
+    assert_eq!(id.guid, "bc88f13f-83ba-4037-8262-46eba1291c6e");
+}
+
+/// Issue 9, defect 6: a CHUID GUID (tag 34) that is not 16 bytes is ignored and the FASC-N used, as
+/// OpenSC does (it used to be a protocol error).
+#[test]
+fn piv_chuid_guid_of_wrong_length_falls_back_to_the_fascn() {
+    let (rig, _g) = rig!("piv_chuid_guid_of_wrong_length_falls_back_to_the_fascn");
+    let r1 = rig.reader("PCSC_READER1");
+    let fascn = "d0439458210c2c19a0846d83685a1082108ce73984108ca3fc";
+    let _c = card_in(
+        rig,
+        "PCSC_READER1",
+        "PCSC_PORT1",
+        "3b00",
+        &["--profile", "piv-bad-guid", "--fascn", fascn],
+    );
+    let id = card::read_card_id(Some(&r1), GuidByteOrder::Rfc4122).unwrap();
+    assert_eq!(id.source, CardIdSource::PivFascn);
+    assert_eq!(hex(&id.bytes), &fascn[..32]);
+    assert!(id.warning.is_none());
 }
 
 #[test]
@@ -617,6 +687,23 @@ fn pcscd_stopped_then_restarted() {
     assert_eq!(
         card::read_card_id(Some(&r0), GuidByteOrder::Windows)
             .unwrap()
+            .guid,
+        "bc88f13f-83ba-4037-8262-46eba1291c6e"
+    );
+    // Restarted between two calls: the context the library kept is dead, and the next calls still
+    // work without an error (a fresh context replaces it).
+    ctl("restart");
+    wait_present(rig, &r0, DOCS_ATR);
+    assert_eq!(hex(&card::read_atr(Some(&r0)).unwrap().1), DOCS_ATR);
+    ctl("restart");
+    wait_present(rig, &r0, DOCS_ATR);
+    assert!(card::list_readers().unwrap().iter().any(|r| r.name == r0));
+    ctl("restart");
+    wait_present(rig, &r0, DOCS_ATR);
+    assert_eq!(
+        card::read_card(Some(&r0), GuidByteOrder::Windows)
+            .unwrap()
+            .card_id
             .guid,
         "bc88f13f-83ba-4037-8262-46eba1291c6e"
     );

@@ -1,6 +1,8 @@
 //! The checked-in C header: current with the Rust sources, versioned like Cargo.toml, documented, and
 //! compilable as strict C11 and C++17.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -13,7 +15,7 @@ fn header() -> String {
 }
 
 fn strict() -> bool {
-    std::env::var("CM_REQUIRE_RIGS").is_ok_and(|v| v == "1")
+    common::rigs_required()
 }
 
 #[test]

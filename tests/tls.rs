@@ -2,6 +2,8 @@
 //! names the cause — never "outcome unknown", not even for a POST. Servers: `openssl s_server` (a TLS 1.1-only
 //! server, certificates for the wrong host or from an unknown CA) and the emulator (plain HTTP on the port).
 
+mod common;
+
 use cm_emulator::{Config, Emulator};
 use cm_smartcard::Status;
 use cm_smartcard::auth::{AuthConfig, AuthMethod};

@@ -70,7 +70,8 @@ pub enum CardIdSource {
 /// PIV derivation (OpenSC `card-piv.c` `piv_get_serial_nr_from_CHUI` + minidriver `md_set_cardid`):
 /// if the FASC-N is non-zero and is not a ";9999" FASC-N paired with a non-zero GUID, the FASC-N is
 /// the serial and its first 16 bytes are the card ID; otherwise a non-zero GUID is the card ID;
-/// otherwise 16 zero bytes with a warning. (Windows' own PIV derivation is unverified.)
+/// otherwise 16 zero bytes with a warning. A GUID (tag `34`) that is not 16 bytes long is ignored,
+/// as OpenSC does. (Windows' own PIV derivation is unverified.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardIdInfo {
     /// The 16 raw bytes as stored on the card.
@@ -135,18 +136,8 @@ pub(crate) fn card_id_from_chuid(chuid: &[u8], order: GuidByteOrder) -> Result<C
     }
     let get = |tag: u32| tlvs.iter().find(|t| t.tag == tag).map(|t| t.value);
     let fascn = get(0x30);
-    let guid = get(0x34);
-    if let Some(g) = guid
-        && g.len() != 16
-    {
-        return Err(Error::new(
-            Status::CardProtocolError,
-            format!(
-                "The PIV CHUID GUID (tag 34) has {} bytes instead of 16.",
-                g.len()
-            ),
-        ));
-    }
+    // A GUID that is not 16 bytes is ignored, as OpenSC does: the FASC-N (if any) decides.
+    let guid = get(0x34).filter(|g| g.len() == 16);
     let nonzero = |v: Option<&[u8]>| v.is_some_and(|v| v.iter().any(|&b| b != 0));
     let guid_nonzero = nonzero(guid);
     if let Some(f) = fascn
@@ -170,35 +161,13 @@ pub(crate) fn card_id_from_chuid(chuid: &[u8], order: GuidByteOrder) -> Result<C
     Ok(CardIdInfo::new([0u8; 16], CardIdSource::PivEmpty, order))
 }
 
-/// Reads the card ID: GIDS first (`A012`/`DF20`), then PIV (CHUID).
+/// Reads the card ID in the order of Windows' inbox minidriver: SELECT PIV first, and when the card
+/// is PIV its CHUID decides; only when PIV cannot be selected, SELECT GIDS and read `A012`/`DF20`.
+/// A card carrying both applications is therefore read as the PIV card Windows sees.
 pub(crate) fn read_card_id_with<T: Transmit + ?Sized>(
     t: &mut T,
     order: GuidByteOrder,
 ) -> Result<CardIdInfo, Fail> {
-    let sel = exchange(t, SELECT_GIDS)?;
-    let mut gids_note = format!("SELECT GIDS → SW {:04X}", sel.sw);
-    if sel.ok() {
-        let r = exchange(t, GET_GIDS_CARDID)?;
-        if r.ok() {
-            let Some(v) = find_tag(&r.data, 0xDF20) else {
-                return Err(protocol_error(format!(
-                    "GET DATA A012/DF20 answered without a DF20 object: {}",
-                    hex(&r.data)
-                )));
-            };
-            let bytes: [u8; 16] = v.try_into().map_err(|_| {
-                protocol_error(format!(
-                    "The GIDS card ID (DF20) has {} bytes instead of 16.",
-                    v.len()
-                ))
-            })?;
-            return Ok(CardIdInfo::new(bytes, CardIdSource::Gids, order));
-        }
-        gids_note = format!(
-            "GIDS applet present but GET DATA A012/DF20 → SW {:04X}",
-            r.sw
-        );
-    }
     let sel = exchange(t, SELECT_PIV)?;
     if sel.ok() {
         let r = exchange(t, GET_PIV_CHUID)?;
@@ -208,20 +177,48 @@ pub(crate) fn read_card_id_with<T: Transmit + ?Sized>(
         return Err(Fail::Lib(Error::new(
             Status::CardIdNotFound,
             format!(
-                "The PIV card has no readable CHUID (GET DATA 5FC102 → SW {:04X}); it has no card ID. \
-                 ({gids_note})",
+                "The PIV card has no readable CHUID (GET DATA 5FC102 → SW {:04X}); it has no card ID.",
                 r.sw
             ),
         )));
     }
-    Err(Fail::Lib(Error::new(
-        Status::CardIdNotFound,
-        format!(
-            "The card is neither a GIDS card / Windows virtual smart card nor a PIV card \
-             ({gids_note}; SELECT PIV → SW {:04X}), so it has no minidriver card ID this library can read.",
-            sel.sw
-        ),
-    )))
+    let piv_sw = sel.sw;
+    let sel = exchange(t, SELECT_GIDS)?;
+    if !sel.ok() {
+        return Err(Fail::Lib(Error::new(
+            Status::CardIdNotFound,
+            format!(
+                "The card is neither a PIV card nor a GIDS card / Windows virtual smart card \
+                 (SELECT PIV → SW {piv_sw:04X}; SELECT GIDS → SW {:04X}), so it has no minidriver card ID \
+                 this library can read.",
+                sel.sw
+            ),
+        )));
+    }
+    let r = exchange(t, GET_GIDS_CARDID)?;
+    if !r.ok() {
+        return Err(Fail::Lib(Error::new(
+            Status::CardIdNotFound,
+            format!(
+                "The GIDS card has no readable card ID (GET DATA A012/DF20 → SW {:04X}). \
+                 (SELECT PIV → SW {piv_sw:04X})",
+                r.sw
+            ),
+        )));
+    }
+    let Some(v) = find_tag(&r.data, 0xDF20) else {
+        return Err(protocol_error(format!(
+            "GET DATA A012/DF20 answered without a DF20 object: {}",
+            hex(&r.data)
+        )));
+    };
+    let bytes: [u8; 16] = v.try_into().map_err(|_| {
+        protocol_error(format!(
+            "The GIDS card ID (DF20) has {} bytes instead of 16.",
+            v.len()
+        ))
+    })?;
+    Ok(CardIdInfo::new(bytes, CardIdSource::Gids, order))
 }
 
 #[cfg(test)]
@@ -332,10 +329,28 @@ mod tests {
     }
 
     #[test]
-    fn chuid_bad_guid_length() {
-        let chuid = unhex("3408 0102030405060708");
-        let e = card_id_from_chuid(&chuid, GuidByteOrder::Windows).unwrap_err();
-        assert_eq!(e.status, Status::CardProtocolError);
+    fn chuid_guid_of_wrong_length_is_ignored_and_the_fascn_used() {
+        // OpenSC ignores a tag-34 GUID that is not 16 bytes and falls back to the FASC-N, even a
+        // ";9999" one (it is no longer paired with a usable GUID).
+        for guid_len in [0usize, 8, 15, 17, 32] {
+            let chuid = unhex(&format!(
+                "3019 d4e739da739ced39ce739d836858210842108421c84210c3eb 34{guid_len:02x} {} fe00",
+                "5a".repeat(guid_len)
+            ));
+            let id = card_id_from_chuid(&chuid, GuidByteOrder::Rfc4122).unwrap();
+            assert_eq!(
+                id.source,
+                CardIdSource::PivFascn,
+                "GUID of {guid_len} bytes"
+            );
+            assert_eq!(hex(&id.bytes), "d4e739da739ced39ce739d8368582108");
+            assert!(id.warning.is_none());
+        }
+        // Without a FASC-N, a bad GUID leaves no card ID: all zeros with a warning, not an error.
+        let id =
+            card_id_from_chuid(&unhex("3408 0102030405060708"), GuidByteOrder::Windows).unwrap();
+        assert_eq!(id.source, CardIdSource::PivEmpty);
+        assert!(id.warning.is_some());
     }
 
     struct Fake {
@@ -385,7 +400,31 @@ mod tests {
         let id = read_card_id_with(&mut f, GuidByteOrder::Windows).unwrap();
         assert_eq!(id.source, CardIdSource::Gids);
         assert_eq!(id.guid, "bc88f13f-83ba-4037-8262-46eba1291c6e");
-        assert_eq!(f.sent, vec![SELECT_GIDS.to_vec(), GET_GIDS_CARDID.to_vec()]);
+        // PIV is tried first (as Windows does), GIDS only after PIV was refused.
+        assert_eq!(
+            f.sent,
+            vec![
+                SELECT_PIV.to_vec(),
+                SELECT_GIDS.to_vec(),
+                GET_GIDS_CARDID.to_vec()
+            ]
+        );
+    }
+
+    #[test]
+    fn a_card_with_both_piv_and_gids_is_read_as_piv() {
+        let mut chuid = vec![0x53, 0x3B];
+        chuid.extend(unhex(YK_CHUID));
+        let mut f = Fake {
+            gids: Some(unhex("df2010 3ff188bcba833740826246eba1291c6e")),
+            chuid: Some(chuid),
+            selected: 0,
+            sent: vec![],
+        };
+        let id = read_card_id_with(&mut f, GuidByteOrder::Rfc4122).unwrap();
+        assert_eq!(id.source, CardIdSource::PivGuid);
+        assert_eq!(id.guid, "461c7c76-6122-b38b-2edf-05183c3d041a");
+        assert_eq!(f.sent, vec![SELECT_PIV.to_vec(), GET_PIV_CHUID.to_vec()]);
     }
 
     #[test]
@@ -400,7 +439,7 @@ mod tests {
         };
         let id = read_card_id_with(&mut f, GuidByteOrder::Rfc4122).unwrap();
         assert_eq!(id.guid, "461c7c76-6122-b38b-2edf-05183c3d041a");
-        assert_eq!(f.sent.len(), 3);
+        assert_eq!(f.sent, vec![SELECT_PIV.to_vec(), GET_PIV_CHUID.to_vec()]);
 
         let mut f = Fake {
             gids: None,

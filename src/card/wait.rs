@@ -3,7 +3,8 @@
 use super::errors::{self, lossy};
 #[cfg(windows)]
 use super::pcsc;
-use super::{establish, list_names, resolve_reader};
+use super::serial::{WaitCtx, serialized};
+use super::{list_names, named, resolve_reader};
 use crate::{Error, Result, Status};
 use pcsc::{Context, ReaderState, State};
 use std::ffi::{CStr, CString};
@@ -66,9 +67,12 @@ fn usable(s: &ReaderState) -> bool {
 
 /// Waits until a card is present and returns the name of the reader that holds it.
 ///
+/// The blocking `SCardGetStatusChange` runs outside the process-wide PC/SC lock (its own context), so
+/// other threads keep reading cards and [`cancel_waits`] can always end it.
+///
 /// * `reader`: `Some(name)` waits on that reader (exact name, else a unique case-insensitive
-///   substring, as for [`read_atr`](super::read_atr)); the reader must exist. `None` waits on every
-///   reader, including readers plugged in during the wait (PnP notification).
+///   substring, as for [`read_atr`](super::read_atr)); the reader must exist. `None` or an empty
+///   name waits on every reader, including readers plugged in during the wait (PnP notification).
 /// * `timeout`: `None` waits forever; `Some(d)` returns [`Status::PcscTimeout`]
 ///   ("No card presented within N s") when no card appeared in time. A card already present returns
 ///   at once, even with a zero timeout.
@@ -77,17 +81,18 @@ fn usable(s: &ReaderState) -> bool {
 /// A mute card (present but not answering) does not count as present.
 pub fn wait_for_card(reader: Option<&CStr>, timeout: Option<Duration>) -> Result<CString> {
     let gen0 = CANCEL_GEN.load(Ordering::SeqCst);
-    let ctx = establish()?;
+    let ctx = WaitCtx::establish()?;
+    // Dropped before `ctx`, so the last clone of the context is released by `ctx`, under the lock.
     let _reg = Registration::new(&ctx);
     let deadline = timeout.map(|t| Instant::now() + t);
-    let target = match reader {
-        Some(name) => Some(resolve_reader(&ctx, name)?),
+    let target = match named(reader) {
+        Some(name) => Some(serialized(|| resolve_reader(&ctx, name))?),
         None => None,
     };
     loop {
         let mut states: Vec<ReaderState> = match &target {
             Some(name) => vec![ReaderState::new(name.clone(), State::UNAWARE)],
-            None => list_names(&ctx)?
+            None => serialized(|| list_names(&ctx))?
                 .into_iter()
                 .map(|n| ReaderState::new(n, State::UNAWARE))
                 .collect(),
@@ -118,7 +123,7 @@ pub fn wait_for_card(reader: Option<&CStr>, timeout: Option<Duration>) -> Result
                 }
                 Err(pcsc::Error::Cancelled) => return Err(cancelled()),
                 Err(pcsc::Error::UnknownReader) if target.is_some() => {
-                    let names = list_names(&ctx).unwrap_or_default();
+                    let names = serialized(|| list_names(&ctx)).unwrap_or_default();
                     let refs: Vec<&CStr> = names.iter().map(|n| n.as_c_str()).collect();
                     return Err(errors::unknown_reader(
                         target.as_deref().unwrap_or(c""),
@@ -144,7 +149,7 @@ pub fn wait_for_card(reader: Option<&CStr>, timeout: Option<Duration>) -> Result
                     .intersects(State::UNKNOWN | State::UNAVAILABLE)
                 {
                     if let Some(t) = &target {
-                        let names = list_names(&ctx).unwrap_or_default();
+                        let names = serialized(|| list_names(&ctx)).unwrap_or_default();
                         let refs: Vec<&CStr> = names.iter().map(|n| n.as_c_str()).collect();
                         return Err(errors::unknown_reader(t, &refs, None).context(format!(
                             "Reader '{}' disappeared during the wait",

@@ -9,8 +9,8 @@
 //!
 //! Drop-in: `mod.rs` imports this module under the name `pcsc` on Windows; the error, state and
 //! flag types are the crate's own (same values), only the types that hold handles or names are ours.
-//! Every other file of `src/card` that names `pcsc::` needs `#[cfg(windows)] use super::pcsc;` too,
-//! or it silently gets the ANSI crate on Windows (the types then differ and it does not compile).
+//! Every other file of `src/card` that uses `Context`, `Card`, `ReaderState` or `Transaction` needs
+//! `#[cfg(windows)] use super::pcsc;` too; without it the Windows build fails on mismatched types.
 
 #![allow(non_snake_case)] // `PNP_NOTIFICATION()` keeps the crate's name.
 

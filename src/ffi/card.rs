@@ -66,16 +66,21 @@ pub(crate) fn guid_order(value: u32) -> Result<GuidByteOrder> {
     }
 }
 
-/// A reader name argument: NULL means "the first reader holding a card". Names are passed to PC/SC
-/// byte-exact (they are UTF-8 on Linux; not validated so any name a reader list returned works).
+/// A reader name argument: NULL and "" both mean "the first reader holding a card" (.NET and PowerShell
+/// turn a missing string into ""). Names are passed to PC/SC byte-exact (they are UTF-8 on Linux; not
+/// validated so any name a reader list returned works).
 unsafe fn reader_arg<'a>(reader: *const c_char) -> Option<&'a CStr> {
     // SAFETY: the caller passes NULL or a NUL-terminated string.
-    (!reader.is_null()).then(|| unsafe { CStr::from_ptr(reader) })
+    let name = (!reader.is_null()).then(|| unsafe { CStr::from_ptr(reader) });
+    card::named(name)
 }
 
-/// Reads the ATR of the card in `reader` (NULL = the first reader that holds a card) as lowercase packed hex,
-/// exactly as PC/SC returned it. Connects in shared mode (never exclusive) and releases everything on every
-/// path. Size-query pattern; `CM_ATR_BUFFER_SIZE` bytes always suffice.
+/// Reads the ATR of the card in `reader` as lowercase packed hex, exactly as PC/SC returned it. `reader`:
+/// the exact name, else a case-insensitive part of exactly one reader's name; NULL or "" = the first reader
+/// that holds a card (the same in every card function). Connects in shared mode (never exclusive) and
+/// releases the card on every path. Size-query pattern; `CM_ATR_BUFFER_SIZE` bytes always suffice.
+/// Thread-safe: the library runs one card operation at a time per process (libpcsclite 1.9.9 crashes when
+/// threads connect and disconnect concurrently); waits (`cm_wait_for_card`) do not hold up other calls.
 ///
 /// # Safety
 /// `reader` NULL or NUL-terminated; `atr_buf` NULL or `atr_buf_len` writable bytes; `atr_len_out` writable.
@@ -99,10 +104,11 @@ pub unsafe extern "C" fn cm_read_card_atr(
     })
 }
 
-/// Reads the minidriver card ID (GIDS / Windows virtual smart card: `DF20` in `A012`; PIV: from the CHUID) of
-/// the card in `reader` (NULL = the first reader holding a card) as a lowercase hyphenated GUID in
-/// `byte_order` (`CM_GUID_ORDER_WINDOWS`, the default reading, or `CM_GUID_ORDER_RFC4122`). Size-query
-/// pattern; `CM_UUID_BUFFER_SIZE` bytes always suffice. An all-zero card ID (a PIV card without a unique
+/// Reads the minidriver card ID of the card in `reader` (as in `cm_read_card_atr`: NULL or "" = the first
+/// reader holding a card) in the order of Windows' inbox minidriver: PIV first (card ID from the CHUID), and
+/// only when the card has no PIV application, GIDS / Windows virtual smart card (`DF20` in `A012`). Returned
+/// as a lowercase hyphenated GUID in `byte_order` (`CM_GUID_ORDER_WINDOWS`, the default reading, or
+/// `CM_GUID_ORDER_RFC4122`). Size-query pattern; `CM_UUID_BUFFER_SIZE` bytes always suffice. An all-zero card ID (a PIV card without a unique
 /// CHUID) is returned as it is; it is not unique, and `cm_assign_smartcard_from_reader` refuses to bind it.
 ///
 /// # Safety
@@ -250,9 +256,9 @@ pub unsafe extern "C" fn cm_reader_list_free(list: *mut cm_reader_list) {
     guard_value((), || unsafe { free_boxed(list) })
 }
 
-/// Waits until a card is present in `reader` (NULL = any reader, including readers plugged in meanwhile) and
-/// copies the name of the reader holding it. `timeout_ms`: 0 checks once, `CM_WAIT_INFINITE` waits until a
-/// card arrives. Ends with `CM_STATUS_PCSC_TIMEOUT` or, after `cm_cancel_waits()` from another thread,
+/// Waits until a card is present in `reader` (NULL or "" = any reader, including readers plugged in
+/// meanwhile) and copies the name of the reader holding it. `timeout_ms`: 0 checks once, `CM_WAIT_INFINITE`
+/// waits until a card arrives. Ends with `CM_STATUS_PCSC_TIMEOUT` or, after `cm_cancel_waits()` from another thread,
 /// `CM_STATUS_PCSC_CANCELLED`. Size-query pattern for the reader name: when the buffer is too small the
 /// card is still there, so call again (a present card returns at once).
 ///
@@ -326,7 +332,7 @@ pub unsafe extern "C" fn cm_parse_atr(atr: *const c_char, info_out: *mut cm_atr_
     })
 }
 
-/// The whole job in one call: reads the ATR and the card ID of the card in `reader` (NULL = the first
+/// The whole job in one call: reads the ATR and the card ID of the card in `reader` (NULL or "" = the first
 /// reader holding a card) in one shared connection, and binds the card to `request_id` exactly like
 /// `cm_assign_smartcard` (at most once; `CM_STATUS_OUTCOME_UNKNOWN` → `cm_reconcile_assignment`). The ATR is
 /// sent exactly as the card gave it. A card whose card ID is all zeros (not unique) is refused with

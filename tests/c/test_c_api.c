@@ -6,35 +6,16 @@
  *   UNKNOWN_URL   emulator that reads the POST, binds, and closes without answering; REQUEST_C approved there
  * Prints one line per check and "N passed, M failed". */
 #include "cm_smartcard.h"
+#include "check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
 
-#define CHECK(cond, ...)                                                         \
-  do {                                                                           \
-    if (cond) {                                                                  \
-      passed++;                                                                  \
-    } else {                                                                     \
-      failed++;                                                                  \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                                \
-      printf(__VA_ARGS__);                                                       \
-      printf("\n");                                                              \
-    }                                                                            \
-  } while (0)
 
 static const char *ATR = "3B 8D 01 80 FB A0 00 00 03 97 42 54 46 59 03 01 C8";
 
-static const char *last_message(void) {
-  static char buf[2048];
-  size_t len = 0;
-  if (cm_last_error_message(buf, sizeof buf, &len) != CM_STATUS_OK) {
-    strcpy(buf, "<no message>");
-  }
-  return buf;
-}
 
 static cm_connection connection(const char *url) {
   cm_connection c;
@@ -207,6 +188,5 @@ int main(int argc, char **argv) {
   rc = cm_assign_smartcard(&down, &c, &result);
   CHECK(rc == CM_STATUS_CONNECT_FAILED, "connect failed: %d %s", rc, last_message());
 
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  return check_summary();
 }

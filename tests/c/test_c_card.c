@@ -1,30 +1,27 @@
 /* The card exports from C against the real PC/SC rig (pcscd + vpcd + virtual GIDS card) and the emulator.
  * Usage: test_c_card SERVER_URL REQUEST_ID READER0 READER1(empty) EXPECTED_ATR EXPECTED_CARD_ID
  * Prints one line per failed check and "N passed, M failed". */
+#define _POSIX_C_SOURCE 200809L
 #include "cm_smartcard.h"
+#include "check.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-static int passed, failed;
-#define CHECK(cond, ...)                                                                     \
-  do {                                                                                       \
-    if (cond) {                                                                              \
-      passed++;                                                                              \
-    } else {                                                                                 \
-      failed++;                                                                              \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-      printf(__VA_ARGS__);                                                                   \
-      printf("\n");                                                                          \
-    }                                                                                        \
-  } while (0)
 
-static const char *last_message(void) {
-  static char buf[2048];
-  size_t len = 0;
-  if (cm_last_error_message(buf, sizeof buf, &len) != CM_STATUS_OK) strcpy(buf, "<none>");
-  return buf;
+/* CALLS ATR reads of reader; returns how many failed or gave another ATR. */
+static int read_atrs(const char *reader, const char *want_atr, int calls) {
+  int bad = 0;
+  for (int i = 0; i < calls; i++) {
+    char buf[CM_ATR_BUFFER_SIZE];
+    size_t len = 0;
+    if (cm_read_card_atr(reader, buf, sizeof buf, &len) != CM_STATUS_OK || strcmp(buf, want_atr) != 0) bad++;
+  }
+  return bad;
 }
+
 
 int main(int argc, char **argv) {
   if (argc != 7) {
@@ -41,6 +38,9 @@ int main(int argc, char **argv) {
   CHECK(rc == CM_STATUS_OK && strcmp(buf, want_atr) == 0, "atr: %d %s %s", rc, buf, last_message());
   rc = cm_read_card_atr(NULL, buf, sizeof buf, &len);
   CHECK(rc == CM_STATUS_OK && strcmp(buf, want_atr) == 0, "atr of first reader: %d", rc);
+  /* "" = NULL = the first reader holding a card, in every card function (.NET/PowerShell pass ""). */
+  rc = cm_read_card_atr("", buf, sizeof buf, &len);
+  CHECK(rc == CM_STATUS_OK && strcmp(buf, want_atr) == 0, "atr of \"\": %d %s", rc, last_message());
   rc = cm_read_card_atr(reader0, buf, 10, &len);
   CHECK(rc == CM_STATUS_BUFFER_TOO_SMALL && len == strlen(want_atr), "small ATR buffer: %d %zu", rc, len);
   CHECK(cm_read_card_atr(reader0, buf, sizeof buf, NULL) == CM_STATUS_NULL_ARGUMENT, "NULL len_out");
@@ -59,6 +59,11 @@ int main(int argc, char **argv) {
   rc = cm_read_card_id(reader0, CM_GUID_ORDER_RFC4122, rfc, sizeof rfc, &len);
   CHECK(rc == CM_STATUS_OK && strcmp(rfc, id) != 0 && strcmp(rfc + 19, id + 19) == 0, "rfc order differs in the first 3 fields: %s", rfc);
   CHECK(cm_read_card_id(reader0, 7, id, sizeof id, &len) == CM_STATUS_INVALID_ARGUMENT, "bad byte order");
+  char first_id[CM_UUID_BUFFER_SIZE];
+  rc = cm_read_card_id("", CM_GUID_ORDER_WINDOWS, first_id, sizeof first_id, &len);
+  CHECK(rc == CM_STATUS_OK && strcmp(first_id, want_card_id) == 0, "card id of \"\": %d %s", rc, last_message());
+  rc = cm_read_card_id(NULL, CM_GUID_ORDER_WINDOWS, first_id, sizeof first_id, &len);
+  CHECK(rc == CM_STATUS_OK && strcmp(first_id, want_card_id) == 0, "card id of NULL: %d %s", rc, last_message());
 
   /* Reader list. */
   cm_reader_list *list = NULL;
@@ -91,6 +96,8 @@ int main(int argc, char **argv) {
   rc = cm_wait_for_card(reader0, 2000, name, sizeof name, &len);
   CHECK(rc == CM_STATUS_OK && strcmp(name, reader0) == 0, "wait present: %d", rc);
   CHECK(cm_wait_for_card(reader0, 0, name, sizeof name, NULL) == CM_STATUS_NULL_ARGUMENT, "wait NULL len_out");
+  rc = cm_wait_for_card("", 2000, name, sizeof name, &len);
+  CHECK(rc == CM_STATUS_OK && strcmp(name, reader0) == 0, "wait on \"\" (any reader): %d %s", rc, last_message());
   rc = cm_wait_for_card(reader0, 0, name, 3, &len);
   CHECK(rc == CM_STATUS_BUFFER_TOO_SMALL && len == strlen(reader0), "wait small buffer: %d %zu", rc, len);
   CHECK(cm_assign_smartcard_from_reader(&conn_check, NULL, reader0, CM_GUID_ORDER_WINDOWS, NULL) == CM_STATUS_NULL_ARGUMENT, "from-reader NULL request");
@@ -113,6 +120,18 @@ int main(int argc, char **argv) {
   info.struct_size = 0;
   CHECK(cm_parse_atr("3b00", &info) == CM_STATUS_INVALID_STRUCT_SIZE, "struct_size checked");
 
+  /* A forked child reads cards while its parent does: the library keeps a PC/SC context per process, and the
+   * child must not share the parent's (one pcscd connection used by two processes mixes their answers). */
+  fflush(stdout);
+  pid_t child = fork();
+  if (child == 0) _exit(read_atrs(reader0, want_atr, 100) == 0 ? 0 : 1);
+  int parent_bad = read_atrs(reader0, want_atr, 100);
+  int child_status = -1;
+  waitpid(child, &child_status, 0);
+  CHECK(parent_bad == 0, "parent reads while a forked child reads: %d failed", parent_bad);
+  CHECK(WIFEXITED(child_status) && WEXITSTATUS(child_status) == 0, "forked child reads: status %d", child_status);
+  CHECK(read_atrs(reader0, want_atr, 3) == 0, "parent reads after the child exited");
+
   /* The whole job: card in reader -> bound -> URI. */
   cm_connection conn;
   memset(&conn, 0, sizeof conn);
@@ -120,14 +139,14 @@ int main(int argc, char **argv) {
   conn.server_url = url;
   conn.auth_method = CM_AUTH_NONE;
   cm_assign_result *result = NULL;
-  rc = cm_assign_smartcard_from_reader(&conn, request, reader0, CM_GUID_ORDER_WINDOWS, &result);
-  CHECK(rc == CM_STATUS_OK && cm_assign_result_http_status(result) == 201, "assign from reader: %d %s", rc, last_message());
+  /* "" (the first reader holding a card: reader0), as the .NET binding passes a missing reader name. */
+  rc = cm_assign_smartcard_from_reader(&conn, request, "", CM_GUID_ORDER_WINDOWS, &result);
+  CHECK(rc == CM_STATUS_OK && cm_assign_result_http_status(result) == 201, "assign from reader \"\": %d %s", rc, last_message());
   CHECK(cm_assign_result_card_id(result, id, sizeof id, &len) == CM_STATUS_OK && strcmp(id, want_card_id) == 0, "sent card id %s", id);
   CHECK(cm_assign_result_atr(result, buf, sizeof buf, &len) == CM_STATUS_OK && strcmp(buf, want_atr) == 0, "sent atr %s", buf);
   cm_assign_result_free(result);
   rc = cm_assign_smartcard_from_reader(&conn, request, empty, CM_GUID_ORDER_WINDOWS, &result);
   CHECK(rc == CM_STATUS_PCSC_NO_CARD && result == NULL, "assign from empty reader: %d", rc);
 
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  return check_summary();
 }

@@ -5,6 +5,7 @@
  *   IDLE_CLOSING_URL  emulator that closes idle keep-alive connections at random moments, same requests
  * Prints one line per failed check and "N passed, M failed". */
 #include "cm_smartcard.h"
+#include "check.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -12,29 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
 
-#define CHECK(cond, ...)                                                         \
-  do {                                                                           \
-    pthread_mutex_lock(&count_lock);                                             \
-    if (cond) {                                                                  \
-      passed++;                                                                  \
-    } else {                                                                     \
-      failed++;                                                                  \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                                \
-      printf(__VA_ARGS__);                                                       \
-      printf("\n");                                                              \
-    }                                                                            \
-    pthread_mutex_unlock(&count_lock);                                           \
-  } while (0)
 
-static const char *last_message(void) {
-  static _Thread_local char buf[2048];
-  size_t len = 0;
-  if (cm_last_error_message(buf, sizeof buf, &len) != CM_STATUS_OK) strcpy(buf, "<no message>");
-  return buf;
-}
 
 static cm_connection connection(const char *url) {
   cm_connection c;
@@ -188,6 +168,5 @@ int main(int argc, char **argv) {
   bind_range(&rest);
   cm_session_free(s);
 
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  return check_summary();
 }

@@ -1,17 +1,68 @@
-//! Shared by the tests that build C programs against the header and the built shared library.
+//! Shared by the integration tests: the rule for a missing rig, the rig env-file parser, and the build of
+//! the C test programs against the header and the shared library.
 
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 
+/// Whether a missing rig or tool is a failure rather than a skip: `CM_REQUIRE_RIGS=1`, which
+/// `tests/run_all.sh` (and so CI) sets.
+pub fn rigs_required() -> bool {
+    std::env::var("CM_REQUIRE_RIGS").is_ok_and(|v| v == "1")
+}
+
+/// The one skip-or-fail rule: under `CM_REQUIRE_RIGS=1` a missing `what` fails the test (`how` says how to
+/// provide it); otherwise the test prints a notice and skips (returns `None`).
+pub fn missing<T>(test: &str, what: &str, how: &str) -> Option<T> {
+    if rigs_required() {
+        panic!("{test}: CM_REQUIRE_RIGS=1 but {what} is missing ({how})");
+    }
+    eprintln!("SKIPPED {test}: no {what} ({how})");
+    None
+}
+
+/// Parses a rig env file: `KEY=VALUE` lines, optionally `export KEY='VALUE'`; `#` comments and blank lines
+/// are skipped; one pair of surrounding quotes is removed.
+pub fn parse_env_file(text: &str) -> HashMap<String, String> {
+    let mut env = HashMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        let v = v.trim();
+        let v = [('\'', '\''), ('"', '"')]
+            .iter()
+            .find_map(|(a, b)| v.strip_prefix(*a).and_then(|v| v.strip_suffix(*b)))
+            .unwrap_or(v);
+        env.insert(k.trim().to_string(), v.to_string());
+    }
+    env
+}
+
+/// The env file named by the variable `var` (e.g. `PCSC_RIG_ENV`), or the skip-or-fail rule.
+pub fn load_rig_env(test: &str, var: &str, how: &str) -> Option<HashMap<String, String>> {
+    let Ok(path) = std::env::var(var) else {
+        return missing(test, &format!("rig ({var} not set)"), how);
+    };
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{var}={path} cannot be read: {e}"));
+    Some(parse_env_file(&text))
+}
+
 /// Compiles `tests/c/<name>.c` with strict C11 warnings, linked to the library the tests were built
 /// with. Returns the executable and the library directory (for `LD_LIBRARY_PATH`).
-#[allow(dead_code)] // not every test binary that includes this module uses it
 pub fn compile_c_test(name: &str) -> (PathBuf, PathBuf) {
     compile_c_test_with(name, &[])
 }
 
 /// As [`compile_c_test`], with extra compiler arguments (e.g. `-pthread`).
-#[allow(dead_code)] // not every test binary that includes this module uses it
 pub fn compile_c_test_with(name: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     // Test binaries live in target/<profile>/deps; the cdylib in target/<profile>.
@@ -58,4 +109,18 @@ pub fn compile_c_test_with(name: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
         String::from_utf8_lossy(&compile.stderr)
     );
     (exe, lib_dir)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn env_files_of_both_rigs_parse() {
+        let env = super::parse_env_file(
+            "# comment\nexport PCSC_READER0='Virtual PCD 00 00'\nAUTH_NTLM_USER=bob\nX=\"q\"\n\nnot a pair\n",
+        );
+        assert_eq!(env["PCSC_READER0"], "Virtual PCD 00 00");
+        assert_eq!(env["AUTH_NTLM_USER"], "bob");
+        assert_eq!(env["X"], "q");
+        assert_eq!(env.len(), 3);
+    }
 }

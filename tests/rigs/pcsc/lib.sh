@@ -70,12 +70,40 @@ port_listening() {
     cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p=":$hex" '$2 ~ p"$" && $4 == "0A" {found=1} END {exit !found}'
 }
 
+# port_in_use PORT -> 0 when any TCP socket (listening, connected, TIME_WAIT, ...) has local port PORT:
+# vpcd binds without SO_REUSEADDR, so even a TIME_WAIT socket makes its bind fail ("Address already in use").
+port_in_use() {
+    local hex
+    hex=$(printf '%04X' "$1")
+    cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p=":$hex" '$2 ~ p"$" {found=1} END {exit !found}'
+}
+
 ports_free() {
     local base="$1" p
     for p in "$base" $((base + 1)) $((base + 2)) $((base + 3)); do
-        port_listening "$p" && return 1
+        port_in_use "$p" && return 1
     done
     return 0
+}
+
+# first_base_port MODE -> the first vpcd base port to try: above the kernel's ephemeral port range
+# (/proc/sys/net/ipv4/ip_local_port_range), so outgoing connections and their TIME_WAIT sockets never
+# take it; below the range when the range reaches the top. Private mode starts 1000 higher.
+first_base_port() {
+    local lo hi base
+    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || { lo=32768; hi=60999; }
+    if [ "$hi" -le 63500 ]; then
+        base=$(((hi / 1000 + 1) * 1000 + 63))
+    else
+        base=$((lo - 2000 + 63))
+    fi
+    [ "$1" = private ] && base=$((base + 1000))
+    echo "$base"
+}
+
+# vpcd_bind_failed -> 0 when the pcscd log says a vpcd entry could not bind its port
+vpcd_bind_failed() {
+    grep -q "Address already in use" "$RIG_DIR/pcscd.log" 2>/dev/null
 }
 
 # system_pcscd_taken -> 0 when /run/pcscd holds any pcscd file we did not create (live or stale: not ours to touch)
@@ -143,6 +171,8 @@ start_pcscd() {
     client_env
     if ! "$RIG_DIR/pcsc-wait" -t 10 exists "Virtual PCD 00 00" >/dev/null \
         || ! "$RIG_DIR/pcsc-wait" -t 3 exists "$UTF8_READER_BASE 00 00" >/dev/null; then
+        # start.sh retries on other ports when a vpcd port could not be bound.
+        [ "${PCSC_START_MAY_FAIL:-0}" = 1 ] && vpcd_bind_failed && return 1
         tail -20 "$RIG_DIR/pcscd.log" >&2
         die "pcscd (pid $pid) did not come up"
     fi

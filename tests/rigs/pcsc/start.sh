@@ -4,7 +4,8 @@
 # stopped first. Writes $PCSC_RIG_DIR/pcsc.env (source it, or set PCSC_RIG_ENV to its path).
 #
 # Environment: PCSC_RIG_DIR (default /tmp/cm-smartcard-pcsc-rig), PCSC_PRIVATE (auto|0|1, default auto),
-# PCSC_BASE_PORT (default 35963 in default mode, 36963 in private mode; moved up by 10 while busy).
+# PCSC_BASE_PORT (default: just above the kernel's ephemeral port range, e.g. 61063 in default mode and
+# 62063 in private mode; moved up by 10 while any of the 4 ports is in use, retried if vpcd cannot bind).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -24,21 +25,36 @@ case "${PCSC_PRIVATE:-auto}" in
 esac
 echo "$mode" >"$RIG_DIR/mode"
 
+# vpcd ports: above the ephemeral port range (a machine full of TIME_WAIT sockets cannot take them), the
+# first range where no socket uses any of the 4 ports; if a vpcd entry still fails to bind (a race with
+# another program), pcscd is stopped and the next range tried.
 if [ -n "${PCSC_BASE_PORT:-}" ]; then
     base=$PCSC_BASE_PORT
     ports_free "$base" || die "ports $base..$((base + 3)) are in use"
 else
-    if [ "$mode" = private ]; then base=36963; else base=35963; fi
-    tries=0
-    until ports_free "$base"; do
-        base=$((base + 10))
-        tries=$((tries + 1))
-        [ $tries -lt 50 ] || die "no free vpcd port range found"
-    done
+    base=$(first_base_port "$mode")
 fi
-echo "$base" >"$RIG_DIR/base-port"
-write_conf "$base"
-start_pcscd
+attempt=0
+while :; do
+    if [ -z "${PCSC_BASE_PORT:-}" ]; then
+        tries=0
+        until ports_free "$base"; do
+            base=$((base + 10))
+            tries=$((tries + 1))
+            [ $tries -lt 50 ] || die "no free vpcd port range found"
+        done
+    fi
+    echo "$base" >"$RIG_DIR/base-port"
+    write_conf "$base"
+    attempt=$((attempt + 1))
+    if PCSC_START_MAY_FAIL=$([ $attempt -lt 5 ] && [ -z "${PCSC_BASE_PORT:-}" ] && echo 1 || echo 0) start_pcscd; then
+        break
+    fi
+    log "a vpcd port of $base..$((base + 3)) was taken meanwhile; trying the next range"
+    stop_pcscd
+    : >"$RIG_DIR/pcscd.log"
+    base=$((base + 10))
+done
 client_env
 
 # Reader names as pcscd reports them (instance numbers depend on enumeration order).

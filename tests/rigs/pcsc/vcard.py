@@ -15,6 +15,11 @@ Profiles:
   --profile piv [--fascn HEX50] [--guid HEX32] [--sig-len N]
                                    SELECT PIV -> APT + 9000; GET DATA CHUID (5C 03 5F C1 02) ->
                                    53 LL <30 FASC-N> <34 GUID> <35 expiry> <3E sig> <FE 00> 90 00
+                                   (--guid takes any length: a GUID that is not 16 bytes is malformed)
+  --profile piv-bad-guid           piv whose CHUID GUID (tag 34) is 8 bytes (default --guid
+                                   0102030405060708) instead of 16: OpenSC ignores it, uses the FASC-N
+  --profile piv-gids               both applications on one card (answers both SELECTs, with the GIDS
+                                   --card-id and the PIV --fascn/--guid): Windows reads it as PIV
 Long replies are chained with 61xx / GET RESPONSE (00 C0 00 00 Le) when longer than --chunk bytes
 (default 256). --le-exact answers 6C xx when the Le of a GET DATA does not equal the reply length.
 
@@ -42,6 +47,8 @@ import time
 GIDS_RID = bytes.fromhex("A000000397425446 59".replace(" ", ""))
 PIV_RID = bytes.fromhex("A000000308")
 GIDS_AID_FULL = bytes.fromhex("A0000003974254465903 01".replace(" ", ""))
+HAS_GIDS = ("gids", "piv-gids")
+HAS_PIV = ("piv", "piv-bad-guid", "piv-gids")
 
 
 class Card:
@@ -80,7 +87,12 @@ class Card:
     def chuid(self):
         a = self.args
         fascn = bytes.fromhex(a.fascn) if a.fascn else bytes(25)
-        guid = bytes.fromhex(a.guid) if a.guid else bytes(16)
+        if a.guid:
+            guid = bytes.fromhex(a.guid)
+        elif a.profile == "piv-bad-guid":
+            guid = bytes.fromhex("0102030405060708")
+        else:
+            guid = bytes(16)
         body = b"\x30" + bytes([len(fascn)]) + fascn
         body += b"\x34" + bytes([len(guid)]) + guid
         body += b"\x35\x08" + b"20300101"
@@ -94,19 +106,19 @@ class Card:
         cla, ins, p1, p2 = apdu[:4]
         data = apdu[5:5 + apdu[4]] if len(apdu) > 5 else b""
         if ins == 0xA4 and p1 == 0x04:
-            if a.profile == "gids" and data.startswith(GIDS_RID):
+            if a.profile in HAS_GIDS and data.startswith(GIDS_RID):
                 self.selected = "gids"
                 return b"\x61\x0d\x4f\x0b" + GIDS_AID_FULL
-            if a.profile == "piv" and data.startswith(PIV_RID):
+            if a.profile in HAS_PIV and data.startswith(PIV_RID):
                 self.selected = "piv"
                 return bytes.fromhex("6111" "4f06000010000100" "7907" "4f05a000000308")
             self.selected = None
             raise SwError(b"\x6a\x82")
-        if ins == 0xCB and a.profile == "gids" and self.selected == "gids":
+        if ins == 0xCB and self.selected == "gids":
             if (p1, p2) == (0xA0, 0x12) and data == bytes.fromhex("5c02df20"):
                 return b"\xdf\x20\x10" + bytes.fromhex(a.card_id)
             raise SwError(b"\x6a\x82")
-        if ins == 0xCB and a.profile == "piv" and self.selected == "piv":
+        if ins == 0xCB and self.selected == "piv":
             if (p1, p2) == (0x3F, 0xFF) and data == bytes.fromhex("5c035fc102"):
                 return self.chuid()
             raise SwError(b"\x6a\x82")
@@ -198,10 +210,10 @@ def send_frame(sock, payload):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--port", type=int, default=35963)
+    p.add_argument("--port", type=int, default=61063)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--atr", default="3b8d0180fba000000397425446590301c8")
-    p.add_argument("--profile", choices=["gids", "piv"])
+    p.add_argument("--profile", choices=["gids", "piv", "piv-bad-guid", "piv-gids"])
     p.add_argument("--card-id", default="00112233445566778899aabbccddeeff")
     p.add_argument("--fascn")
     p.add_argument("--guid")
