@@ -13,8 +13,11 @@ PACKAGES=(
   curl python3-venv openssl
   # proxies for the proxy tests (squid: open, Negotiate- and Basic-authenticated, started by the auth rig)
   squid
-  # callers: C# via mono, the Windows DLL via mingw + Wine
-  mono-mcs mono-runtime gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 wine64
+  # callers: C# via mono, the Windows DLL via mingw (Wine 10 runs in a Debian 13 root: see below)
+  mono-mcs mono-runtime gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 g++-mingw-w64-x86-64
+  # Windows stage: the Debian 13 root with Wine 10 (scripts/wine10-root.sh); MSVC import libraries and an
+  # MSVC-ABI link (llvm-dlltool, clang, lld-link); the distribution zip
+  debootstrap llvm clang lld zip unzip
 )
 
 missing=()
@@ -27,6 +30,15 @@ if ((${#missing[@]})); then
   echo "setup: first run: installing ${#missing[@]} Debian packages (about 2 minutes; later runs skip this): ${missing[*]}" >&2
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The PowerShell grammar check (bindings/powershell/tests/parse.sh) runs tree-sitter under Node.js; Debian's
+# nodejs + npm only when no Node.js is installed (another source's nodejs already ships npm).
+if ! command -v npm >/dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing nodejs npm"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
 
 # The header generator, pinned: the checked-in header is diffed against its output in the tests.

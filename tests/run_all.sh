@@ -62,6 +62,7 @@ step "exports, examples, install, PowerShell module (static)"
 run "exports-linux" bash scripts/check-exports.sh target/debug/libcm_smartcard.so
 run "examples+install" bash examples/run.sh
 run "powershell-static" python3 bindings/powershell/tests/check_module.py
+run "powershell-parse" bash bindings/powershell/tests/parse.sh
 run "demo" bash scripts/demo.sh
 
 step "C# binding under mono"

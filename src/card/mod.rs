@@ -31,6 +31,11 @@ mod cardid;
 mod errors;
 mod serial;
 mod wait;
+// Windows: reader names through WinSCard's wide (UTF-16) functions; a drop-in for the `pcsc` crate.
+#[cfg(windows)]
+mod winscard_w;
+#[cfg(windows)]
+use winscard_w as pcsc;
 
 pub use cardid::{CardIdInfo, CardIdSource, GuidByteOrder};
 pub use wait::{cancel_waits, wait_for_card};

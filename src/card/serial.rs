@@ -24,6 +24,8 @@
 //! socket): it establishes its own.
 
 use super::establish;
+#[cfg(windows)]
+use super::pcsc;
 use crate::{Error, Result};
 use pcsc::Context;
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -1,6 +1,8 @@
 //! Waiting for a card (`SCardGetStatusChange`) and cancelling waits from another thread.
 
 use super::errors::{self, lossy};
+#[cfg(windows)]
+use super::pcsc;
 use super::serial::{WaitCtx, serialized};
 use super::{list_names, named, resolve_reader};
 use crate::{Error, Result, Status};

@@ -1,12 +1,18 @@
 #!/bin/bash
-# Windows DLL checks from Linux:
-#  1. scripts/build-windows.sh cross-compiles x86_64 (and i686) cm_smartcard.dll with mingw (skips a target
-#     with a clear "SKIP" message when its Rust std cannot be fetched);
-#  2. each DLL exports exactly the functions of include/cm_smartcard.h (scripts/check-exports.sh);
-#  3. tests/windows/smoke.c calls every export (checked by name), is compiled with mingw
-#     (-std=c11 -Wall -Wextra -Wpedantic -Werror) against the header and the import library, and runs
-#     under Wine (64-bit; 32-bit when this Wine can run 32-bit programs) against the CM emulator on
-#     loopback, with the test-only ProcessPrng shim for Wine 8.0.
+# The Windows stage: the DLL, cross-built with mingw, runs under Wine 10 against a real pcscd.
+#  1. tests/windows/smoke.c calls every function of the header (checked here) and runs natively against
+#     the Linux library first (validates the program itself);
+#  2. scripts/build-windows.sh cross-compiles x86_64 and i686 cm_smartcard.dll and makes the distribution
+#     zip (DLLs, GNU and MSVC import libraries, .def, header, bindings, module) with its SHA-256 file;
+#     each DLL exports exactly the header's functions and imports only system DLLs; the MSVC import
+#     libraries name every function (undecorated on x86) and a C program links against them with lld-link;
+#  3. smoke.c, card.c, sspi.c and the examples are built with mingw against the header and import library;
+#  4. scripts/wine10-root.sh builds (once; cached) a Debian 13 root with Wine 10, pcscd and vpcd, and
+#     tests/windows/wine10-stage.sh runs, inside it: pcscd + vpcd + virtual cards, the x64 card exports
+#     (non-ASCII reader, GIDS/PIV ids, wait/cancel, pulled card, pcscd stopped and restarted),
+#     assign-from-reader end to end, the examples, smoke.c on x64 and x86, the x86 card exports' statuses,
+#     and SSPI Negotiate/NTLM against the auth rig. The CM emulator and the auth rig run on the host's
+#     loopback (the auth rig of tests/run_all.sh when AUTH_RIG_ENV is set, else one started here).
 # Usage: tests/windows/run.sh [--native]   (--native: only build and run smoke.c against the Linux library)
 # Ends with "N passed, M failed"; exit 1 on failure; exit 77 (and a SKIP line) when nothing could be tested.
 set -u
@@ -15,19 +21,18 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 CFLAGS="-std=c11 -Wall -Wextra -Wpedantic -Werror"
 WORK=$(mktemp -d)
-WINE64=$(command -v wine64 || { [ -x /usr/lib/wine/wine64 ] && echo /usr/lib/wine/wine64; })
-WINE32=$(command -v wine || true)
+chmod 755 "$WORK"
 passed=0; failed=0; skipped=0
 ok() { passed=$((passed+1)); echo "ok   $*"; }
 ko() { failed=$((failed+1)); echo "FAIL $*"; }
 skip() { skipped=$((skipped+1)); echo "SKIP $*"; }
+OWN_AUTH=""
 
 cleanup() {
     stop_emulator
-    if [ -d "$WORK/prefix" ] && [ -n "$WINE64" ]; then
-        WINEPREFIX="$WORK/prefix" "$(dirname "$WINE64")/wineserver" -k 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
+    [ -n "$OWN_AUTH" ] && bash "$ROOT/tests/rigs/auth/stop.sh" "$OWN_AUTH" >/dev/null 2>&1
+    # CM_WINDOWS_KEEP=1 keeps the logs (rig logs, Wine output) for a look afterwards.
+    if [ -n "${CM_WINDOWS_KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -46,10 +51,17 @@ for f in $(grep -E '^[A-Za-z_].*\bcm_[a-z0-9_]+\(' "$ROOT/include/cm_smartcard.h
 done
 if [ -z "$missing" ]; then ok "smoke.c calls every function of the header"; else ko "smoke.c does not call:$missing"; fi
 
-# Emulator state for smoke.c: an Approved and a Pending request; a 500 with a known correlation id.
+# Emulator state: smoke.c's Approved and Pending requests and a 500 with a known correlation id; one
+# Approved request per assign-from-reader run and one for examples/assign.c.
 uuid() { cat /proc/sys/kernel/random/uuid; }
 REQ=$(uuid); PENDING=$(uuid); FAULT_CARD=$(uuid); CID=$(uuid)
-emulator() { start_emulator --request "$REQ=Approved" --request "$PENDING=Pending" --fault "server-error=$CID:GET:cardid=$FAULT_CARD"; }
+BULK=($(uuid) $(uuid) $(uuid)); REQ_X86=$(uuid); AFR_REQ=$(uuid); AFR_REQ2=$(uuid); ASSIGN_REQ=$(uuid); ASSIGN_CARD=$(uuid)
+emulator() {
+    start_emulator --request "$REQ=Approved" --request "$PENDING=Pending" --request "$REQ_X86=Approved" --request "$AFR_REQ=Approved" \
+        --request "$AFR_REQ2=Approved" --request "$ASSIGN_REQ=Approved" \
+        --request "${BULK[0]}=Approved" --request "${BULK[1]}=Approved" --request "${BULK[2]}=Approved" \
+        --fault "server-error=$CID:GET:cardid=$FAULT_CARD"
+}
 
 # Native run: the same program against the Linux library (validates smoke.c itself).
 if (cd "$ROOT" && cargo build -q --lib) && gcc $CFLAGS -I"$ROOT/include" "$ROOT/tests/windows/smoke.c" \
@@ -69,54 +81,117 @@ else
 fi
 [ "${1:-}" = "--native" ] && summary
 
-# Cross builds.
+# ---- cross builds, distribution zip, exports, import libraries -------------------------------------------
 "$ROOT/scripts/build-windows.sh" "$WORK/dist" | tee "$WORK/build.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || ko "scripts/build-windows.sh"
 grep '^SKIP' "$WORK/build.log" | while read -r line; do echo "(build) $line"; done
 skipped=$((skipped + $(grep -c '^SKIP' "$WORK/build.log")))
+if zip=$(ls "$WORK"/dist/cm-smartcard-*-windows.zip 2>/dev/null) && (cd "$WORK/dist" && sha256sum -c --quiet "$(basename "$zip").sha256"); then
+    ok "distribution zip $(basename "$zip") matches its SHA-256 file; $(unzip -Z1 "$zip" | wc -l) files"
+else
+    ko "distribution zip or its checksum"
+fi
 
 while read -r triple arch; do
     [ -n "$triple" ] || continue
     mingw=${triple%%-*}-w64-mingw32
-    rel="$TARGET_DIR/$triple/release"
-    if "$ROOT/scripts/check-exports.sh" "$rel/cm_smartcard.dll" >"$WORK/exports-$arch.log"; then
+    d="$WORK/dist/$arch"
+    if "$ROOT/scripts/check-exports.sh" "$d/cm_smartcard.dll" >"$WORK/exports-$arch.log"; then
         ok "$arch: $(grep '^ok' "$WORK/exports-$arch.log" | sed 's/^ok *//')"
     else
         cat "$WORK/exports-$arch.log"; ko "$arch: the DLL's export table differs from the header"
     fi
+    if "$ROOT/scripts/check-exports.sh" "$d/cm_smartcard.lib" >"$WORK/implib-$arch.log"; then
+        ok "$arch: MSVC cm_smartcard.lib: $(grep '^ok' "$WORK/implib-$arch.log" | sed 's/^ok *//')"
+    else
+        cat "$WORK/implib-$arch.log"; ko "$arch: the MSVC import library differs from the header"
+    fi
     # Imports: only system DLLs (no libgcc_s / libwinpthread to ship).
-    bad=$("$mingw-objdump" -p "$rel/cm_smartcard.dll" | sed -n 's/.*DLL Name: //p' | grep -viE '^(api-ms-win-.*|kernel32|ntdll|msvcrt|advapi32|bcrypt|bcryptprimitives|userenv|ws2_32|winscard|crypt32|ncrypt|secur32|ole32|oleaut32|shell32|user32)\.dll$' || true)
+    bad=$("$mingw-objdump" -p "$d/cm_smartcard.dll" | sed -n 's/.*DLL Name: //p' | grep -viE '^(api-ms-win-.*|kernel32|ntdll|msvcrt|advapi32|bcrypt|bcryptprimitives|userenv|ws2_32|winscard|crypt32|ncrypt|secur32|ole32|oleaut32|shell32|user32|winhttp)\.dll$' || true)
     if [ -z "$bad" ]; then ok "$arch: the DLL imports only system DLLs"; else ko "$arch: unexpected DLL imports: $bad"; fi
 
-    bin="$WORK/bin-$arch"; mkdir -p "$bin"
-    extra=""; [ "$arch" = x86 ] && extra="-Wl,--kill-at"
-    if ! "$mingw-gcc" -shared -O2 -Wall -Wextra -Werror $extra -o "$bin/bcryptprimitives.dll" "$ROOT/tests/windows/processprng_shim.c" -ladvapi32; then
-        ko "$arch: building the ProcessPrng shim"; continue
-    fi
-    if ! "$mingw-gcc" $CFLAGS -I"$ROOT/include" -o "$bin/smoke.exe" "$ROOT/tests/windows/smoke.c" -L"$rel" -l:libcm_smartcard.dll.a; then
-        ko "$arch: building smoke.exe with mingw against the import library"; continue
-    fi
-    ok "$arch: smoke.exe built with mingw ($CFLAGS) and linked with libcm_smartcard.dll.a"
-    cp "$rel/cm_smartcard.dll" "$bin/"
-
-    if [ "$arch" = x64 ]; then wine=$WINE64; else wine=$WINE32; fi
-    if [ -z "$wine" ]; then
-        skip "$arch: no Wine to run it (x64: apt-get install wine64; x86 needs the 32-bit wine package)"; continue
-    fi
-    export WINEPREFIX="$WORK/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
-    unset DISPLAY
-    emulator || { ko "cm-emulator could not be started"; continue; }
-    if (cd "$bin" && timeout 240 "$wine" smoke.exe "$EMULATOR_URL" "$REQ" "$PENDING" "$FAULT_CARD" "$CID") >"$WORK/wine-$arch.log" 2>&1; then
-        ok "$arch: smoke.exe under $("$wine" --version 2>/dev/null) against the emulator: $(tr -d '\r' <"$WORK/wine-$arch.log" | tail -1)"
+    # An MSVC-style link against the MSVC import library (no Windows SDK: our own tiny CRT-free program).
+    if out=$(bash "$ROOT/tests/windows/msvc-link.sh" "$arch" "$d" "$WORK/msvc-$arch" 2>&1); then
+        ok "$arch: $out"
     else
-        tr -d '\r' <"$WORK/wine-$arch.log"
-        if [ "$arch" = x86 ] && grep -qi 'wow64\|32-bit\|Bad EXE format' "$WORK/wine-$arch.log"; then
-            skip "x86: this Wine cannot run 32-bit programs"
-        else
-            ko "$arch: smoke.exe under Wine"
-        fi
+        echo "$out" | sed 's/^/     /'; ko "$arch: linking a C program against cm_smartcard.lib with lld-link"
     fi
-    stop_emulator
+
+    bin="$WORK/bin-$arch"; mkdir -p "$bin"
+    cp "$d/cm_smartcard.dll" "$bin/"
+    [ -f "$WORK/msvc-$arch/msvc_prog.exe" ] && cp "$WORK/msvc-$arch/msvc_prog.exe" "$bin/"
+    built=1
+    for prog in smoke card sspi; do
+        if ! "$mingw-gcc" $CFLAGS -I"$ROOT/include" -o "$bin/$prog.exe" "$ROOT/tests/windows/$prog.c" -L"$d" -l:libcm_smartcard.dll.a; then
+            ko "$arch: building $prog.exe with mingw"; built=0
+        fi
+    done
+    if [ "$arch" = x64 ]; then
+        "$mingw-gcc" $CFLAGS -I"$ROOT/include" -o "$bin/assign.exe" "$ROOT/examples/assign.c" -L"$d" -l:libcm_smartcard.dll.a || built=0
+        "$mingw-gcc" $CFLAGS -I"$ROOT/include" -o "$bin/assign_from_reader.exe" "$ROOT/examples/assign_from_reader.c" -L"$d" -l:libcm_smartcard.dll.a || built=0
+        if [ -f "$ROOT/examples/bulk_assign.c" ]; then
+            "$mingw-gcc" $CFLAGS -I"$ROOT/include" -o "$bin/bulk_assign.exe" "$ROOT/examples/bulk_assign.c" -L"$d" -l:libcm_smartcard.dll.a || built=0
+        fi
+        # C++: the mingw C++ runtime linked statically (Wine has no libstdc++-6.dll).
+        "$mingw-g++" -std=c++17 -Wall -Wextra -Wpedantic -Werror -static -I"$ROOT/include" -o "$bin/lookup.exe" "$ROOT/examples/lookup.cpp" \
+            -L"$d" -l:libcm_smartcard.dll.a || built=0
+    fi
+    if [ $built = 1 ]; then ok "$arch: smoke.c, card.c, sspi.c$([ "$arch" = x64 ] && echo ', examples/assign.c, assign_from_reader.c, bulk_assign.c, lookup.cpp') built with mingw ($CFLAGS) against libcm_smartcard.dll.a"; else ko "$arch: mingw builds"; fi
 done <"$WORK/dist/targets"
 
+# Without the x64 DLL (its Rust target could not be fetched: see the SKIP lines above) there is nothing to run.
+if ! grep -q ' x64$' "$WORK/dist/targets"; then
+    skip "Wine 10 stage: no x64 DLL was built"; summary
+fi
+
+# The library's Rust unit tests built for Windows (x64), to run under Wine 10 (winscard_w.rs is Windows-only).
+if out=$(cd "$ROOT" && cargo test --lib --no-run --target x86_64-pc-windows-gnu 2>&1) \
+   && exe=$(echo "$out" | sed -n 's/.*Executable unittests src\/lib.rs (\(.*\.exe\)).*/\1/p' | head -1) && [ -f "$ROOT/$exe" ] || [ -f "$exe" ]; then
+    [ -f "$exe" ] || exe="$ROOT/$exe"
+    cp "$exe" "$WORK/bin-x64/unit-tests.exe" && ok "x64: the library's Rust unit tests built for Windows"
+else
+    echo "$out" | tail -5; ko "x64: building the Rust unit tests for Windows"
+fi
+
+# ---- Wine 10 in a Debian 13 root ---------------------------------------------------------------------
+if [ "$(id -u)" != 0 ]; then
+    skip "Wine 10 stage: needs root (debootstrap, chroot, mounts)"; summary
+fi
+t0=$(date +%s)
+if ! "$ROOT/scripts/wine10-root.sh" build >"$WORK/root.log" 2>&1; then
+    cat "$WORK/root.log"; ko "scripts/wine10-root.sh build"; summary
+fi
+ok "Debian 13 root with Wine 10 ready ($(($(date +%s) - t0)) s; $(tail -1 "$WORK/root.log"))"
+
+emulator || { ko "cm-emulator could not be started"; summary; }
+if [ -n "${AUTH_RIG_ENV:-}" ] && [ -f "$AUTH_RIG_ENV" ]; then
+    AUTH_ENV=$AUTH_RIG_ENV
+else
+    OWN_AUTH="$WORK/auth"
+    if AUTH_BACKEND_URL="$EMULATOR_URL" bash "$ROOT/tests/rigs/auth/start.sh" "$OWN_AUTH" >"$WORK/auth.log" 2>&1; then
+        AUTH_ENV="$OWN_AUTH/auth.env"
+    else
+        tail -20 "$WORK/auth.log"; ko "auth rig could not be started"; AUTH_ENV=""
+    fi
+fi
+# pcsc-wait (the PC/SC rig's helper) built here, run inside the root against its libpcsclite.
+cc -O2 -o "$WORK/pcsc-wait" "$ROOT/tests/rigs/pcsc/pcsc-wait.c" $(pkg-config --cflags --libs libpcsclite) || ko "building pcsc-wait"
+cp "$ROOT/tests/rigs/pcsc/vcard.py" "$WORK/"
+# examples/bulk_assign.c's input: three Approved requests with new cards, a comment, the Pending request.
+{ for r in "${BULK[@]}"; do echo "$r $(uuid) 3b8d0180fba000000397425446590301c8"; done; echo "# a comment"; echo "$PENDING $(uuid)"; } >"$WORK/bulk.txt"
+binds=(--bind "$WORK")
+[ -n "$AUTH_ENV" ] && binds+=(--bind "$(dirname "$AUTH_ENV")")
+STAGE_DIR="$WORK" PCSC_RIG_SRC="$WORK" EMULATOR_URL="$EMULATOR_URL" STAGE_REQ="$AFR_REQ" STAGE_REQ2="$AFR_REQ2" \
+STAGE_SMOKE_ARGS_x64="$EMULATOR_URL $REQ $PENDING $FAULT_CARD $CID" \
+STAGE_SMOKE_ARGS_x86="$EMULATOR_URL $REQ_X86 $PENDING $FAULT_CARD $CID $(uuid)" AUTH_ENV="$AUTH_ENV" STAGE_PENDING="$PENDING" \
+STAGE_ASSIGN_ARGS="$EMULATOR_URL $ASSIGN_REQ $ASSIGN_CARD 3b8d0180fba000000397425446590301c8" \
+    "$ROOT/scripts/wine10-root.sh" exec "${binds[@]}" -- bash "$ROOT/tests/windows/wine10-stage.sh" 2>&1 | tee "$WORK/stage.log"
+counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$WORK/stage.log" | tail -1)
+if [ -z "$counts" ]; then
+    ko "the Wine 10 stage did not finish"
+else
+    passed=$((passed + $(echo "$counts" | awk '{print $1}')))
+    failed=$((failed + $(echo "$counts" | awk '{print $3}')))
+fi
+grep -q wine10-root /proc/mounts && ko "mounts of the Wine 10 root left behind: $(grep -c wine10-root /proc/mounts)"
 summary

@@ -2,11 +2,13 @@
  * Built with mingw and run under Wine against the Windows DLL (tests/windows/run.sh), and natively
  * against the Linux library (same script, --native), with the CM emulator on loopback.
  *
- * Usage: smoke URL REQUEST_ID PENDING_REQUEST_ID FAULT_CARD_ID CORRELATION_ID
+ * Usage: smoke URL REQUEST_ID PENDING_REQUEST_ID FAULT_CARD_ID CORRELATION_ID [CARD_ID]
  *   REQUEST_ID          an Approved request of the emulator
  *   PENDING_REQUEST_ID  a Pending request (assigning it gives 403)
  *   FAULT_CARD_ID       a card id for which the emulator answers GET /smartcards?cardid= with 500
  *   CORRELATION_ID      the correlation id of that 500
+ *   CARD_ID             the card id to bind (default 6f9619ff-8b86-d011-b42d-00c04fc964ff); one per run
+ *                       against the same emulator, which refuses to register a card twice
  * Ends with "N passed, M failed"; exit status 1 on failure. */
 #include "cm_smartcard.h"
 
@@ -42,13 +44,16 @@ static void print_last_error(void)
 }
 
 static const char *const ATR = "3B 8D 01 80 FB A0 00 00 03 97 42 54 46 59 03 01 C8";
-static const char *const CARD_ID = "6f9619ff-8b86-d011-b42d-00c04fc964ff";
+static const char *CARD_ID = "6f9619ff-8b86-d011-b42d-00c04fc964ff";
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s URL REQUEST_ID PENDING_REQUEST_ID FAULT_CARD_ID CORRELATION_ID\n", argv[0]);
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: %s URL REQUEST_ID PENDING_REQUEST_ID FAULT_CARD_ID CORRELATION_ID [CARD_ID]\n", argv[0]);
         return 2;
+    }
+    if (argc == 7) {
+        CARD_ID = argv[6];
     }
     const char *url = argv[1], *request_id = argv[2], *pending_id = argv[3], *fault_card = argv[4], *cid = argv[5];
     char buf[4096];
@@ -136,6 +141,44 @@ int main(int argc, char **argv)
     CHECK(rc == CM_STATUS_OK && len > 0 && strlen(buf) == len, "request json");
     cm_request_free(req);
     cm_request_free(NULL);
+
+    /* The same lookups through a session (pooled keep-alive connections). */
+    cm_session *session = NULL;
+    rc = cm_session_new(&conn, &session);
+    CHECK(rc == CM_STATUS_OK && session != NULL, "cm_session_new %d", (int)rc);
+    for (int round = 0; round < 2; round++) {
+        card = NULL;
+        rc = cm_session_find_smartcard(session, CARD_ID, &card);
+        CHECK(rc == CM_STATUS_OK && card != NULL, "cm_session_find_smartcard %d", (int)rc);
+        cm_smartcard_free(card);
+        card = NULL;
+        rc = cm_session_get_smartcard(session, uuid, &card);
+        CHECK(rc == CM_STATUS_OK && card != NULL, "cm_session_get_smartcard %d", (int)rc);
+        cm_smartcard_free(card);
+        req = NULL;
+        rc = cm_session_get_request(session, request_id, &req);
+        CHECK(rc == CM_STATUS_OK && cm_request_status(req) == 3, "cm_session_get_request %d", (int)rc);
+        cm_request_free(req);
+        state = -1;
+        rc = cm_session_reconcile_assignment(session, &asg, &state, bound, sizeof bound, &len);
+        CHECK(rc == CM_STATUS_OK && state == CM_BINDING_BOUND_TO_THIS_CARD && strcmp(bound, uuid) == 0,
+              "cm_session_reconcile_assignment %d state %" PRId32, (int)rc, state);
+    }
+    asg.request_id = pending_id;
+    result = NULL;
+    rc = cm_session_assign_smartcard(session, &asg, &result);
+    CHECK(rc == CM_STATUS_HTTP_FORBIDDEN && result == NULL, "cm_session_assign_smartcard (pending): %d", (int)rc);
+    rc = cm_session_assign_smartcard_from_reader(session, pending_id, NULL, CM_GUID_ORDER_WINDOWS, &result);
+    CHECK(rc == CM_STATUS_HTTP_FORBIDDEN || (rc >= 100 && rc <= 199) || rc == CM_STATUS_CARD_ID_NOT_FOUND,
+          "cm_session_assign_smartcard_from_reader (pending): %d", (int)rc);
+    cm_assign_result_free(result);
+    result = NULL;
+    cm_session_free(session);
+    session = (cm_session *)1;
+    rc = cm_session_new(NULL, &session);
+    CHECK(rc == CM_STATUS_NULL_ARGUMENT && session == NULL, "cm_session_new(NULL): %d", (int)rc);
+    cm_session_free(NULL);
+    asg.request_id = request_id;
 
     /* Failures and the last error. */
     asg.request_id = pending_id;
