@@ -6,6 +6,7 @@
 #       libcm_smartcard.dll.a    GNU import library (mingw)
 #       cm_smartcard.def         the exports (x86: undecorated cdecl names, as the header declares them)
 #       cm_smartcard.h, CmSmartcard.cs, CmSmartcard.psd1, CmSmartcard.psm1
+#       cm-smartcard.exe         the command line (x64 only; set CM_WINDOWS_CLI=0 to skip it)
 #   OUTDIR/CmSmartcard/          the PowerShell module folder (bin/x64 and bin/x86 DLLs)
 #   OUTDIR/cm-smartcard-VERSION-windows.zip (all of the above under cm-smartcard-VERSION/) and
 #   OUTDIR/cm-smartcard-VERSION-windows.zip.sha256 (`sha256sum -c` format)
@@ -70,6 +71,16 @@ for spec in x86_64-pc-windows-gnu:x86_64-w64-mingw32:x64 i686-pc-windows-gnu:i68
         continue
     fi
     cp "$d/cm_smartcard.dll" "$OUT/CmSmartcard/bin/$arch/"
+    if [ "$arch" = x64 ] && [ "${CM_WINDOWS_CLI:-1}" != 0 ] && [ -f "$ROOT/cli/Cargo.toml" ]; then
+        echo "building the command line for $triple (release)..."
+        if (cd "$ROOT" && cargo build --release -p cm-smartcard-cli --target "$triple" -q); then
+            cp "$rel/cm-smartcard.exe" "$d/"
+            "$mingw-strip" --strip-debug "$d/cm-smartcard.exe" 2>/dev/null || true
+        else
+            echo "FAIL $triple: building cm-smartcard.exe failed"
+            status=1
+        fi
+    fi
     echo "$triple $arch" >>"$OUT/targets"
     echo "built $d/cm_smartcard.dll, cm_smartcard.lib (MSVC), libcm_smartcard.dll.a (mingw), cm_smartcard.def"
 done

@@ -56,9 +56,10 @@ if [ -z "$missing" ]; then ok "smoke.c calls every function of the header"; else
 uuid() { cat /proc/sys/kernel/random/uuid; }
 REQ=$(uuid); PENDING=$(uuid); FAULT_CARD=$(uuid); CID=$(uuid)
 BULK=($(uuid) $(uuid) $(uuid)); REQ_X86=$(uuid); AFR_REQ=$(uuid); AFR_REQ2=$(uuid); ASSIGN_REQ=$(uuid); ASSIGN_CARD=$(uuid)
+CLI_REQ=$(uuid)
 emulator() {
     start_emulator --request "$REQ=Approved" --request "$PENDING=Pending" --request "$REQ_X86=Approved" --request "$AFR_REQ=Approved" \
-        --request "$AFR_REQ2=Approved" --request "$ASSIGN_REQ=Approved" \
+        --request "$AFR_REQ2=Approved" --request "$ASSIGN_REQ=Approved" --request "$CLI_REQ=Approved" \
         --request "${BULK[0]}=Approved" --request "${BULK[1]}=Approved" --request "${BULK[2]}=Approved" \
         --fault "server-error=$CID:GET:cardid=$FAULT_CARD"
 }
@@ -119,6 +120,7 @@ while read -r triple arch; do
 
     bin="$WORK/bin-$arch"; mkdir -p "$bin"
     cp "$d/cm_smartcard.dll" "$bin/"
+    [ -f "$d/cm-smartcard.exe" ] && cp "$d/cm-smartcard.exe" "$bin/"
     [ -f "$WORK/msvc-$arch/msvc_prog.exe" ] && cp "$WORK/msvc-$arch/msvc_prog.exe" "$bin/"
     built=1
     for prog in smoke card sspi; do
@@ -181,7 +183,7 @@ cp "$ROOT/tests/rigs/pcsc/vcard.py" "$WORK/"
 { for r in "${BULK[@]}"; do echo "$r $(uuid) 3b8d0180fba000000397425446590301c8"; done; echo "# a comment"; echo "$PENDING $(uuid)"; } >"$WORK/bulk.txt"
 binds=(--bind "$WORK")
 [ -n "$AUTH_ENV" ] && binds+=(--bind "$(dirname "$AUTH_ENV")")
-STAGE_DIR="$WORK" PCSC_RIG_SRC="$WORK" EMULATOR_URL="$EMULATOR_URL" STAGE_REQ="$AFR_REQ" STAGE_REQ2="$AFR_REQ2" \
+STAGE_DIR="$WORK" PCSC_RIG_SRC="$WORK" EMULATOR_URL="$EMULATOR_URL" STAGE_REQ="$AFR_REQ" STAGE_REQ2="$AFR_REQ2" STAGE_CLI_REQ="$CLI_REQ" \
 STAGE_SMOKE_ARGS_x64="$EMULATOR_URL $REQ $PENDING $FAULT_CARD $CID" \
 STAGE_SMOKE_ARGS_x86="$EMULATOR_URL $REQ_X86 $PENDING $FAULT_CARD $CID $(uuid)" AUTH_ENV="$AUTH_ENV" STAGE_PENDING="$PENDING" \
 STAGE_ASSIGN_ARGS="$EMULATOR_URL $ASSIGN_REQ $ASSIGN_CARD 3b8d0180fba000000397425446590301c8" \

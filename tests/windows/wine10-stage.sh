@@ -211,6 +211,42 @@ else
     ko "bin-x64/assign_from_reader.exe missing"
 fi
 
+# The command line's Windows build: readers (the non-ASCII one by its exact name), the ATR, parse-atr, and a
+# binding from the reader through the emulator.
+if [ -f "$B64/cm-smartcard.exe" ]; then
+    CLI="$B64/cm-smartcard.exe"
+    if wine_run "$W/cli-readers.log" "$CLI" readers && tr -d '\r' <"$W/cli-readers.log" | grep -q 'Lecteur virtuel é' \
+       && tr -d '\r' <"$W/cli-readers.log" | grep -q 'Virtual PCD 00 00'; then
+        ok "x64 cm-smartcard.exe readers lists the readers, the non-ASCII one exactly"
+    else
+        show "$W/cli-readers.log"; ko "x64 cm-smartcard.exe readers"
+    fi
+    if wine_run "$W/cli-atr.log" "$CLI" atr "Virtual PCD 00 00" && tr -d '\r' <"$W/cli-atr.log" | grep -qi '3b8d0180fba000000397425446590301c8'; then
+        ok "x64 cm-smartcard.exe atr reads the GIDS card's ATR"
+    else
+        show "$W/cli-atr.log"; ko "x64 cm-smartcard.exe atr"
+    fi
+    if wine_run "$W/cli-parse.log" "$CLI" parse-atr "3B 8D 01 80 FB A0 00 00 03 97 42 54 46 59 03 01 C8" \
+       && tr -d '\r' <"$W/cli-parse.log" | grep -qi 'T=1'; then
+        ok "x64 cm-smartcard.exe parse-atr"
+    else
+        show "$W/cli-parse.log"; ko "x64 cm-smartcard.exe parse-atr"
+    fi
+    wine_run "$W/cli-usage.log" "$CLI" assign --server "$EMULATOR_URL" --request not-a-guid --auth none; rc=$?
+    if [ $rc -eq 2 ]; then ok "x64 cm-smartcard.exe: a bad request id is a usage error (exit 2)"; else show "$W/cli-usage.log"; ko "x64 cm-smartcard.exe usage (rc $rc)"; fi
+    # The cards in the root's readers are bound by the examples below; the command line binds a given card id.
+    cli_card=$(cat /proc/sys/kernel/random/uuid)
+    if [ -n "${STAGE_CLI_REQ:-}" ] && wine_run "$W/cli-assign.log" "$CLI" assign --server "$EMULATOR_URL" --auth none \
+         --request "$STAGE_CLI_REQ" --card-id "$cli_card" --atr 3b8d0180fba000000397425446590301c8 \
+       && curl -s "$EMULATOR_URL/CertificateManagement/api/v1.0/smartcards?cardid=$cli_card" | grep -qi "$cli_card"; then
+        ok "x64 cm-smartcard.exe assign binds a card through the emulator"
+    else
+        show "$W/cli-assign.log"; ko "x64 cm-smartcard.exe assign"
+    fi
+else
+    skip "x64 cm-smartcard.exe not built"
+fi
+
 # The C and C++ examples against the emulator.
 if [ -f "$B64/assign.exe" ] && [ -f "$B64/lookup.exe" ]; then
     read -r a_url a_req a_card a_atr <<<"$STAGE_ASSIGN_ARGS"
