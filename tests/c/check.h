@@ -12,6 +12,11 @@
 
 static atomic_int check_passed, check_failed;
 
+/* A program may define CHECK_ON_FAIL() before including this file to print more on a failure. */
+#ifndef CHECK_ON_FAIL
+#define CHECK_ON_FAIL() ((void)0)
+#endif
+
 /* Counts a check; on failure prints the file, line and a printf-style explanation. */
 #define CHECK(cond, ...)                                                         \
   do {                                                                           \
@@ -22,6 +27,7 @@ static atomic_int check_passed, check_failed;
       printf("FAIL %s:%d: ", __FILE__, __LINE__);                                \
       printf(__VA_ARGS__);                                                       \
       printf("\n");                                                              \
+      CHECK_ON_FAIL();                                                           \
       fflush(stdout);                                                            \
     }                                                                            \
   } while (0)

@@ -11,6 +11,9 @@
  *            export returns a PC/SC status (100-199) or OK, and never crashes
  * Ends with "N passed, M failed"; exit status 1 on failure. */
 #include "cm_smartcard.h"
+static void print_last_error(void);
+#define CHECK_ON_FAIL() print_last_error()
+#include "../c/check.h"
 
 #include <windows.h>
 
@@ -18,7 +21,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static int passed, failed;
 
 static void print_last_error(void)
 {
@@ -31,18 +33,6 @@ static void print_last_error(void)
            cm_status_str(cm_last_error_status()), cm_last_error_pcsc_code(), msg);
 }
 
-#define CHECK(cond, ...)                                                                                \
-    do {                                                                                                \
-        if (cond) {                                                                                     \
-            passed++;                                                                                   \
-        } else {                                                                                        \
-            failed++;                                                                                   \
-            printf("FAIL line %d: %s: ", __LINE__, #cond);                                              \
-            printf(__VA_ARGS__);                                                                        \
-            printf("\n");                                                                               \
-            print_last_error();                                                                         \
-        }                                                                                               \
-    } while (0)
 
 /* The rig (tests/windows/wine10-stage.sh): readers in pcscd's order. */
 static const char *const GIDS_READER = "Virtual PCD 00 00";
@@ -299,6 +289,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s main|nosvc|again|x86\n", argv[0]);
         return 2;
     }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return check_summary();
 }

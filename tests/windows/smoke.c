@@ -11,26 +11,16 @@
  *                       against the same emulator, which refuses to register a card twice
  * Ends with "N passed, M failed"; exit status 1 on failure. */
 #include "cm_smartcard.h"
+static void print_last_error(void);
+#define CHECK_ON_FAIL() print_last_error()
+#include "../c/check.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
 
-#define CHECK(cond, ...)                                                                                \
-    do {                                                                                                \
-        if (cond) {                                                                                     \
-            passed++;                                                                                   \
-        } else {                                                                                        \
-            failed++;                                                                                   \
-            printf("FAIL line %d: %s: ", __LINE__, #cond);                                              \
-            printf(__VA_ARGS__);                                                                        \
-            printf("\n");                                                                               \
-            print_last_error();                                                                         \
-        }                                                                                               \
-    } while (0)
 
 static void print_last_error(void)
 {
@@ -255,6 +245,5 @@ int main(int argc, char **argv)
     CHECK(cm_assign_result_card_id(NULL, buf, sizeof buf, &len) != CM_STATUS_OK, "NULL result card id");
     CHECK(cm_assign_result_atr(NULL, buf, sizeof buf, &len) != CM_STATUS_OK, "NULL result atr");
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return check_summary();
 }
