@@ -22,7 +22,10 @@ macro_rules! pcsc_rig {
 
 fn card_cmd(r: &HashMap<String, String>, args: &[&str]) -> Command {
     let mut c = cmd(args);
-    c.env("PCSCLITE_CSOCK_NAME", &r["PCSCLITE_CSOCK_NAME"]);
+    // Private rigs (PCSC_PRIVATE=1) run pcscd on their own socket; the default rig uses the system's.
+    if let Some(sock) = r.get("PCSCLITE_CSOCK_NAME") {
+        c.env("PCSCLITE_CSOCK_NAME", sock);
+    }
     c
 }
 
