@@ -9,7 +9,7 @@ use crate::http::proxy::{self, ProxyConfig};
 use crate::http::{self, Client, ClientSettings, Connection, ExchangeError, Origin, Request, Sent};
 use crate::status::Status;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 /// Default time to establish the TCP (and TLS) connection.
@@ -97,6 +97,16 @@ pub struct Transport {
     client: Client,
     config: TransportConfig,
     auth_persists: AtomicU8,
+    /// The server answered 417 to `Expect: 100-continue`.
+    expect_refused: AtomicBool,
+}
+
+/// Why a request is sent again on another connection (each case: the server cannot have processed it).
+enum Retry {
+    /// A pooled connection turned out closed (EOF/reset before any answer, or a 408 crossing the request).
+    Elsewhere,
+    /// The server refused `Expect` (417): resend on a new connection, without it.
+    Fresh,
 }
 
 impl std::fmt::Debug for Transport {
@@ -156,6 +166,7 @@ impl Transport {
             client,
             config,
             auth_persists: AtomicU8::new(PERSIST_UNKNOWN),
+            expect_refused: AtomicBool::new(false),
         })
     }
 
@@ -169,7 +180,13 @@ impl Transport {
         &self.client
     }
 
-    fn connection(&self) -> Result<Connection> {
+    /// A connection for the next request: a pooled one when it may carry it, else a new one. A server that
+    /// refused `Expect: 100-continue` (417) gets state-changing requests on new connections only: without
+    /// that handshake a POST must never ride on a connection the server may have closed.
+    fn connection(&self, idempotency: Idempotency) -> Result<Connection> {
+        if idempotency == Idempotency::AtMostOnce && self.expect_refused.load(Ordering::Relaxed) {
+            return self.client.open();
+        }
         match self.client.checkout() {
             Some(c) => Ok(c),
             None => self.client.open(),
@@ -195,7 +212,7 @@ impl Transport {
         let mut auth =
             AuthSession::new(&self.config.auth, &self.server.host, self.server.is_https)?;
         let mut conn = self
-            .connection()
+            .connection(idempotency)
             .map_err(|e| e.context(format!("{method} {url}")))?;
         let mut riding = self.rides_on_authenticated(&conn);
         let mut header = if riding { None } else { auth.initial_header()? };
@@ -225,36 +242,46 @@ impl Transport {
             let expect = idempotency == Idempotency::AtMostOnce && conn.reused;
             let result = conn.exchange(&request, expect, deadline);
             drop(headers);
+            let retry = match &result {
+                // An IIS 408 that crossed the request on a kept-alive connection: nothing was processed.
+                Ok(r) if r.head.status == 408 && conn.reused => Some(Retry::Elsewhere),
+                Ok(r) if r.head.status == 417 && expect => {
+                    self.expect_refused.store(true, Ordering::Relaxed);
+                    Some(Retry::Fresh)
+                }
+                Ok(_) => None,
+                Err(e) if retry_elsewhere(e, &conn, idempotency) => Some(Retry::Elsewhere),
+                Err(_) => None,
+            };
+            if let Some(kind) = retry.filter(|_| stale_retries < MAX_STALE_RETRIES) {
+                stale_retries += 1;
+                conn = match kind {
+                    Retry::Elsewhere => self.connection(idempotency),
+                    Retry::Fresh => self.client.open(),
+                }
+                .map_err(|e| e.context(format!("{method} {url}")))?;
+                if auth.connection_based() && legs > 0 {
+                    // A handshake bound to the dead connection cannot continue elsewhere: start over.
+                    auth = AuthSession::new(
+                        &self.config.auth,
+                        &self.server.host,
+                        self.server.is_https,
+                    )?;
+                    legs = 0;
+                }
+                riding = self.rides_on_authenticated(&conn);
+                if riding {
+                    header = None;
+                } else if header.is_none() || legs == 0 {
+                    header = match header {
+                        Some(h) if !auth.connection_based() => Some(h), // Basic/Bearer: same value
+                        _ => auth.initial_header()?,
+                    };
+                }
+                continue;
+            }
             let response = match result {
                 Ok(r) => r,
-                Err(e)
-                    if retry_elsewhere(&e, &conn, idempotency)
-                        && stale_retries < MAX_STALE_RETRIES =>
-                {
-                    stale_retries += 1;
-                    conn = self
-                        .connection()
-                        .map_err(|e| e.context(format!("{method} {url}")))?;
-                    if auth.connection_based() && legs > 0 {
-                        // A handshake bound to the dead connection cannot continue elsewhere: start over.
-                        auth = AuthSession::new(
-                            &self.config.auth,
-                            &self.server.host,
-                            self.server.is_https,
-                        )?;
-                        legs = 0;
-                    }
-                    riding = self.rides_on_authenticated(&conn);
-                    if riding {
-                        header = None;
-                    } else if header.is_none() || legs == 0 {
-                        header = match header {
-                            Some(h) if !auth.connection_based() => Some(h), // Basic/Bearer: same value
-                            _ => auth.initial_header()?,
-                        };
-                    }
-                    continue;
-                }
                 Err(e) => return Err(exchange_error(e, method, &url, idempotency)),
             };
             let status = response.head.status;
@@ -356,7 +383,9 @@ fn unverified(method: &str, url: &str, status: u16, why: &str) -> Error {
 /// Whether a failed leg may be repeated on another connection: nothing was sent, or a safe request met a
 /// pooled connection the server had already closed.
 fn retry_elsewhere(e: &ExchangeError, conn: &Connection, idempotency: Idempotency) -> bool {
+    // A timeout is never retried: the server is there, only slow, and a second try would double the wait.
     conn.reused
+        && e.status != Status::Timeout
         && (e.sent == Sent::No
             || (e.stale && e.sent == Sent::Maybe && idempotency == Idempotency::Safe))
 }
@@ -382,14 +411,23 @@ fn exchange_error(e: ExchangeError, method: &str, url: &str, idempotency: Idempo
             unknown_outcome(method, url, &e.detail)
         }
         Sent::Maybe => Error::new(e.status, format!("{method} {url}: {}", e.detail)),
+        // A state-changing request the server answered with success, whose answer is unusable: it was
+        // processed. (For a GET the failure is just what it is: a timeout, a body over the cap.)
         Sent::Answered
-            if (200..300).contains(&e.http_status) && e.status != Status::ResponseTooLarge =>
+            if (200..300).contains(&e.http_status) && idempotency == Idempotency::AtMostOnce =>
         {
+            // Over the cap keeps its own status (the caller may raise the cap), with the same advice.
+            let status = if e.status == Status::ResponseTooLarge {
+                Status::ResponseTooLarge
+            } else {
+                Status::MalformedResponse
+            };
             Error::new(
-                Status::MalformedResponse,
+                status,
                 format!(
-                    "{method} {url}: the server answered HTTP {} (success) but {}; read the result back (for a \
-                     binding: cm_reconcile_assignment() or cm_find_smartcard()) instead of sending it again",
+                    "{method} {url}: the server answered HTTP {} (success: the request WAS processed) but {}; \
+                     read the result back (for a binding: cm_reconcile_assignment() or cm_find_smartcard()) \
+                     instead of sending it again",
                     e.http_status, e.detail
                 ),
             )

@@ -34,6 +34,15 @@ impl ServerUrl {
             )
         };
         let text = text.trim();
+        // First, before any message could echo the URL: credentials in it (user:password@host). A password
+        // may contain '/', '?' or '#', so any '@' counts; CM URLs never contain one.
+        if text.contains('@') {
+            return Err(Error::new(
+                Status::InvalidUrl,
+                "the server URL must not contain credentials (user:password@); set them in the connection's \
+                 authentication fields",
+            ));
+        }
         let (scheme, rest) = text.split_once("://").ok_or_else(|| {
             bad("has no scheme; write it like https://cm.contoso.com/CertificateManagement")
         })?;
@@ -54,14 +63,6 @@ impl ServerUrl {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
-        if authority.contains('@') {
-            // Do not echo the URL: it holds a password.
-            return Err(Error::new(
-                Status::InvalidUrl,
-                "the server URL must not contain credentials (user:password@); set them in the connection's \
-                 authentication fields",
-            ));
-        }
         let host = if let Some(v6) = authority.strip_prefix('[') {
             let end = v6
                 .find(']')
@@ -309,6 +310,9 @@ mod tests {
             ("ftp://cm", "https://"),
             ("https://", "no host"),
             ("https://user:pw@cm/", "credentials"),
+            ("http://bob:ab/Zq7pw@127.0.0.1:1/", "credentials"),
+            ("http://bob:12/Zq7pw@127.0.0.1:1/", "credentials"),
+            ("http://bob:a?b#c d@127.0.0.1/", "credentials"),
             ("https://cm/?a=1", "query"),
             ("https://cm:99999/", "port"),
             ("https://cm:/", "port"),

@@ -135,6 +135,18 @@ pub(crate) unsafe fn read_versioned<T: Copy>(
             ),
         ));
     }
+    // A size every compiler produces is a multiple of the struct's alignment; anything else would end
+    // inside a field (half a pointer would then be read as a string).
+    if given % align_of::<T>() != 0 {
+        return Err(Error::new(
+            Status::InvalidStructSize,
+            format!(
+                "{name}->struct_size is {given}, which ends inside a field; set it to sizeof the struct ({} in \
+                 this version)",
+                size_of::<T>()
+            ),
+        ));
+    }
     // SAFETY: T is a repr(C) struct of integers and raw pointers, for which all-zero bytes are valid.
     let mut value: T = unsafe { std::mem::zeroed() };
     let n = given.min(size_of::<T>());

@@ -108,8 +108,11 @@ pub fn body_framing(method: &str, head: &ResponseHead) -> Result<BodyFraming, Pr
         .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
     {
         for part in v.split(',') {
-            let n: u64 = part
-                .trim()
+            let digits = part.trim();
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad(format!("invalid Content-Length '{}'", printable(v))));
+            }
+            let n: u64 = digits
                 .parse()
                 .map_err(|_| bad(format!("invalid Content-Length '{}'", printable(v))))?;
             if length.is_some_and(|l| l != n) {
@@ -136,6 +139,11 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, 
         }
         return Ok(None);
     };
+    if end > MAX_HEAD_BYTES {
+        return Err(bad(format!(
+            "the answer's header is larger than {MAX_HEAD_BYTES} bytes"
+        )));
+    }
     let text = std::str::from_utf8(&buf[..end])
         .map_err(|_| bad("the answer's header is not ASCII/UTF-8"))?;
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
@@ -223,7 +231,7 @@ fn find_head_end(buf: &[u8]) -> Option<(usize, usize)> {
 pub fn parse_chunk_size(line: &[u8]) -> Result<u64, ProtocolError> {
     let text = std::str::from_utf8(line).map_err(|_| bad("invalid chunk size line"))?;
     let size = text.split(';').next().unwrap_or("").trim();
-    if size.is_empty() || size.len() > 15 {
+    if size.is_empty() || size.len() > 15 || !size.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad(format!("invalid chunk size '{}'", printable(size))));
     }
     u64::from_str_radix(size, 16)
@@ -338,6 +346,7 @@ mod tests {
         );
         assert!(body_framing("GET", &head(200, &[("Content-Length", "7, 8")])).is_err());
         assert!(body_framing("GET", &head(200, &[("Content-Length", "-1")])).is_err());
+        assert!(body_framing("GET", &head(200, &[("Content-Length", "+5")])).is_err());
         let old = ResponseHead {
             minor_version: 0,
             ..head(200, &[])
@@ -367,6 +376,15 @@ mod tests {
         assert!(parse_chunk_size(b"").is_err());
         assert!(parse_chunk_size(b"zz").is_err());
         assert!(parse_chunk_size(b"ffffffffffffffffff").is_err());
+        assert!(parse_chunk_size(b"+1f").is_err());
+        assert!(parse_chunk_size(b"-1").is_err());
+        let mut huge = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
+        huge.extend(std::iter::repeat_n(b'a', MAX_HEAD_BYTES));
+        huge.extend_from_slice(b"\r\n\r\n");
+        assert!(
+            parse_response_head(&huge).is_err(),
+            "a head over the limit is refused even when complete"
+        );
     }
 
     #[test]

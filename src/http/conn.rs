@@ -16,6 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// Informational (1xx) answers accepted before the final one.
+const MAX_INFORMATIONAL: u32 = 16;
+
 /// How long a POST on a reused connection waits for `100 Continue` before sending its body anyway (a server
 /// that ignores `Expect` is alive but silent; a closed connection answers at once with EOF or RST).
 pub const CONTINUE_WAIT: Duration = Duration::from_secs(1);
@@ -422,12 +425,14 @@ impl Connection {
         deadline: Instant,
     ) -> std::result::Result<Response, ExchangeError> {
         let reused = self.reused;
+        // Stale: a reused connection that the server had closed (EOF or reset, not one byte of an answer). A
+        // timeout is not that: the server is there, just slow, and a retry would only double the wait.
         let fail = |sent: Sent, status: Status, detail: String, received_any: bool| ExchangeError {
             sent,
             status,
             detail,
             http_status: 0,
-            stale: reused && !received_any,
+            stale: reused && !received_any && status != Status::Timeout,
         };
         if let Err(e) = self.begin(deadline) {
             return Err(fail(
@@ -482,6 +487,7 @@ impl Connection {
         }
 
         let mut body_sent = !withhold_body;
+        let mut informational = 0u32;
         loop {
             let wait = if body_sent {
                 deadline
@@ -491,6 +497,17 @@ impl Connection {
             self.read_until = wait;
             let head = match self.read_head() {
                 Ok(h) => h,
+                Err(ReadError::Io(e))
+                    if !body_sent && is_timeout(&e) && Instant::now() >= deadline =>
+                {
+                    // The whole exchange timed out while the body was still withheld: nothing to process.
+                    return Err(fail(
+                        Sent::No,
+                        Status::Timeout,
+                        format!("no answer before the timeout ({e}); the body was not sent"),
+                        self.buf.len() > self.start,
+                    ));
+                }
                 Err(ReadError::Io(e)) if !body_sent && is_timeout(&e) => {
                     // No 100 within the wait: the server ignores Expect but is alive. Send the body now.
                     self.read_until = deadline;
@@ -550,7 +567,19 @@ impl Connection {
                 continue;
             }
             if (100..200).contains(&head.status) {
-                continue; // 100 after the body, 102, 103: informational
+                // 100 after the body, 102, 103: informational. Bounded, and the deadline still holds.
+                informational += 1;
+                if informational > MAX_INFORMATIONAL || Instant::now() >= deadline {
+                    return Err(fail(
+                        if body_sent { Sent::Maybe } else { Sent::No },
+                        Status::Timeout,
+                        format!(
+                            "no final answer before the timeout ({informational} informational answers)"
+                        ),
+                        true,
+                    ));
+                }
+                continue;
             }
             self.read_until = deadline;
             let status = head.status;
@@ -577,7 +606,11 @@ impl Connection {
                     ),
                 ),
                 BodyError::Read(e) => answered(
-                    Status::TransportError,
+                    if is_timeout(&e) {
+                        Status::Timeout
+                    } else {
+                        Status::TransportError
+                    },
                     format!("the answer's body (HTTP {status}) was cut off ({e})"),
                 ),
             })?;
@@ -643,6 +676,12 @@ impl Connection {
         let cap = self.buf.capacity();
         self.buf.resize(cap, 0); // only the newly reserved tail is zeroed, once
         loop {
+            // Checked before every read, not only when one times out: a server that trickles bytes must
+            // not stretch the exchange past its deadline.
+            if Instant::now() >= self.read_until {
+                self.buf.truncate(len);
+                return Err(io::ErrorKind::TimedOut.into());
+            }
             match self.stream.read(&mut self.buf[len..]) {
                 Ok(n) => {
                     self.buf.truncate(len + n);
@@ -727,7 +766,9 @@ impl Connection {
     }
 
     fn take_exact(&mut self, n: usize, into: &mut Vec<u8>) -> std::result::Result<(), BodyError> {
-        into.reserve(n);
+        // Grown as bytes arrive: an announced length is not a promise (and must not abort the host on a
+        // failed allocation).
+        into.reserve(n.min(64 * 1024));
         let mut left = n;
         loop {
             let have = (self.buf.len() - self.start).min(left);
@@ -789,6 +830,9 @@ impl Connection {
                 ReadError::Protocol(p) => p.0,
             })?;
             if (100..200).contains(&head.status) {
+                if Instant::now() >= deadline {
+                    return Err("no final answer before the timeout".into());
+                }
                 continue;
             }
             let framing = codec::body_framing(method, &head).map_err(|p| p.0)?;
@@ -930,42 +974,58 @@ fn keep_alive_timeout(head: &ResponseHead) -> Option<Duration> {
 fn handshake(conn: &mut ClientConnection, sock: &mut TcpStream, deadline: Instant) -> Result<()> {
     let tls_error =
         |detail: String| Error::new(Status::TlsFailed, format!("{detail}; nothing was sent"));
-    while conn.is_handshaking() {
+    let timed_out = || {
+        tls_error(
+            "the server did not complete the TLS handshake in time (is it a plain http:// port?)"
+                .into(),
+        )
+    };
+    let closed = |e: Option<&io::Error>| {
+        tls_error(format!(
+            "the server closed the connection during the TLS handshake ({}is it an https port? does it allow \
+             TLS 1.2 or 1.3?)",
+            e.map(|e| format!("{e}; ")).unwrap_or_default()
+        ))
+    };
+    // Driven step by step (not `complete_io`) so that the deadline holds even against a server that
+    // trickles its handshake a byte at a time.
+    let flush = |conn: &mut ClientConnection, sock: &mut TcpStream| -> io::Result<()> {
+        while conn.wants_write() {
+            conn.write_tls(sock)?;
+        }
+        Ok(())
+    };
+    loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(tls_error(
-                "the server did not complete the TLS handshake in time (is it a plain http:// port?)".into(),
-            ));
+            return Err(timed_out());
         }
-        let _ = sock.set_read_timeout(Some(left));
+        let _ = sock.set_read_timeout(Some(left.min(READ_SLICE)));
         let _ = sock.set_write_timeout(Some(left));
-        match conn.complete_io(sock) {
-            Ok((0, 0)) if conn.is_handshaking() => {
-                return Err(tls_error(
-                    "the server closed the connection during the TLS handshake (is it an https port? does it \
-                     allow TLS 1.2 or 1.3?)"
-                        .into(),
-                ));
-            }
-            Ok(_) => {}
-            Err(e) => {
-                if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                    return Err(tls_error(super::tls::describe_tls_error(tls)));
+        if let Err(e) = flush(conn, sock) {
+            return Err(match e.kind() {
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => timed_out(),
+                _ => closed(Some(&e)),
+            });
+        }
+        if !conn.is_handshaking() {
+            return Ok(());
+        }
+        match conn.read_tls(sock) {
+            Ok(0) => return Err(closed(None)),
+            Ok(_) => {
+                if let Err(e) = conn.process_new_packets() {
+                    let _ = flush(conn, sock); // the alert that tells the server why
+                    return Err(tls_error(super::tls::describe_tls_error(&e)));
                 }
-                return Err(match e.kind() {
-                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => tls_error(
-                        "the server did not answer the TLS handshake in time (is it a plain http:// port?)".into(),
-                    ),
-                    io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => {
-                        tls_error(format!(
-                            "the server closed the connection during the TLS handshake ({e}; is it an https port? \
-                         does it allow TLS 1.2 or 1.3?)"
-                        ))
-                    }
-                    _ => tls_error(format!("the TLS handshake failed ({e})")),
-                });
             }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                ) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(closed(Some(&e))),
         }
     }
-    Ok(())
 }

@@ -49,6 +49,14 @@ impl Proxy {
             )
         };
         let t = text.trim();
+        // Before any message could echo it: a proxy URL with credentials (a password may contain '/').
+        if t.contains('@') {
+            return Err(Error::new(
+                Status::InvalidUrl,
+                "the proxy URL must not contain credentials (user:password@); set proxy_username and \
+                 proxy_password",
+            ));
+        }
         let rest = match t.split_once("://") {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
             Some((scheme, _)) => {
@@ -60,12 +68,6 @@ impl Proxy {
             None => t,
         };
         let authority = rest.split('/').next().unwrap_or("");
-        if authority.contains('@') {
-            return Err(Error::new(
-                Status::InvalidUrl,
-                "the proxy URL must not contain credentials; set proxy_username and proxy_password",
-            ));
-        }
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
             let end = v6
                 .find(']')
@@ -93,12 +95,56 @@ impl Proxy {
     }
 }
 
-/// Whether `host` is a loopback name or address (never proxied).
+/// Whether `host` is a loopback name or address (never proxied): `localhost` and `*.localhost` (RFC 6761),
+/// with or without the final dot; 127.0.0.0/8 in every form the resolver accepts (`127.1`, `2130706433`,
+/// `0x7f.1`); `::1`; IPv4-mapped `::ffff:127.x.y.z`.
 pub fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    if h == "localhost" || h.ends_with(".localhost") {
+        return true;
+    }
+    match h.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => v4.is_loopback(),
+        Ok(std::net::IpAddr::V6(v6)) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => legacy_ipv4(&h).is_some_and(|v4| v4.is_loopback()),
+    }
+}
+
+/// The IPv4 forms `inet_aton` accepts besides dotted quads: 1–4 parts, each decimal, `0x` hex or 0-octal,
+/// the last part filling the remaining bytes (`127.1` = 127.0.0.1).
+fn legacy_ipv4(text: &str) -> Option<std::net::Ipv4Addr> {
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.is_empty() || parts.len() > 4 {
+        return None;
+    }
+    let mut values = Vec::with_capacity(4);
+    for p in &parts {
+        let v = if let Some(hex) = p.strip_prefix("0x") {
+            u32::from_str_radix(hex, 16).ok()?
+        } else if p.len() > 1 && p.starts_with('0') {
+            u32::from_str_radix(&p[1..], 8).ok()?
+        } else if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
+            p.parse().ok()?
+        } else {
+            return None;
+        };
+        values.push(v);
+    }
+    let (last, head) = values.split_last()?;
+    if head.iter().any(|&v| v > 255) {
+        return None;
+    }
+    let spare = 4 - head.len(); // bytes the last part fills
+    if spare < 4 && u64::from(*last) >= 1u64 << (8 * spare) {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for (i, v) in head.iter().enumerate() {
+        n |= v << (24 - 8 * i);
+    }
+    Some(std::net::Ipv4Addr::from(n | last))
 }
 
 /// Whether a `NO_PROXY`-style list names `origin`: `*`, exact host, `.suffix`, `*.suffix`, `suffix` matching
@@ -370,7 +416,19 @@ mod tests {
             url: "http://proxy:3128".into(),
             bypass: String::new(),
         };
-        for host in ["localhost", "127.0.0.1", "127.8.9.10", "::1"] {
+        for host in [
+            "localhost",
+            "LOCALHOST.",
+            "cm.localhost",
+            "127.0.0.1",
+            "127.8.9.10",
+            "127.1",
+            "2130706433",
+            "0x7f.1",
+            "0177.0.0.1",
+            "::1",
+            "::ffff:127.0.0.1",
+        ] {
             assert_eq!(
                 select(&explicit, &origin(host, 443)).unwrap(),
                 None,

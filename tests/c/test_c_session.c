@@ -95,6 +95,11 @@ int main(int argc, char **argv) {
   s = bogus;
   CHECK(cm_session_new(&bad, &s) == CM_STATUS_INVALID_STRUCT_SIZE && s == NULL, "struct_size 4");
   bad = conn;
+  bad.struct_size = (uint32_t)(offsetof(cm_connection, proxy_url) + sizeof(void *) / 2); /* ends inside a pointer */
+  s = bogus;
+  CHECK(cm_session_new(&bad, &s) == CM_STATUS_INVALID_STRUCT_SIZE && s == NULL, "torn struct_size: %s", last_message());
+  CHECK(cm_assign_smartcard(&bad, NULL, NULL) == CM_STATUS_INVALID_STRUCT_SIZE, "torn struct_size, one-shot");
+  bad = conn;
   bad.server_url = "ftp://cm";
   CHECK(cm_session_new(&bad, &s) == CM_STATUS_INVALID_URL && s == NULL, "ftp URL: %s", last_message());
   bad = conn;
