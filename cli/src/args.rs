@@ -269,6 +269,20 @@ pub enum RequestCmd {
         /// The request id (GUID)
         id: String,
     },
+    /// List requests (GET /requests[?status=][&targetuser=current])
+    #[command(
+        after_help = "Examples:\n  cm-smartcard request list --server https://cm.contoso.com --status pending\n  cm-smartcard request list --server https://cm.contoso.com --mine --json"
+    )]
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Only requests in this state
+        #[arg(long, ignore_case = true, value_parser = ["Approved", "Canceled", "Completed", "Denied", "Executing", "Failed", "None", "Pending"])]
+        status: Option<String>,
+        /// Only the caller's own requests (targetuser=current)
+        #[arg(long)]
+        mine: bool,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -283,5 +283,32 @@ pub fn request(o: &Output, cmd: RequestCmd) -> CmdResult {
                 None => not_found(o, format!("CM has no request {id} (HTTP 204)")),
             }
         }
+        RequestCmd::List {
+            server,
+            status,
+            mine,
+        } => {
+            let client = client(o, &server)?;
+            let requests = client.list_requests(status.as_deref(), mine)?;
+            if o.json {
+                let items: Vec<&serde_json::Value> = requests.iter().map(|r| &r.json).collect();
+                o.print_json(&json!({ "count": requests.len(), "requests": items }));
+            } else if requests.is_empty() {
+                eprintln!("no requests");
+            } else {
+                println!("{:<38} {:>6}  smartcard", "request", "status");
+                for r in &requests {
+                    println!(
+                        "{:<38} {:>6}  {}",
+                        r.uuid,
+                        r.status,
+                        r.new_smartcard_uuid
+                            .map(|u| u.to_string())
+                            .unwrap_or_else(|| "-".into())
+                    );
+                }
+            }
+            done(o, requests.first().and_then(|r| r.warning.as_ref()))
+        }
     }
 }

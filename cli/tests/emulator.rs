@@ -71,6 +71,27 @@ fn assign_then_reconcile_get_and_find() {
     let r = run(&["smartcard", "find", "--server", &url, "--card-id", &card]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains(&smartcard), "{}", r.stdout);
+    let listed = run(&[
+        "request", "list", "--server", &url, "--status", "approved", "--json",
+    ]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let v: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert!(
+        v["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["Uuid"].as_str() == Some(req.as_str())),
+        "{}",
+        listed.stdout
+    );
+    let none = run(&["request", "list", "--server", &url, "--status", "Denied"]);
+    assert_eq!(none.code, 0, "{}", none.stderr);
+    assert!(
+        none.stdout.trim().is_empty() && none.stderr.contains("no requests"),
+        "{}",
+        none.stderr
+    );
     let r = run(&["request", "get", "--server", &url, &req]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains(&smartcard), "{}", r.stdout);
@@ -365,8 +386,8 @@ fn bad_input_is_exit_2_and_sends_nothing() {
             "request id",
         ),
         (
-            s(&["request", "list", "--server", &url]),
-            "unrecognized subcommand",
+            s(&["request", "list", "--server", &url, "--status", "bogus"]),
+            "invalid value",
         ),
         (s(&["doctor", "--server", "cm.contoso.com"]), "no scheme"),
         (s(&["doctor", "--server", &url, "--timeout", "-3"]), "'-3'"),
@@ -420,6 +441,7 @@ fn help_on_every_subcommand_has_examples() {
         vec!["smartcard", "get"],
         vec!["smartcard", "find"],
         vec!["request", "get"],
+        vec!["request", "list"],
         vec!["doctor"],
         vec!["completions"],
     ] {

@@ -160,6 +160,78 @@ impl CmClient {
         }
     }
 
+    /// `GET /requests[?status=S][&targetuser=current]`: the requests CM shows to this account, optionally
+    /// only those in `status` (Approved, Canceled, Completed, Denied, Executing, Failed, None, Pending; any
+    /// case) and only the caller's own (`mine`: CM supports only `targetuser=current`). A single object or
+    /// an array is accepted; 204 is an empty list.
+    pub fn list_requests(&self, status: Option<&str>, mine: bool) -> Result<Vec<CmRequest>> {
+        const STATUSES: [&str; 8] = [
+            "Approved",
+            "Canceled",
+            "Completed",
+            "Denied",
+            "Executing",
+            "Failed",
+            "None",
+            "Pending",
+        ];
+        let status = match status {
+            None => None,
+            Some(s) => Some(
+                *STATUSES
+                    .iter()
+                    .find(|k| k.eq_ignore_ascii_case(s.trim()))
+                    .ok_or_else(|| {
+                        Error::new(
+                            Status::InvalidArgument,
+                            format!(
+                                "request status '{}' is not one of {}",
+                                crate::guid::printable(s),
+                                STATUSES.join(", ")
+                            ),
+                        )
+                    })?,
+            ),
+        };
+        let mut query = Vec::new();
+        if let Some(s) = status {
+            query.push(format!("status={s}"));
+        }
+        if mine {
+            query.push("targetuser=current".to_string());
+        }
+        let path = if query.is_empty() {
+            "/requests".to_string()
+        } else {
+            format!("/requests?{}", query.join("&"))
+        };
+        let (url, answer) = self.call("GET", &path, None, Idempotency::Safe)?;
+        match answer.status {
+            200 => {
+                let items = match parse_json_body(&url, &answer)? {
+                    Value::Array(items) => items,
+                    Value::Null => Vec::new(),
+                    one => vec![one],
+                };
+                let mut requests = items
+                    .into_iter()
+                    .map(|v| parse_request(&url, v))
+                    .collect::<Result<Vec<_>>>()?;
+                if let Some(w) = &answer.warning {
+                    requests
+                        .iter_mut()
+                        .for_each(|r| r.warning = Some(w.clone()));
+                }
+                Ok(requests)
+            }
+            204 => not_found(&answer).map(|none: Option<()>| {
+                let _ = none;
+                Vec::new()
+            }),
+            _ => Err(status_error("GET", &url, &answer, Operation::Lookup)),
+        }
+    }
+
     /// Learns whether an assignment took effect: reads the request's `NewSmartcardUuid`, then that
     /// smartcard's `SerialNumber`, and compares it with the card id.
     pub fn reconcile(&self, assignment: &Assignment) -> Result<Reconciliation> {
