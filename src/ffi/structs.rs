@@ -137,7 +137,7 @@ pub(crate) unsafe fn read_versioned<T: Copy>(
     }
     // A size every compiler produces is a multiple of the struct's alignment; anything else would end
     // inside a field (half a pointer would then be read as a string).
-    if given % align_of::<T>() != 0 {
+    if !given.is_multiple_of(align_of::<T>()) {
         return Err(Error::new(
             Status::InvalidStructSize,
             format!(
