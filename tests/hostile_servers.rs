@@ -367,6 +367,36 @@ fn a_post_withheld_until_the_deadline_is_nothing_sent() {
     assert_eq!(srv.posts(), 1);
 }
 
+/// A server that does not implement `Expect: 100-continue` (it waits for the body, silently): after the
+/// wait the POST goes out again on a new connection without `Expect` — the body once, the binding once.
+#[test]
+fn a_server_ignoring_expect_gets_the_post_once_without_it() {
+    let srv = serve(
+        false,
+        Arc::new(|s: &mut TcpStream, req: &Seen| {
+            if req.expect {
+                std::thread::sleep(Duration::from_secs(3)); // waits for a body that never comes
+                return false;
+            }
+            ok(s, req)
+        }),
+    );
+    let s = client(&srv.url(), true, 5000);
+    assert!(s.get_request(REQUEST).unwrap().is_some());
+    for _ in 0..2 {
+        let outcome = s
+            .assign_smartcard(&assignment())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(outcome.http_status, 201);
+    }
+    assert_eq!(srv.bodies(), 2, "each POST body reached the server once");
+    let expects = srv.seen.lock().unwrap().iter().filter(|s| s.expect).count();
+    assert_eq!(
+        expects, 1,
+        "after one ignored Expect, POSTs go on new connections without it"
+    );
+}
+
 /// A success answer over the size cap: for a POST the server processed it (ResponseTooLarge with "do not
 /// resend, read it back"); for a GET it is simply too large.
 #[test]

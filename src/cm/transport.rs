@@ -250,6 +250,11 @@ impl Transport {
                     Some(Retry::Fresh)
                 }
                 Ok(_) => None,
+                // The server ignored `Expect` (no 100, no answer): the body never left. Resend without it.
+                Err(e) if e.expect_ignored => {
+                    self.expect_refused.store(true, Ordering::Relaxed);
+                    Some(Retry::Fresh)
+                }
                 Err(e) if retry_elsewhere(e, &conn, idempotency) => Some(Retry::Elsewhere),
                 Err(_) => None,
             };

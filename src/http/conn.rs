@@ -78,6 +78,9 @@ pub struct ExchangeError {
     /// The connection was reused from the pool and not one byte of an answer arrived: the classic sign of a
     /// keep-alive connection the server had closed. A safe request may be repeated on a fresh connection.
     pub stale: bool,
+    /// The server did not answer `Expect: 100-continue` in time; the body was withheld, so nothing was
+    /// sent. The request may go again on a new connection, without `Expect`.
+    pub expect_ignored: bool,
 }
 
 /// One request to send on a connection.
@@ -113,10 +116,11 @@ enum Stream {
     },
 }
 
-/// Reads wait in slices of this length and check the exchange's deadline between them: the socket timeout
-/// is set once per connection, never per exchange (a setsockopt pair per read would cost more than the rest
-/// of an exchange on a kept-alive connection).
-const READ_SLICE: Duration = Duration::from_millis(250);
+/// Socket timeouts are armed to the time left before the read deadline and left alone while they still
+/// end within this much after it (a setsockopt per read would cost more than the rest of an exchange on a
+/// kept-alive connection). A read that times out ends the connection's use: on Windows a socket whose
+/// receive timed out is in an indeterminate state, so no read ever follows a timeout.
+const TIMEOUT_SLACK: Duration = Duration::from_millis(1000);
 
 impl Stream {
     fn sock(&self) -> &TcpStream {
@@ -188,6 +192,8 @@ pub struct Connection {
     pub id: u64,
     /// Reads give up after this instant (the exchange's deadline, or the wait for `100 Continue`).
     read_until: Instant,
+    /// The read timeout in force (see [`TIMEOUT_SLACK`]).
+    read_timeout: Option<Duration>,
     /// The write timeout in force.
     write_timeout: Option<Duration>,
 }
@@ -342,7 +348,7 @@ impl Connection {
         tls: Option<&Arc<rustls::ClientConfig>>,
         deadline: Instant,
     ) -> Result<Connection> {
-        sock.set_read_timeout(Some(READ_SLICE)).map_err(|e| {
+        sock.set_read_timeout(None).map_err(|e| {
             Error::new(
                 Status::TransportError,
                 format!("cannot set a socket timeout: {e}"),
@@ -361,7 +367,6 @@ impl Connection {
                     .map_err(|e| Error::new(Status::TlsFailed, format!("cannot start TLS: {e}")))?;
                 let mut sock = sock;
                 handshake(&mut conn, &mut sock, deadline)?;
-                let _ = sock.set_read_timeout(Some(READ_SLICE));
                 Stream::Tls {
                     tls: Box::new(conn),
                     sock,
@@ -378,6 +383,7 @@ impl Connection {
             server_idle_limit: None,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             read_until: Instant::now(),
+            read_timeout: None,
             write_timeout: None,
         })
     }
@@ -433,6 +439,7 @@ impl Connection {
             detail,
             http_status: 0,
             stale: reused && !received_any && status != Status::Timeout,
+            expect_ignored: false,
         };
         if let Err(e) = self.begin(deadline) {
             return Err(fail(
@@ -509,18 +516,19 @@ impl Connection {
                     ));
                 }
                 Err(ReadError::Io(e)) if !body_sent && is_timeout(&e) => {
-                    // No 100 within the wait: the server ignores Expect but is alive. Send the body now.
-                    self.read_until = deadline;
-                    if let Err(e) = self.stream.write_all(body) {
-                        return Err(fail(
-                            Sent::No,
-                            io_status(&e),
-                            format!("the connection broke while sending the body ({e})"),
-                            false,
-                        ));
-                    }
-                    body_sent = true;
-                    continue;
+                    // No 100 within the wait: the server ignores Expect. The body never left, and after a
+                    // timed-out read this socket is not read again: the caller resends on a new connection.
+                    self.poison();
+                    let mut err = fail(
+                        Sent::No,
+                        Status::TransportError,
+                        format!(
+                            "the server did not answer Expect: 100-continue within {CONTINUE_WAIT:?}"
+                        ),
+                        false,
+                    );
+                    err.expect_ignored = true;
+                    return Err(err);
                 }
                 Err(e) => {
                     let received_any = self.buf.len() > self.start;
@@ -589,6 +597,7 @@ impl Connection {
                 detail,
                 http_status: status,
                 stale: false,
+                expect_ignored: false,
             };
             let framing = codec::body_framing(req.method, &head).map_err(|p| {
                 answered(
@@ -641,13 +650,32 @@ impl Connection {
         self.read_until = deadline;
         let left = deadline
             .saturating_duration_since(Instant::now())
-            .max(READ_SLICE);
+            .max(Duration::from_millis(1));
         let stale = self
             .write_timeout
-            .is_none_or(|w| w.abs_diff(left) > READ_SLICE);
+            .is_none_or(|w| w < left || w > left + TIMEOUT_SLACK);
         if stale {
-            self.stream.sock().set_write_timeout(Some(left))?;
-            self.write_timeout = Some(left);
+            let armed = left + TIMEOUT_SLACK / 2;
+            self.stream.sock().set_write_timeout(Some(armed))?;
+            self.write_timeout = Some(armed);
+        }
+        Ok(())
+    }
+
+    /// Arms the socket's read timeout for a read that must end by `read_until`: never shorter than the time
+    /// left (a timeout means the deadline passed), at most [`TIMEOUT_SLACK`] longer.
+    fn arm_read(&mut self) -> io::Result<()> {
+        let left = self
+            .read_until
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        let stale = self
+            .read_timeout
+            .is_none_or(|r| r < left || r > left + TIMEOUT_SLACK);
+        if stale {
+            let armed = left + TIMEOUT_SLACK / 2;
+            self.stream.sock().set_read_timeout(Some(armed))?;
+            self.read_timeout = Some(armed);
         }
         Ok(())
     }
@@ -682,12 +710,15 @@ impl Connection {
                 self.buf.truncate(len);
                 return Err(io::ErrorKind::TimedOut.into());
             }
+            if let Err(e) = self.arm_read() {
+                self.buf.truncate(len);
+                return Err(e);
+            }
             match self.stream.read(&mut self.buf[len..]) {
                 Ok(n) => {
                     self.buf.truncate(len + n);
                     return Ok(n);
                 }
-                Err(e) if is_timeout(&e) && Instant::now() < self.read_until => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.buf.truncate(len);
@@ -1000,7 +1031,8 @@ fn handshake(conn: &mut ClientConnection, sock: &mut TcpStream, deadline: Instan
         if left.is_zero() {
             return Err(timed_out());
         }
-        let _ = sock.set_read_timeout(Some(left.min(READ_SLICE)));
+        // The whole time left: a timed-out read is the end of this socket (Windows leaves it indeterminate).
+        let _ = sock.set_read_timeout(Some(left));
         let _ = sock.set_write_timeout(Some(left));
         if let Err(e) = flush(conn, sock) {
             return Err(match e.kind() {
