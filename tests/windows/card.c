@@ -234,15 +234,19 @@ static void again_mode(void)
 {
     char buf[256];
     size_t len = 0;
-    /* The virtual cards reconnect to the new pcscd within a second or so. */
-    cm_status rc = CM_STATUS_PCSC_NO_SERVICE;
-    for (int i = 0; i < 50 && rc != CM_STATUS_OK; i++) {
-        rc = cm_wait_for_card(GIDS_READER, 200, buf, sizeof buf, &len);
-        if (rc != CM_STATUS_OK) {
-            Sleep(200);
+    /* The virtual cards reconnect to the new pcscd within a second or so, each at its own pace: wait for
+     * every card this mode reads. */
+    const char *const readers[] = {GIDS_READER, UTF8_READER};
+    for (size_t r = 0; r < sizeof readers / sizeof readers[0]; r++) {
+        cm_status rc = CM_STATUS_PCSC_NO_SERVICE;
+        for (int i = 0; i < 50 && rc != CM_STATUS_OK; i++) {
+            rc = cm_wait_for_card(readers[r], 200, buf, sizeof buf, &len);
+            if (rc != CM_STATUS_OK) {
+                Sleep(200);
+            }
         }
+        CHECK(rc == CM_STATUS_OK, "after the restart the card in %s is back: %d", readers[r], (int)rc);
     }
-    CHECK(rc == CM_STATUS_OK, "after the restart the card is back: %d", (int)rc);
     check_atr(GIDS_READER, GIDS_ATR);
     check_id(GIDS_READER, CM_GUID_ORDER_WINDOWS, GIDS_ID_WINDOWS);
     check_id(UTF8_READER, CM_GUID_ORDER_WINDOWS, UTF8_ID_WINDOWS);

@@ -44,6 +44,14 @@ int main(int argc, char **argv)
     cm_request *req = NULL;
     cm_status rc = cm_get_request(&conn, "0badc0de-0000-4000-8000-000000000001", &req);
     cm_request_free(req);
+    if (rc == CM_STATUS_TIMEOUT && expected != (int)CM_STATUS_TIMEOUT) {
+        /* Seen only under Wine, only for a process's first Kerberos call, only on fresh CI clones: the answer
+         * does not arrive within the timeout (docs/windows.md, "open questions"). Said, then tried once more. */
+        printf("note: the first call timed out under Wine; trying once more\n");
+        req = NULL;
+        rc = cm_get_request(&conn, "0badc0de-0000-4000-8000-000000000001", &req);
+        cm_request_free(req);
+    }
     char msg[2048] = "";
     size_t len = 0;
     if (cm_last_error_message(msg, sizeof msg, &len) != CM_STATUS_OK) {
