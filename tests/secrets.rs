@@ -3,6 +3,8 @@
 //! dump would show it) once the calls are over. The calls go to the emulator in another process, so its
 //! receive buffers are not ours.
 
+mod common;
+
 use cm_smartcard::auth::{AuthConfig, AuthMethod, Secret};
 use cm_smartcard::cm::{CmClient, ConnectionConfig, TransportConfig};
 use std::io::{Read, Seek, SeekFrom};
@@ -13,14 +15,7 @@ use std::time::Duration;
 const CHILD: &str = "CM_SECRETS_CHILD";
 
 fn emulator_binary() -> PathBuf {
-    let dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    dir.join(if cfg!(windows) {
+    common::profile_dir().join(if cfg!(windows) {
         "cm-emulator.exe"
     } else {
         "cm-emulator"

@@ -7,11 +7,10 @@
 mod common;
 
 use cm_emulator::{Config, Emulator, Fault, FaultKind};
-use common::{Run, cmd, have_openssl, rig, run, run_cmd};
+use common::shared::tls_server::{cert, have_openssl, s_server};
+use common::{Run, cmd, rig, run, run_cmd};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 fn emulator() -> Emulator {
     Emulator::start(Config {
@@ -236,134 +235,6 @@ fn nothing_listening_fails_at_tcp() {
 
 // ---- TLS ---------------------------------------------------------------------------------------
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("cm-cli-doctor-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn openssl(args: &[&str], d: &Path) {
-    let st = Command::new("openssl")
-        .args(args)
-        .current_dir(d)
-        .stderr(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success(), "openssl {args:?}");
-}
-
-/// A test CA and a certificate for `cn` issued by it: (leaf, key, ca).
-fn cert(cn: &str) -> (PathBuf, PathBuf, PathBuf) {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _g = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let d = dir();
-    let ca = d.join("ca.crt");
-    if !ca.exists() {
-        openssl(
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=cm-smartcard CLI test CA",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.crt",
-            ],
-            &d,
-        );
-    }
-    let (crt, key) = (d.join(format!("{cn}.crt")), d.join(format!("{cn}.key")));
-    if !crt.exists() {
-        std::fs::write(
-            d.join(format!("{cn}.ext")),
-            format!("subjectAltName=DNS:{cn}\nbasicConstraints=CA:FALSE\n"),
-        )
-        .unwrap();
-        openssl(
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-subj",
-                &format!("/CN={cn}/O=Contoso Test"),
-                "-keyout",
-                &format!("{cn}.key"),
-                "-out",
-                &format!("{cn}.csr"),
-            ],
-            &d,
-        );
-        openssl(
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &format!("{cn}.csr"),
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                &format!("{cn}.ext"),
-                "-out",
-                &format!("{cn}.crt"),
-            ],
-            &d,
-        );
-    }
-    (crt, key, ca)
-}
-
-fn s_server(crt: &Path, key: &Path, extra: &[&str]) -> Server {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("openssl")
-        .args(["s_server", "-quiet", "-www", "-accept"])
-        .arg(port.to_string())
-        .arg("-cert")
-        .arg(crt)
-        .arg("-key")
-        .arg(key)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let until = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < until, "s_server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Server { child, port }
-}
-
 #[test]
 fn https_url_on_a_plain_http_port() {
     let emu = emulator();
@@ -393,7 +264,7 @@ fn tls_verdicts_with_openssl_servers() {
     let l = line(&r, "warning", "certificate");
     assert!(
         l.contains("subject CN=localhost, O=Contoso Test")
-            && l.contains("issuer CN=cm-smartcard CLI test CA"),
+            && l.contains("issuer CN=cm-smartcard test CA"),
         "{l}"
     );
     assert!(hint(&r, "certificate").contains("expires soon"));
@@ -405,7 +276,7 @@ fn tls_verdicts_with_openssl_servers() {
     assert!(hint(&r, "tls").contains("--ca-file"));
     let l = line(&r, "warning", "certificate");
     assert!(
-        l.contains("issuer CN=cm-smartcard CLI test CA") && l.contains("DNS names localhost"),
+        l.contains("issuer CN=cm-smartcard test CA") && l.contains("DNS names localhost"),
         "{l}"
     );
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod tls_server;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -56,6 +58,18 @@ pub fn load_rig_env(test: &str, var: &str, how: &str) -> Option<HashMap<String, 
     Some(parse_env_file(&text))
 }
 
+/// `target/<profile>`: where cargo put the cdylib and the workspace binaries (test binaries live in its
+/// `deps/`).
+pub fn profile_dir() -> PathBuf {
+    std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
 /// Compiles `tests/c/<name>.c` with strict C11 warnings, linked to the library the tests were built
 /// with. Returns the executable and the library directory (for `LD_LIBRARY_PATH`).
 pub fn compile_c_test(name: &str) -> (PathBuf, PathBuf) {
@@ -66,13 +80,7 @@ pub fn compile_c_test(name: &str) -> (PathBuf, PathBuf) {
 pub fn compile_c_test_with(name: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     // Test binaries live in target/<profile>/deps; the cdylib in target/<profile>.
-    let lib_dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let lib_dir = profile_dir();
     let so = lib_dir.join(if cfg!(target_os = "macos") {
         "libcm_smartcard.dylib"
     } else {

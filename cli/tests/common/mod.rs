@@ -1,6 +1,10 @@
 //! Running the built `cm-smartcard` binary in tests, and loading the rigs.
 #![allow(dead_code)]
 
+/// The library's own test helpers: the skip-or-fail rule, the rig env-file parser, the TLS test servers.
+#[path = "../../../tests/common/mod.rs"]
+pub mod shared;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -72,53 +76,7 @@ pub fn run(args: &[&str]) -> Run {
     run_cmd(cmd(args), None)
 }
 
-fn require_rigs() -> bool {
-    std::env::var("CM_REQUIRE_RIGS").as_deref() == Ok("1")
-}
-
-/// `KEY=value` lines (optionally `export KEY='value'`) of a rig's env file.
-fn parse_env_file(path: &str) -> HashMap<String, String> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
-    let mut env = HashMap::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        if let Some((k, v)) = line.split_once('=') {
-            let v = v
-                .strip_prefix('\'')
-                .and_then(|v| v.strip_suffix('\''))
-                .unwrap_or(v);
-            env.insert(k.to_string(), v.to_string());
-        }
-    }
-    env
-}
-
 /// The rig's variables, or None (skip with a notice) — a failure with CM_REQUIRE_RIGS=1.
 pub fn rig(var: &str, what: &str, test: &str) -> Option<HashMap<String, String>> {
-    match std::env::var(var) {
-        Ok(path) => Some(parse_env_file(&path)),
-        Err(_) if require_rigs() => {
-            panic!("{test}: CM_REQUIRE_RIGS=1 but {var} is not set ({what})")
-        }
-        Err(_) => {
-            eprintln!("SKIPPED {test}: {var} not set ({what})");
-            None
-        }
-    }
-}
-
-/// Whether `openssl` is available (required with CM_REQUIRE_RIGS=1).
-pub fn have_openssl() -> bool {
-    let ok = Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok && require_rigs() {
-        panic!("openssl is required (apt-get install openssl)");
-    }
-    ok
+    shared::load_rig_env(test, var, what)
 }
