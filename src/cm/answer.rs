@@ -181,13 +181,7 @@ mod tests {
     use super::*;
 
     fn answer(status: u16, ct: &str, body: &str) -> HttpAnswer {
-        HttpAnswer {
-            status,
-            content_type: Some(ct.into()),
-            location: None,
-            body: body.as_bytes().to_vec(),
-            warning: None,
-        }
+        HttpAnswer::for_test(status, ct, body)
     }
 
     #[test]

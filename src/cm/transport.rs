@@ -76,6 +76,20 @@ pub struct HttpAnswer {
     pub warning: Option<Error>,
 }
 
+#[cfg(test)]
+impl HttpAnswer {
+    /// An answer as the parsers see it, for their unit tests.
+    pub(crate) fn for_test(status: u16, content_type: &str, body: &str) -> HttpAnswer {
+        HttpAnswer {
+            status,
+            content_type: Some(content_type.into()),
+            location: None,
+            body: body.as_bytes().to_vec(),
+            warning: None,
+        }
+    }
+}
+
 /// Whether a request may be repeated safely; decides how a broken exchange is reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Idempotency {

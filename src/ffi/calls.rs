@@ -9,7 +9,7 @@ use super::session::cm_session;
 use super::smartcard::cm_smartcard;
 use super::structs::{assignment, cm_assignment, cm_connection, connection_config};
 use super::{guard, into_raw, required_out, required_ref, required_str, reset_out, write_str_out};
-use crate::cm::CmClient;
+use crate::cm::{CmClient, Smartcard};
 use crate::error::{Error, Result};
 use crate::status::Status;
 use core::ffi::{CStr, c_char};
@@ -154,10 +154,17 @@ pub(crate) unsafe fn reconcile(
     })
 }
 
-/// A lookup whose output is required; NULL stays in it when the server has no such object.
-fn lookup<T>(
+/// A lookup by one string argument (`arg`, named `arg_name` in messages) whose output is required; NULL stays
+/// in it when the server has no such object.
+///
+/// # Safety
+/// Pointers NULL or valid for the call.
+unsafe fn lookup<T>(
+    via: Via,
+    arg: *const c_char,
+    arg_name: &str,
     out: *mut *mut T,
-    fetch: impl FnOnce() -> Result<Option<(T, Option<Error>)>>,
+    fetch: impl FnOnce(&CmClient, &str) -> Result<Option<(T, Option<Error>)>>,
 ) -> Status {
     guard(|| {
         if out.is_null() {
@@ -167,11 +174,18 @@ fn lookup<T>(
             ));
         }
         reset_out(out);
-        match fetch()? {
+        // SAFETY: forwarded caller contract.
+        let found = unsafe { via.with(|client| fetch(client, required_str(arg, arg_name)?)) }?;
+        match found {
             Some((value, warning)) => deliver(out, value, warning),
             None => Ok(()),
         }
     })
+}
+
+fn smartcard(card: Smartcard) -> (cm_smartcard, Option<Error>) {
+    let warning = card.warning.clone();
+    (cm_smartcard { card }, warning)
 }
 
 /// `cm_find_smartcard` / `cm_session_find_smartcard`.
@@ -183,18 +197,12 @@ pub(crate) unsafe fn find_smartcard(
     card_id: *const c_char,
     out: *mut *mut cm_smartcard,
 ) -> Status {
-    lookup(out, || {
-        // SAFETY: forwarded.
-        unsafe {
-            via.with(|client| {
-                let card_id = required_str(card_id, "card_id")?;
-                Ok(client.find_smartcard_by_card_id(card_id)?.map(|card| {
-                    let warning = card.warning.clone();
-                    (cm_smartcard { card }, warning)
-                }))
-            })
-        }
-    })
+    // SAFETY: forwarded.
+    unsafe {
+        lookup(via, card_id, "card_id", out, |client, id| {
+            Ok(client.find_smartcard_by_card_id(id)?.map(smartcard))
+        })
+    }
 }
 
 /// `cm_get_smartcard` / `cm_session_get_smartcard`.
@@ -206,18 +214,12 @@ pub(crate) unsafe fn get_smartcard(
     smartcard_uuid: *const c_char,
     out: *mut *mut cm_smartcard,
 ) -> Status {
-    lookup(out, || {
-        // SAFETY: forwarded.
-        unsafe {
-            via.with(|client| {
-                let id = required_str(smartcard_uuid, "smartcard_uuid")?;
-                Ok(client.get_smartcard(id)?.map(|card| {
-                    let warning = card.warning.clone();
-                    (cm_smartcard { card }, warning)
-                }))
-            })
-        }
-    })
+    // SAFETY: forwarded.
+    unsafe {
+        lookup(via, smartcard_uuid, "smartcard_uuid", out, |client, id| {
+            Ok(client.get_smartcard(id)?.map(smartcard))
+        })
+    }
 }
 
 /// `cm_get_request` / `cm_session_get_request`.
@@ -229,16 +231,13 @@ pub(crate) unsafe fn get_request(
     request_id: *const c_char,
     out: *mut *mut cm_request,
 ) -> Status {
-    lookup(out, || {
-        // SAFETY: forwarded.
-        unsafe {
-            via.with(|client| {
-                let id = required_str(request_id, "request_id")?;
-                Ok(client.get_request(id)?.map(|request| {
-                    let warning = request.warning.clone();
-                    (cm_request { request }, warning)
-                }))
-            })
-        }
-    })
+    // SAFETY: forwarded.
+    unsafe {
+        lookup(via, request_id, "request_id", out, |client, id| {
+            Ok(client.get_request(id)?.map(|request| {
+                let warning = request.warning.clone();
+                (cm_request { request }, warning)
+            }))
+        })
+    }
 }
