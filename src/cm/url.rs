@@ -63,26 +63,28 @@ impl ServerUrl {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
-        let host = if let Some(v6) = authority.strip_prefix('[') {
+        // Host and port text, split once: `[v6]:port`, `[v6]`, `host:port`, `host`.
+        let (host, port_text) = if let Some(v6) = authority.strip_prefix('[') {
             let end = v6
                 .find(']')
                 .ok_or_else(|| bad("has an unterminated IPv6 address"))?;
             let after = &v6[end + 1..];
-            if !after.is_empty() && !valid_port_suffix(after) {
-                return Err(bad("has an invalid port"));
-            }
-            v6[..end].to_string()
-        } else {
-            let (h, port) = match authority.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (authority, None),
+            let port = match after.strip_prefix(':') {
+                Some(p) => Some(p),
+                None if after.is_empty() => None,
+                None => return Err(bad("has an invalid port")),
             };
-            if let Some(p) = port
-                && !valid_port_suffix(&format!(":{p}"))
-            {
-                return Err(bad("has an invalid port"));
+            (v6[..end].to_string(), port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (authority.to_string(), None),
             }
-            h.to_string()
+        };
+        let port = match port_text {
+            Some(p) => parse_port(p).ok_or_else(|| bad("has an invalid port"))?,
+            None if is_https => 443,
+            None => 80,
         };
         if host.is_empty() {
             return Err(bad("has no host name"));
@@ -113,15 +115,6 @@ impl ServerUrl {
             return Err(bad("has an empty path segment (//)"));
         }
         let scheme = if is_https { "https" } else { "http" };
-        let port = match authority.rsplit_once(':') {
-            Some((h, p))
-                if !h.ends_with(':') && (!authority.starts_with('[') || h.ends_with(']')) =>
-            {
-                p.parse::<u16>().map_err(|_| bad("has an invalid port"))?
-            }
-            _ if is_https => 443,
-            _ => 80,
-        };
         Ok(ServerUrl {
             is_https,
             host,
@@ -192,9 +185,12 @@ fn remove_dot_segments(path: &str) -> String {
     }
 }
 
-fn valid_port_suffix(s: &str) -> bool {
-    s.strip_prefix(':')
-        .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok_and(|n| n > 0))
+/// A TCP port as written after the `:` (1–65535, at most five characters).
+fn parse_port(p: &str) -> Option<u16> {
+    (!p.is_empty() && p.len() <= 5)
+        .then(|| p.parse::<u16>().ok())
+        .flatten()
+        .filter(|&n| n > 0)
 }
 
 fn ends_with_ignore_case(s: &str, suffix: &str) -> bool {

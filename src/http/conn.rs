@@ -648,36 +648,18 @@ impl Connection {
     /// (changed only when it moves by more than a read slice).
     fn begin(&mut self, deadline: Instant) -> io::Result<()> {
         self.read_until = deadline;
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
-        let stale = self
-            .write_timeout
-            .is_none_or(|w| w < left || w > left + TIMEOUT_SLACK);
-        if stale {
-            let armed = left + TIMEOUT_SLACK / 2;
-            self.stream.sock().set_write_timeout(Some(armed))?;
-            self.write_timeout = Some(armed);
-        }
-        Ok(())
+        let sock = self.stream.sock();
+        arm(&mut self.write_timeout, deadline, |t| {
+            sock.set_write_timeout(Some(t))
+        })
     }
 
-    /// Arms the socket's read timeout for a read that must end by `read_until`: never shorter than the time
-    /// left (a timeout means the deadline passed), at most [`TIMEOUT_SLACK`] longer.
+    /// Arms the socket's read timeout for a read that must end by `read_until`.
     fn arm_read(&mut self) -> io::Result<()> {
-        let left = self
-            .read_until
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
-        let stale = self
-            .read_timeout
-            .is_none_or(|r| r < left || r > left + TIMEOUT_SLACK);
-        if stale {
-            let armed = left + TIMEOUT_SLACK / 2;
-            self.stream.sock().set_read_timeout(Some(armed))?;
-            self.read_timeout = Some(armed);
-        }
-        Ok(())
+        let sock = self.stream.sock();
+        arm(&mut self.read_timeout, self.read_until, |t| {
+            sock.set_read_timeout(Some(t))
+        })
     }
 
     /// Marks the connection unusable for another exchange (the pool drops it).
@@ -901,6 +883,25 @@ impl Connection {
         conn.id = self.id;
         Ok(conn)
     }
+}
+
+/// Sets a socket timeout (through `set`) for an operation that must end by `until`, unless the one in force
+/// (`current`) already fits: never shorter than the time left (so a timeout means the deadline passed), at
+/// most [`TIMEOUT_SLACK`] longer.
+fn arm(
+    current: &mut Option<Duration>,
+    until: Instant,
+    set: impl FnOnce(Duration) -> io::Result<()>,
+) -> io::Result<()> {
+    let left = until
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
+    if current.is_none_or(|t| t < left || t > left + TIMEOUT_SLACK) {
+        let armed = left + TIMEOUT_SLACK / 2;
+        set(armed)?;
+        *current = Some(armed);
+    }
+    Ok(())
 }
 
 enum Peek {
