@@ -214,19 +214,27 @@ impl Client {
                     Connection::establish(sock, &proxy_origin, None, deadline)?
                 }
             };
-            let mut request = zeroize::Zeroizing::new(Vec::with_capacity(256));
-            request.extend_from_slice(b"CONNECT ");
-            request.extend_from_slice(target.as_bytes());
-            request.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-            request.extend_from_slice(target.as_bytes());
-            request.extend_from_slice(b"\r\n");
-            if let Some(h) = &header {
-                request.reserve(h.expose().len() + 32);
-                request.extend_from_slice(b"Proxy-Authorization: ");
-                request.extend_from_slice(h.expose().as_bytes());
-                request.extend_from_slice(b"\r\n");
-            }
-            request.extend_from_slice(b"\r\n");
+            // The same request-head writer as every request; sized first, so the buffer that may hold the
+            // proxy credentials never reallocates (and is wiped when dropped).
+            let auth_header: Vec<(&str, &[u8])> = header
+                .iter()
+                .map(|h| ("Proxy-Authorization", h.expose().as_bytes()))
+                .collect();
+            let mut request = zeroize::Zeroizing::new(Vec::with_capacity(codec::request_head_len(
+                "CONNECT",
+                &target,
+                &target,
+                &auth_header,
+                None,
+            )));
+            codec::write_request_head(
+                &mut request,
+                "CONNECT",
+                &target,
+                &target,
+                &auth_header,
+                None,
+            );
             if trace::enabled() {
                 trace::emit(&format!(
                     "> [proxy {}:{}] CONNECT {target} HTTP/1.1",

@@ -12,10 +12,13 @@
 
 static atomic_int check_passed, check_failed;
 
-/* A program may define CHECK_ON_FAIL() before including this file to print more on a failure. */
+/* A program may define CHECK_ON_FAIL() before including this file to print more on a failure, for example
+ * check_print_last_error(). */
 #ifndef CHECK_ON_FAIL
 #define CHECK_ON_FAIL() ((void)0)
 #endif
+
+static inline void check_print_last_error(void);
 
 /* Counts a check; on failure prints the file, line and a printf-style explanation. */
 #define CHECK(cond, ...)                                                         \
@@ -38,6 +41,16 @@ static inline const char *last_message(void) {
   size_t len = 0;
   if (cm_last_error_message(buf, sizeof buf, &len) != CM_STATUS_OK) strcpy(buf, "<none>");
   return buf;
+}
+
+/* Prints the thread's last error: status, HTTP status, PC/SC code and message. */
+static inline void check_print_last_error(void) {
+  char msg[1024] = "";
+  size_t len = 0;
+  if (cm_last_error_message(msg, sizeof msg, &len) != CM_STATUS_OK) msg[0] = '\0';
+  printf("     last error: status %d (%s), HTTP %d, PC/SC 0x%08lX: %s\n", (int)cm_last_error_status(),
+         cm_status_str(cm_last_error_status()), (int)cm_last_error_http_status(),
+         (unsigned long)cm_last_error_pcsc_code(), msg);
 }
 
 /* Prints "N passed, M failed"; returns the exit status (0 when nothing failed). */

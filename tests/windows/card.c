@@ -11,8 +11,7 @@
  *            export returns a PC/SC status (100-199) or OK, and never crashes
  * Ends with "N passed, M failed"; exit status 1 on failure. */
 #include "cm_smartcard.h"
-static void print_last_error(void);
-#define CHECK_ON_FAIL() print_last_error()
+#define CHECK_ON_FAIL() check_print_last_error()
 #include "../c/check.h"
 
 #include <windows.h>
@@ -20,19 +19,6 @@ static void print_last_error(void);
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-
-
-static void print_last_error(void)
-{
-    char msg[1024] = "";
-    size_t len = 0;
-    if (cm_last_error_message(msg, sizeof msg, &len) != CM_STATUS_OK) {
-        msg[0] = '\0';
-    }
-    printf("     last error: status %" PRId32 " (%s), PC/SC 0x%08" PRIX32 ": %s\n", cm_last_error_status(),
-           cm_status_str(cm_last_error_status()), cm_last_error_pcsc_code(), msg);
-}
-
 
 /* The rig (tests/windows/wine10-stage.sh): readers in pcscd's order. */
 static const char *const GIDS_READER = "Virtual PCD 00 00";

@@ -11,27 +11,13 @@
  *                       against the same emulator, which refuses to register a card twice
  * Ends with "N passed, M failed"; exit status 1 on failure. */
 #include "cm_smartcard.h"
-static void print_last_error(void);
-#define CHECK_ON_FAIL() print_last_error()
+#define CHECK_ON_FAIL() check_print_last_error()
 #include "../c/check.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-
-
-static void print_last_error(void)
-{
-    char msg[1024] = "";
-    size_t len = 0;
-    if (cm_last_error_message(msg, sizeof msg, &len) != CM_STATUS_OK) {
-        msg[0] = '\0';
-    }
-    printf("     last error: status %" PRId32 " (%s), HTTP %" PRId32 ": %s\n", cm_last_error_status(),
-           cm_status_str(cm_last_error_status()), cm_last_error_http_status(), msg);
-}
 
 static const char *const ATR = "3B 8D 01 80 FB A0 00 00 03 97 42 54 46 59 03 01 C8";
 static const char *CARD_ID = "6f9619ff-8b86-d011-b42d-00c04fc964ff";
