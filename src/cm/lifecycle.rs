@@ -83,7 +83,7 @@ pub const PROFILE_STATUSES: [&str; 9] = [
 
 /// How far before the caller's "submitted after" time a created request may be stamped and still match:
 /// the server's clock may differ from ours (Kerberos tolerates five minutes of skew; so do we).
-pub const CLOCK_TOLERANCE_SECS: i64 = 300;
+pub(crate) const CLOCK_TOLERANCE_SECS: i64 = 300;
 
 /// Picks the documented spelling of an enum name given in any case; `what` names it in the error.
 pub fn enum_value(text: &str, names: &[&'static str], what: &str) -> Result<&'static str> {
@@ -478,7 +478,7 @@ impl CmClient {
 
     /// After `create_request` ended in `OutcomeUnknown`: the requests that may be the one it created — those
     /// matching the spec (see [`RequestSpec::matches`]) submitted at or after `submitted_after` (Unix seconds,
-    /// taken before the create call; [`CLOCK_TOLERANCE_SECS`] of server clock skew allowed). Empty: it was not
+    /// taken before the create call; five minutes of server clock skew allowed). Empty: it was not
     /// created and may be sent again. A unique comment in the spec makes the match exact.
     pub fn find_created_requests(
         &self,
