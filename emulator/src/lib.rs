@@ -70,6 +70,7 @@
 
 mod api;
 mod control;
+pub mod crypto;
 mod fault;
 mod http;
 mod issuing;
