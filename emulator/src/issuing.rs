@@ -1,26 +1,31 @@
-//! The one place the API handlers reach the crypto module (`crate::crypto`): the test CA, PKCS#7/PKCS#12,
-//! the Base CSP admin challenge-response and admin key diversification, base64.
-//!
-//! TEMPORARY STUB until the crypto branch is merged: 3DES and base64 are real, certificate issuing fails.
+//! The one place the API handlers reach the crypto module ([`crate::crypto`]): the test CA, PKCS#7 and
+//! PKCS#12, the Base CSP admin challenge-response and admin key diversification, base64.
 
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, STANDARD_PAD_INDIFFERENT};
-use des::TdesEde3;
-use des::cipher::generic_array::GenericArray;
-use des::cipher::{BlockEncrypt, KeyInit};
+use crate::crypto::{self, CsrError, IssueSpec, TestCa, key_usage};
 
 /// `Issuer` of the certificates in `GET /certificates` (CA host `\` CA name, as the documentation shows it).
-pub(crate) const ISSUER_NAME: &str = "cm-emulator.invalid\\cm-emulator Test CA";
+pub(crate) const ISSUER_NAME: &str = "cm-emulator.invalid\\cm-emulator test CA";
 
 /// What a certificate is issued for.
 pub(crate) struct CertSpec<'a> {
-    /// The certificate template's common name (`TemplateCommonName`).
-    pub template_common_name: &'a str,
+    /// Friendly name of the PFX bags (server-generated keys).
     pub friendly_name: &'a str,
-    /// Subject for server-generated keys (CSR subjects are kept as sent).
+    /// Subject CN for server-generated keys (CSR subjects are kept as sent).
     pub subject_cn: &'a str,
-    /// NCRYPT key usages of the CSR option (1 decrypt, 2 sign, 3 both).
+    /// CNG private key usages of the template item (1 decrypt, 2 sign, 3 both).
     pub key_usages: i64,
+    /// Smart card certificates get the smart card logon EKU.
+    pub smartcard: bool,
+}
+
+impl CertSpec<'_> {
+    fn issue_spec(&self) -> IssueSpec {
+        IssueSpec {
+            subject: None,
+            key_usage: key_usage::from_private_key_usages(self.key_usages),
+            smartcard_logon: self.smartcard,
+        }
+    }
 }
 
 /// An issued certificate.
@@ -33,82 +38,87 @@ pub(crate) struct IssuedCert {
     pub not_after: String,
 }
 
-/// The emulator's throwaway test CA.
-pub(crate) struct Pki {}
-
-impl std::fmt::Debug for Pki {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Pki")
+impl From<crypto::Issued> for IssuedCert {
+    fn from(i: crypto::Issued) -> Self {
+        IssuedCert {
+            cert_der: i.cert_der,
+            serial_hex: i.serial_hex,
+            thumbprint_hex: i.thumbprint_hex,
+            not_before: i.not_before,
+            not_after: i.not_after,
+        }
     }
+}
+
+/// The emulator's throwaway test CA (a new key at every start).
+#[derive(Debug)]
+pub(crate) struct Pki {
+    ca: TestCa,
 }
 
 impl Pki {
     pub fn new() -> Pki {
-        Pki {}
+        Pki {
+            ca: TestCa::generate(),
+        }
     }
 
     pub fn ca_pem(&self) -> String {
-        String::new()
+        self.ca.cert_pem()
     }
 
-    /// Verifies a PKCS#10 request and issues its certificate. `Err` = the CSR is not acceptable (400).
-    pub fn issue_from_csr(&self, _csr_der: &[u8], _spec: &CertSpec) -> Result<IssuedCert, String> {
-        Err("certificate issuing is not available yet".into())
+    /// Verifies a PKCS#10 request (DER) and issues its certificate.
+    pub fn issue_from_csr(&self, csr_der: &[u8], spec: &CertSpec) -> Result<IssuedCert, CsrError> {
+        self.ca
+            .issue_from_csr(csr_der, &spec.issue_spec())
+            .map(IssuedCert::from)
     }
 
-    /// Issues a certificate for a new server-generated key; the PKCS#12 holds key, certificate and CA.
+    /// Issues a certificate for a new server-generated key (P-256); returns it and the PKCS#12 holding
+    /// key, certificate and CA certificate, encrypted under `pfx_password`.
     pub fn issue_with_server_key(
         &self,
-        _spec: &CertSpec,
-        _pfx_password: &str,
+        spec: &CertSpec,
+        pfx_password: &str,
     ) -> Result<(IssuedCert, Vec<u8>), String> {
-        Err("certificate issuing is not available yet".into())
+        let (issued, key) = self
+            .ca
+            .issue_with_new_key(spec.subject_cn, &spec.issue_spec())
+            .map_err(|e| e.to_string())?;
+        let pfx = crypto::pkcs12(
+            &key,
+            &issued.cert_der,
+            &[self.ca.cert_der()],
+            pfx_password,
+            Some(spec.friendly_name),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok((issued.into(), pfx))
     }
 
     /// Degenerate PKCS#7 SignedData: the certificate and the CA certificate.
-    pub fn pkcs7(&self, _cert_der: &[u8]) -> Vec<u8> {
-        Vec::new()
+    pub fn pkcs7(&self, cert_der: &[u8]) -> Vec<u8> {
+        crypto::pkcs7_certs_only(&[cert_der, self.ca.cert_der()])
     }
 }
 
 /// 3DES-EDE ECB of one block: the Base CSP admin challenge-response.
 pub(crate) fn des3_ecb(key: &[u8; 24], block: &[u8; 8]) -> [u8; 8] {
-    let mut b = GenericArray::clone_from_slice(block);
-    TdesEde3::new(GenericArray::from_slice(key)).encrypt_block(&mut b);
-    b.into()
+    crypto::des3_ecb_encrypt(key, block)
 }
 
-/// The per-card admin key: see `crypto::diversify_admin_key`.
+/// The per-card admin key (see [`crypto::diversify_admin_key`]).
 pub(crate) fn diversify(master: &[u8; 24], card_id: &[u8; 16]) -> [u8; 24] {
-    let mut first = [0u8; 8];
-    let mut second = [0u8; 8];
-    first.copy_from_slice(&card_id[..8]);
-    second.copy_from_slice(&card_id[8..]);
-    let mut mixed = [0u8; 8];
-    for i in 0..8 {
-        mixed[i] = first[i] ^ second[i];
-    }
-    let mut key = [0u8; 24];
-    key[..8].copy_from_slice(&des3_ecb(master, &first));
-    key[8..16].copy_from_slice(&des3_ecb(master, &second));
-    key[16..].copy_from_slice(&des3_ecb(master, &mixed));
-    for byte in key.iter_mut() {
-        let high = *byte & 0xfe;
-        *byte = high | u8::from(high.count_ones() % 2 == 0);
-    }
-    key
+    crypto::diversify_admin_key(master, card_id)
 }
 
 /// Plain base64 (no line breaks), as the API returns keys, responses, PKCS#7 and PFX.
 pub(crate) fn b64(bytes: &[u8]) -> String {
-    STANDARD.encode(bytes)
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Base64 with line breaks / PEM armour tolerated.
+/// Base64 with line breaks, whitespace or PEM armour tolerated.
 pub(crate) fn b64_decode_lenient(text: &str) -> Option<Vec<u8>> {
-    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    if compact.is_empty() {
-        return None;
-    }
-    STANDARD_PAD_INDIFFERENT.decode(compact.as_bytes()).ok()
+    crypto::base64_decode_lenient(text)
 }

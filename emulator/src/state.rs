@@ -550,23 +550,6 @@ pub(crate) fn iso_now() -> String {
     s
 }
 
-/// A Unix time as `2016-07-13T09:10:31` (UTC, no zone: the certificate dates of the documentation example).
-pub(crate) fn iso_seconds(secs: i64) -> String {
-    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    )
-}
-
-/// Seconds since the Unix epoch, now.
-pub(crate) fn unix_now() -> i64 {
-    now_since_epoch().0
-}
-
 /// Current time as an HTTP `Date` header value (RFC 7231 IMF-fixdate).
 pub(crate) fn http_date() -> String {
     http_date_skewed(0)

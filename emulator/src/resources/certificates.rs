@@ -2,6 +2,7 @@
 //! by the emulator's test CA), the certificates of a smart card or profile, and the caller's certificates.
 
 use super::{Ctx, Reply, bad, forbidden, list_or_204, no_access, opt_str_prop, prop};
+use crate::crypto::CsrError;
 use crate::http::Response;
 use crate::issuing::{self, CertSpec, IssuedCert};
 use crate::resources::templates::CertItem;
@@ -144,17 +145,17 @@ pub(crate) fn certificate_data(ctx: &mut Ctx) -> Reply {
     // Issue everything first: a bad CSR leaves no trace.
     let mut issued: Vec<(CertItem, IssuedCert, Option<Vec<u8>>)> = Vec::new();
     for (i, (csr, item)) in csrs.iter().zip(&template.csr_items).enumerate() {
-        let spec = spec_for(item);
-        let cert = st
-            .pki
-            .issue_from_csr(csr, &spec)
-            .map_err(|e| bad(&format!("Certificate request {i}: {e}")))?;
+        let spec = spec_for(item, template.is_smartcard);
+        let cert = st.pki.issue_from_csr(csr, &spec).map_err(|e| match e {
+            CsrError::Internal(_) => Response::message(500, &format!("An error has occurred. {e}")),
+            _ => bad(&format!("Certificate request {i}: {e}")),
+        })?;
         issued.push((item.clone(), cert, None));
     }
     for item in &template.server_key_items {
         let (cert, pfx) = st
             .pki
-            .issue_with_server_key(&spec_for(item), &password)
+            .issue_with_server_key(&spec_for(item, false), &password)
             .map_err(|e| Response::message(500, &format!("An error has occurred. {e}")))?;
         issued.push((item.clone(), cert, Some(pfx)));
     }
@@ -210,12 +211,12 @@ pub(crate) fn certificate_data(ctx: &mut Ctx) -> Reply {
     ))
 }
 
-fn spec_for(item: &CertItem) -> CertSpec<'_> {
+fn spec_for(item: &CertItem, smartcard: bool) -> CertSpec<'_> {
     CertSpec {
-        template_common_name: item.template_common_name,
         friendly_name: item.friendly_name,
         subject_cn: "cm-emulator user",
         key_usages: item.key_usages,
+        smartcard,
     }
 }
 
