@@ -2669,7 +2669,8 @@ namespace CmSmartcard
         }
 
         /// <summary>
-        /// Submits the PKCS#10 requests (DER or PEM, one per CmCsrOption, in order) and returns the issued certificates
+        /// Submits the PKCS#10 requests (DER or PEM, one per CmCsrOption, in order; an empty array for templates with
+        /// server-generated keys) and returns the issued certificates
         /// (PKCS#7, or PFX for server-generated keys; CM may return more than requested). pfxPassword and comments:
         /// null or "" = none; the password's copies made here are wiped. Sent at most once, and CM returns the
         /// certificates only once: on OutcomeUnknown no reconcile is possible (look at the request's certificates).
@@ -2688,8 +2689,8 @@ namespace CmSmartcard
         private CmCertificateData[] Submit(string M, string requestId, byte[][] csrs, string password, SecureString securePassword, string comments)
         {
             Args.Guid(requestId, "requestId", M, "request id");
-            if (csrs == null) throw new ArgumentNullException("csrs", M + ": csrs is null");
-            if (csrs.Length == 0) throw new ArgumentException(M + ": csrs is empty (give one PKCS#10 request per CSR option)", "csrs");
+            // An empty array is valid: templates with server-generated keys have no CSR options.
+            if (csrs == null) throw new ArgumentNullException("csrs", M + ": csrs is null (give an empty array for server-generated keys)");
             for (int i = 0; i < csrs.Length; i++)
                 if (csrs[i] == null || csrs[i].Length == 0) throw new ArgumentException(M + ": csrs[" + i + "] is null or empty", "csrs");
             CmSessionHandle sh = Handle(M);
@@ -2703,7 +2704,7 @@ namespace CmSmartcard
                 }
                 IntPtr pw = securePassword != null ? s.Add(securePassword) : s.AddOptional(password);
                 CmListHandle h;
-                int rc = NativeMethods.cm_session_submit_certificate_requests(sh, s.Add(requestId), s.AddArray(items),
+                int rc = NativeMethods.cm_session_submit_certificate_requests(sh, s.Add(requestId), items.Length == 0 ? IntPtr.Zero : s.AddArray(items),
                     new UIntPtr((uint)csrs.Length), pw, s.AddOptional(comments), out h);
                 return Results.Map(rc, h, M, delegate(CmObject o) { return new CmCertificateData(o); });
             }

@@ -4,13 +4,14 @@
 # library (target/debug/libcm_smartcard.so, loaded by full path with CmLibrary.Load: no LD_LIBRARY_PATH) and
 # the CM emulator on loopback. The card tests use the PC/SC rig whose env file PCSC_RIG_ENV names (as
 # tests/run_all.sh exports it; start one with PCSC_PRIVATE=1 PCSC_RIG_DIR=... tests/rigs/pcsc/start.sh).
-# Usage: tests/csharp/run.sh            Needs: mono-mcs mono-runtime, cargo.
+# The enrollment tests (EnrollTest.cs) make their CSRs with the openssl CLI.
+# Usage: tests/csharp/run.sh            Needs: mono-mcs mono-runtime, cargo, openssl.
 # Ends with "N passed, M failed"; exit status non-zero on failure, 77 when skipped.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/scripts/emulator.sh"
 
-for tool in mcs mono cargo; do
+for tool in mcs mono cargo openssl; do
     command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed (apt-get install mono-mcs mono-runtime)"; exit 77; }
 done
 
@@ -23,7 +24,7 @@ trap 'exit 130' INT TERM
 LIBDIR="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 
 mcs -langversion:5 -warnaserror -nologo -out:"$OUT/CmSmartcardTest.exe" \
-    "$ROOT/bindings/csharp/CmSmartcard.cs" "$ROOT/tests/csharp/CmSmartcardTest.cs" \
+    -r:System.Security "$ROOT/bindings/csharp/CmSmartcard.cs" "$ROOT/tests/csharp/CmSmartcardTest.cs" "$ROOT/tests/csharp/EnrollTest.cs" \
     || { echo "0 passed, 1 failed (mcs -langversion:5)"; exit 1; }
 # The binding alone, as Add-Type compiles it: a library with no other sources.
 mcs -langversion:5 -warnaserror -nologo -target:library -out:"$OUT/CmSmartcard.dll" "$ROOT/bindings/csharp/CmSmartcard.cs" \
