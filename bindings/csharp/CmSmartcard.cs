@@ -245,13 +245,14 @@ namespace CmSmartcard
         /// <summary>Policy types for GetProfileTemplatePolicy: the request types, and TemporaryEnroll (= TemporaryCards).</summary>
         public static readonly string[] PolicyTypes = { "Enroll", "Duplicate", "OfflineUnblock", "OnlineUpdate", "Renew",
             "Recover", "RecoverOnBehalf", "Reinstate", "Retire", "Revoke", "TemporaryCards", "TemporaryEnroll", "Unblock" };
-        /// <summary>Request states to filter ListRequests by (GET /requests?status=).</summary>
-        public static readonly string[] RequestStatuses = { "None", "Pending", "Denied", "Approved", "Executing", "Failed",
-            "Canceled", "Abandoned", "Completed" };
+        /// <summary>Request states to filter ListRequests by (GET /requests?status=; the documented list).</summary>
+        public static readonly string[] RequestStatuses = { "Approved", "Canceled", "Completed", "Denied", "Executing",
+            "Failed", "None", "Pending" };
         /// <summary>The states SetRequestStatus may set (PUT /requests/{id}).</summary>
         public static readonly string[] SettableRequestStatuses = { "Completed", "Canceled", "Abandoned" };
-        /// <summary>The states SetSmartcardStatus may set (PUT /requests/{rid}/smartcards/{sid}).</summary>
-        public static readonly string[] SettableSmartcardStatuses = { "Active", "Disabled", "Retired", "Suspended" };
+        /// <summary>The states SetSmartcardStatus may set (PUT /requests/{rid}/smartcards/{sid}): the SmartcardStatus members.</summary>
+        public static readonly string[] SettableSmartcardStatuses = { "Active", "Assigned", "Disabled", "New", "None", "Retired",
+            "Suspended" };
         /// <summary>Profile states to filter ListProfiles by (GET /profiles?status=).</summary>
         public static readonly string[] ProfileStatuses = { "None", "Pending", "Denied", "Approved", "Executing", "Failed",
             "Canceled", "Completed", "Active" };
@@ -1197,7 +1198,7 @@ namespace CmSmartcard
     internal struct NativeRequestSpec
     {
         public uint struct_size;
-        public IntPtr type;
+        public IntPtr request_type;
         public IntPtr profile_template_uuid;
         public IntPtr target_user_uuid;
         public IntPtr smartcard_uuid;
@@ -1642,7 +1643,7 @@ namespace CmSmartcard
         {
             var n = new NativeRequestSpec();
             n.struct_size = (uint)Marshal.SizeOf(typeof(NativeRequestSpec));
-            n.type = s.Add(CmNames.Find(CmNames.RequestTypes, spec.Type));
+            n.request_type = s.Add(CmNames.Find(CmNames.RequestTypes, spec.Type));
             n.profile_template_uuid = s.AddOptional(spec.ProfileTemplateUuid);
             n.target_user_uuid = s.AddOptional(spec.TargetUserUuid);
             n.smartcard_uuid = s.AddOptional(spec.SmartcardUuid);

@@ -688,7 +688,7 @@ feeds Set-CmRequestStatus, Get-CmCertificateRequestOption, Send-CmCertificateReq
 .PARAMETER RequestId
 The CM request id. Accepts strings and objects with a RequestId property through the pipeline.
 .PARAMETER Status
-List only requests in this state: None, Pending, Denied, Approved, Executing, Failed, Canceled, Abandoned or Completed.
+List only requests in this state: Approved, Canceled, Completed, Denied, Executing, Failed, None or Pending.
 .PARAMETER Mine
 List only the caller's requests.
 .PARAMETER Session
@@ -724,7 +724,7 @@ function Get-CmRequest {
         [Parameter(Mandatory = $true, Position = 0, ParameterSetName = 'ById', ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [Alias('Id')] [ValidateNotNullOrEmpty()] [string] $RequestId,
         [Parameter(ParameterSetName = 'List')]
-        [ValidateSet('None', 'Pending', 'Denied', 'Approved', 'Executing', 'Failed', 'Canceled', 'Abandoned', 'Completed')] [string] $Status,
+        [ValidateSet('Approved', 'Canceled', 'Completed', 'Denied', 'Executing', 'Failed', 'None', 'Pending')] [string] $Status,
         [Parameter(ParameterSetName = 'List')] [switch] $Mine,
         [CmSmartcard.CmSession] $Session,
         [CmSmartcard.CmConnection] $Connection,
@@ -1737,7 +1737,7 @@ The CM request (e.g. a Retire request for the card). Accepts objects with Reques
 .PARAMETER SmartcardUuid
 The CM smartcard uuid.
 .PARAMETER Status
-Active, Disabled, Retired or Suspended.
+Active, Assigned, Disabled, New, None, Retired or Suspended (CM decides which it allows).
 .PARAMETER Session
 A session from New-CmSession (connections are reused across calls and cmdlets).
 .PARAMETER Connection
@@ -1764,7 +1764,7 @@ function Set-CmSmartcardStatus {
     param(
         [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $RequestId,
         [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $SmartcardUuid,
-        [Parameter(Mandatory = $true)] [ValidateSet('Active', 'Disabled', 'Retired', 'Suspended')] [string] $Status,
+        [Parameter(Mandatory = $true)] [ValidateSet('Active', 'Assigned', 'Disabled', 'New', 'None', 'Retired', 'Suspended')] [string] $Status,
         [CmSmartcard.CmSession] $Session,
         [CmSmartcard.CmConnection] $Connection,
         [string] $ServerUrl,

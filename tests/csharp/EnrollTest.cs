@@ -447,14 +447,14 @@ static partial class CmSmartcardTest
             IntPtr type = Marshal.StringToHGlobalAnsi("Bogus"), tpl = Marshal.StringToHGlobalAnsi(userTemplate), bad = Marshal.StringToHGlobalAnsi("not-a-guid");
             try
             {
-                spec.type = type;
+                spec.request_type = type;
                 spec.profile_template_uuid = tpl;
                 spec.priority = -1;
                 CmObjectHandle h;
                 int rc = NativeMethods.cm_session_create_request(session_handle(session), ref spec, out h);
                 h.Dispose();
                 Eq((int)CmStatus.InvalidArgument, rc, "unknown request type name");
-                spec.type = IntPtr.Zero;
+                spec.request_type = IntPtr.Zero;
                 rc = NativeMethods.cm_session_create_request(session_handle(session), ref spec, out h);
                 h.Dispose();
                 Eq((int)CmStatus.NullArgument, rc, "NULL type");
