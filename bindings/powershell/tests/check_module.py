@@ -321,5 +321,27 @@ for cls in ("CmRequestInfo", "CmSmartcardInfo", "CmProfileTemplateInfo", "CmCsrO
     body = re.search(r"public sealed class %s\b(.*?)\n    \}" % cls, cs, re.S)
     check(body is not None and "public string Json" in body.group(1), "%s (a cmdlet output) has Json" % cls)
 
+# The help examples and examples/enroll.ps1 use only cmdlets the module exports (or PowerShell's own).
+used = set()
+for m in re.finditer(r"^\.EXAMPLE\n(.*?)(?=^\.[A-Z]+|#>)", psm1, re.S | re.M):
+    used |= set(re.findall(r"\b[A-Z][a-z]+-Cm[A-Za-z]+\b", m.group(1)))
+check(len(used) > 10 and used <= public, "help examples use exported cmdlets only (%s)" % (", ".join(sorted(used - public)) or "all"))
+ENROLL_PS1 = os.path.join(ROOT, "examples", "enroll.ps1")
+if os.path.exists(ENROLL_PS1):
+    example = open(ENROLL_PS1, "rb").read()
+    check(all(b < 0x80 for b in example), "examples/enroll.ps1 is ASCII")
+    example = example.decode()
+    used = set(re.findall(r"\b[A-Z][a-z]+-Cm[A-Za-z]+\b", example))
+    check(used <= public, "examples/enroll.ps1 uses exported cmdlets only (%s)" % (", ".join(sorted(used - public)) or "all"))
+    walk = ["Get-CmCardId", "Get-CmProfileTemplate", "Get-CmProfileTemplatePolicy", "New-CmRequest", "Find-CmCreatedRequest",
+            "Register-CmSmartcard", "Get-CmSmartcardConfiguration", "Get-CmAdminKey", "Get-CmAuthenticationResponse",
+            "Get-CmCertificateRequestOption", "Send-CmCertificateRequest", "Set-CmRequestStatus", "Set-CmSmartcardStatus"]
+    check(all(c in used for c in walk), "examples/enroll.ps1 walks the whole enrollment (%s)" % (", ".join(c for c in walk if c not in used) or "all steps"))
+    try:
+        problem = balanced(strip_code(example))
+    except ValueError as e:
+        problem = str(e)
+    check(problem is None, "examples/enroll.ps1: strings, comments and brackets are terminated and balanced" + ("" if problem is None else ": " + problem))
+
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(0 if failed == 0 else 1)
