@@ -41,6 +41,9 @@ pub(crate) fn handle(shared: &Shared, head: &Head, body: &[u8]) -> Response {
     let path = head.path().to_ascii_lowercase();
     let route = path.trim_start_matches("/_emulator").trim_matches('/');
     let m = head.method.as_str();
+    if let Some(r) = request_action(shared, m, route) {
+        return r;
+    }
     match (m, route) {
         ("POST", "requests") => {
             let v = match parse_body(body) {
@@ -143,14 +146,98 @@ pub(crate) fn handle(shared: &Shared, head: &Head, body: &[u8]) -> Response {
             let n = shared.count(&method, &p);
             Response::json(200, json!({ "count": n }).to_string())
         }
+        ("GET", "ca.pem") => {
+            Response::new(200, "application/x-pem-file", shared.lock().pki.ca_pem())
+        }
+        ("GET", "templates") => {
+            let st = shared.lock();
+            let items = st.templates.iter().map(|t| {
+                let mut f = t.limited_view();
+                f.push((
+                    "EnabledPolicies",
+                    Value::from(
+                        t.policies
+                            .iter()
+                            .map(|p| json!({"Type": p.request_type.policy_name(), "ApprovalsNeeded": p.approvals_needed}))
+                            .collect::<Vec<_>>(),
+                    ),
+                ));
+                f.push((
+                    "SmartcardConfiguration",
+                    t.smartcard_config_fields()
+                        .map_or(Value::Null, crate::state::to_value),
+                ));
+                f.push(("CertificateRequests", Value::from(t.csr_items.len())));
+                f.push(("ServerGeneratedKeys", Value::from(t.server_key_items.len())));
+                ordered_json(&f)
+            });
+            Response::json(200, ordered_array(items))
+        }
+        ("POST", "smartcards") => {
+            let v = match parse_body(body) {
+                Ok(v) => v,
+                Err(r) => return r,
+            };
+            let field = |k: &str| v.get(k).and_then(Value::as_str);
+            let Some(card_id) = field("cardid").and_then(parse_guid) else {
+                return bad(
+                    "Expected {\"cardid\":\"<GUID>\", \"template\":\"<GUID>\", \"atr\":\"hex\"}",
+                );
+            };
+            let template = match field("template") {
+                None => crate::SMARTCARD_USER_TEMPLATE,
+                Some(t) => match parse_guid(t) {
+                    Some(t) => t,
+                    None => return bad("\"template\" is not a GUID"),
+                },
+            };
+            let atr = field("atr").unwrap_or("");
+            match shared.lock().add_active_smartcard(card_id, template, atr) {
+                Ok((request, card)) => Response::json(
+                    201,
+                    json!({"request": request.to_string(), "smartcard": card.to_string()})
+                        .to_string(),
+                ),
+                Err(e) => Response::message(409, &e),
+            }
+        }
         ("POST", "shutdown") => {
             shared.stop.store(true, Ordering::SeqCst);
             Response::empty(204)
         }
         (
             _,
-            "requests" | "faults" | "api-disabled" | "log" | "count" | "shutdown" | "smartcards",
+            "requests" | "faults" | "api-disabled" | "log" | "count" | "shutdown" | "smartcards"
+            | "ca.pem" | "templates",
         ) => Response::message(405, &format!("Method {m} not supported on {}", head.path())),
         _ => Response::message(404, &format!("Unknown control endpoint {}", head.path())),
     }
+}
+
+/// `POST /_emulator/requests/{id}/approve` and `.../deny`: 200 with the Request; 404 unknown; 409 not Pending.
+fn request_action(shared: &Shared, method: &str, route: &str) -> Option<Response> {
+    let rest = route.strip_prefix("requests/")?;
+    let (id, action) = rest.split_once('/')?;
+    if action != "approve" && action != "deny" {
+        return None;
+    }
+    if method != "POST" {
+        return Some(Response::message(405, "Use POST").with_header("Allow", "POST"));
+    }
+    let Some(id) = parse_guid(id) else {
+        return Some(bad("Not a request GUID"));
+    };
+    let mut st = shared.lock();
+    if st.request(id).is_none() {
+        return Some(Response::message(404, &format!("No request {id}")));
+    }
+    let outcome = if action == "approve" {
+        st.approve(id)
+    } else {
+        st.deny(id)
+    };
+    Some(match outcome {
+        Ok(_) => Response::json(200, ordered_json(&st.request(id).expect("exists").fields())),
+        Err(e) => Response::message(409, &e),
+    })
 }

@@ -70,13 +70,48 @@
 
 mod api;
 mod control;
+pub mod crypto;
 mod fault;
 mod http;
+mod issuing;
+mod model;
+mod resources;
+mod routes;
 mod server;
 mod state;
 
 pub use fault::{DEFAULT_HUGE_BYTES, Fault, FaultKind};
+pub use model::{RequestType, SmartcardStatus};
+pub use resources::templates::BASE_CSP_DEFAULT_ADMIN_KEY;
 pub use state::parse_guid;
+
+/// Seeded profile template "Smartcard User": smart card; Enroll, Unblock, Retire, Renew and Revoke
+/// enabled without approval; diversified admin key; no server-proposed PIN; two CSRs (signature,
+/// encryption); a retired card may be enrolled again. Requests added by [`Emulator::add_request`] use it.
+pub const SMARTCARD_USER_TEMPLATE: Uuid =
+    Uuid::from_u128(0x6b8c_1e4a_0f2d_4c37_9a51_2d7e_0c3b_5a10);
+/// Seeded profile template "Smartcard Manager Approval": smart card; Enroll needs one approval
+/// ([`Emulator::approve`]); Unblock and Retire without; the default admin key (no diversification);
+/// server-proposed PIN; one CSR.
+pub const MANAGER_APPROVAL_TEMPLATE: Uuid =
+    Uuid::from_u128(0x6b8c_1e4a_0f2d_4c37_9a51_2d7e_0c3b_5a11);
+/// Seeded profile template "Server Keys": software profile (no smart card); Enroll, Renew, Revoke without
+/// approval; no CSRs: the server generates the keys and returns two PFX items (the second a key-history
+/// item).
+pub const SERVER_KEYS_TEMPLATE: Uuid = Uuid::from_u128(0x6b8c_1e4a_0f2d_4c37_9a51_2d7e_0c3b_5a12);
+/// Every seeded template, in the order `GET /profiletemplates` lists them.
+pub const SEEDED_TEMPLATES: [Uuid; 3] = [
+    SMARTCARD_USER_TEMPLATE,
+    MANAGER_APPROVAL_TEMPLATE,
+    SERVER_KEYS_TEMPLATE,
+];
+/// The user the emulator takes every caller for (Originator, and Target when `target` is absent; the
+/// documentation example's user).
+pub const CALLER_USER_UUID: Uuid = Uuid::from_u128(0x8f15_90dc_d932_4b66_8e68_2e91_c588_0780);
+/// `RequesterName` of the caller's certificates.
+pub const CALLER_NAME: &str = "CONTOSO\\cmuser";
+/// The default master key the diversified admin keys derive from (`--admin-master-key` changes it).
+pub const DEFAULT_ADMIN_MASTER_KEY: [u8; 24] = *b"cm-emulator master key!!";
 
 use serde_json::Value;
 use server::Shared;
@@ -224,6 +259,8 @@ pub struct Config {
     /// connections, but at random moments): for testing that clients never lose or repeat a request on a
     /// connection the server closed. `None` = keep idle connections up to 120 s.
     pub idle_close_max: Option<std::time::Duration>,
+    /// Master key of the diversified admin keys (default [`DEFAULT_ADMIN_MASTER_KEY`]).
+    pub admin_master_key: [u8; 24],
 }
 
 impl Default for Config {
@@ -235,6 +272,7 @@ impl Default for Config {
             quiet: false,
             faults: Vec::new(),
             idle_close_max: None,
+            admin_master_key: DEFAULT_ADMIN_MASTER_KEY,
         }
     }
 }
@@ -305,6 +343,7 @@ impl Emulator {
         let mut state = State {
             api_disabled: config.api_disabled,
             faults: config.faults,
+            admin_master_key: config.admin_master_key,
             ..State::default()
         };
         for r in &config.requests {
@@ -444,6 +483,94 @@ impl Emulator {
     /// The current status of a request.
     pub fn request_status(&self, uuid: Uuid) -> Option<RequestStatus> {
         self.shared.lock().request(uuid).map(|r| r.status)
+    }
+
+    /// Approves a Pending request: one approval; the last one needed makes it Approved. Returns the
+    /// status afterwards; `Err` when the request is unknown or not Pending.
+    pub fn approve(&self, uuid: Uuid) -> Result<RequestStatus, String> {
+        self.shared.lock().approve(uuid)
+    }
+
+    /// Denies a Pending request (status Denied). `Err` when unknown or not Pending.
+    pub fn deny(&self, uuid: Uuid) -> Result<RequestStatus, String> {
+        self.shared.lock().deny(uuid)
+    }
+
+    /// The test CA's certificate, PEM (every issued certificate chains to it).
+    pub fn ca_pem(&self) -> String {
+        self.shared.lock().pki.ca_pem()
+    }
+
+    /// Adds a request of any type for a seeded (or unknown) template, for the caller, with an existing
+    /// smart card for the types that act on one (its `OldSmartcardUuid`). Replaces a request with that UUID.
+    pub fn add_request_with(
+        &self,
+        uuid: Uuid,
+        request_type: RequestType,
+        template: Uuid,
+        status: RequestStatus,
+        smartcard: Option<Uuid>,
+    ) {
+        let mut st = self.shared.lock();
+        let is_smartcard = st.template(template).is_none_or(|t| t.is_smartcard);
+        st.upsert(state::RequestRec {
+            request_type,
+            profile_template: template,
+            old_smartcard: smartcard,
+            is_smartcard,
+            ..state::RequestRec::new(uuid, status)
+        });
+    }
+
+    /// Seeds an enrolled card directly: a Completed Enroll request of `template` with this card bound
+    /// (ATR `atr`), the card and its profile Active, no certificates. Returns (request, smart card Uuid);
+    /// `Err` if the card id is already registered and not retired.
+    pub fn add_active_smartcard(
+        &self,
+        card_id: Uuid,
+        template: Uuid,
+        atr: &str,
+    ) -> Result<(Uuid, Uuid), String> {
+        self.shared
+            .lock()
+            .add_active_smartcard(card_id, template, atr)
+    }
+
+    /// The status of a smart card (by its CM Uuid).
+    pub fn smartcard_status(&self, uuid: Uuid) -> Option<SmartcardStatus> {
+        self.shared.lock().smartcard(uuid).map(|s| s.status)
+    }
+
+    /// Sets a smart card's (and its profile's) status; false if unknown.
+    pub fn set_smartcard_status(&self, uuid: Uuid, status: SmartcardStatus) -> bool {
+        let mut st = self.shared.lock();
+        if st.smartcard(uuid).is_none() {
+            return false;
+        }
+        st.set_card_status(uuid, status);
+        true
+    }
+
+    /// The admin key `diversifiedkey` returns for this card id (diversified from the master key).
+    pub fn diversified_admin_key(&self, card_id: Uuid) -> [u8; 24] {
+        resources::smartcards::diversified_admin_key(&self.shared.lock(), card_id)
+    }
+
+    /// The PIN `serverproposedpin` returns for this card id (when its template proposes one).
+    pub fn server_proposed_pin(&self, card_id: Uuid) -> String {
+        resources::smartcards::proposed_pin_for(&self.shared.lock(), card_id)
+    }
+
+    /// The Profile object (PascalCase, as the API returns it).
+    pub fn profile_json(&self, uuid: Uuid) -> Option<Value> {
+        let st = self.shared.lock();
+        st.profile(uuid).map(|p| {
+            to_value(p.fields(resources::smartcards::allowed_operations(
+                &st,
+                p.profile_template,
+                p.status,
+            )))
+        })
     }
 
     /// Whether a stop was requested (by [`Emulator::shutdown`] or `POST /_emulator/shutdown`).

@@ -1,15 +1,15 @@
-//! The emulator's data: CM requests, smart cards, faults, the request log, and their JSON shapes.
+//! The emulator's data: CM requests, smart cards, profiles, certificates, templates, faults, the request
+//! log, and their JSON shapes.
 
 use crate::fault::Fault;
-use crate::{LoggedRequest, RequestStatus};
+use crate::issuing::Pki;
+use crate::resources::templates::TemplateRec;
+use crate::{LoggedRequest, RequestStatus, RequestType, SmartcardStatus};
 use serde_json::{Map, Value};
 use std::time::{SystemTime, UNIX_EPOCH};
 use uuid::Uuid;
 
-/// Profile template every emulated request uses (the emulator's choice; CM would use a real template).
-pub(crate) const PROFILE_TEMPLATE_UUID: Uuid =
-    Uuid::from_u128(0x6b8c_1e4a_0f2d_4c37_9a51_2d7e_0c3b_5a10);
-/// `ProfileTemplateVersion` of every emulated smart card (the value of the documentation example).
+/// `ProfileTemplateVersion` of every emulated template, smart card and profile (the documentation example).
 pub(crate) const PROFILE_TEMPLATE_VERSION: i64 = 46;
 /// `SecurityDescriptor` of every emulated request. CM sends an SDDL string with two trailing NULs.
 pub(crate) const SECURITY_DESCRIPTOR: &str =
@@ -17,54 +17,113 @@ pub(crate) const SECURITY_DESCRIPTOR: &str =
 /// `Completed` of an open request, exactly as the documentation examples show it (no `Z`).
 pub(crate) const NOT_COMPLETED: &str = "0001-01-01T00:00:00";
 
+fn guid(u: Uuid) -> Value {
+    Value::String(u.hyphenated().to_string())
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct RequestRec {
     pub uuid: Uuid,
+    pub request_type: RequestType,
     pub status: RequestStatus,
+    /// Approvals still needed while Pending.
+    pub approvals_left: u32,
+    /// The card bound to an Enroll request (`NewSmartcardUuid`).
     pub new_smartcard: Option<Uuid>,
+    /// The profile the request created (`NewProfileUuid`): the bound card's, or a software profile.
+    pub new_profile: Option<Uuid>,
+    /// The existing card a non-Enroll request acts on (`OldSmartcardUuid`; its profile is `OldProfileUuid`).
+    pub old_smartcard: Option<Uuid>,
     pub submitted: String,
     pub completed: Option<String>,
     pub originator_user: Uuid,
     pub target_user: Uuid,
     pub profile_template: Uuid,
+    pub data_collection: Vec<(String, Option<String>)>,
+    pub comment: String,
+    pub priority: i64,
+    pub is_smartcard: bool,
+    /// `POST certificatedata` answered once already.
+    pub certificates_returned: bool,
 }
 
 impl RequestRec {
+    /// An Enroll request for the "Smartcard User" template, for the caller (the seeding API's requests).
     pub fn new(uuid: Uuid, status: RequestStatus) -> Self {
-        let user = Uuid::new_v4();
         RequestRec {
             uuid,
+            request_type: RequestType::Enroll,
             status,
+            approvals_left: 0,
             new_smartcard: None,
+            new_profile: None,
+            old_smartcard: None,
             submitted: iso_now(),
             completed: None,
-            originator_user: user,
-            target_user: user,
-            profile_template: PROFILE_TEMPLATE_UUID,
+            originator_user: crate::CALLER_USER_UUID,
+            target_user: crate::CALLER_USER_UUID,
+            profile_template: crate::SMARTCARD_USER_TEMPLATE,
+            data_collection: Vec::new(),
+            comment: String::new(),
+            priority: 0,
+            is_smartcard: true,
+            certificates_returned: false,
         }
+    }
+
+    /// Whether this request binds or acts on that card.
+    pub fn concerns_card(&self, card: Uuid) -> bool {
+        self.new_smartcard == Some(card) || self.old_smartcard == Some(card)
+    }
+
+    pub fn is_open_for_execution(&self) -> bool {
+        matches!(
+            self.status,
+            RequestStatus::Approved | RequestStatus::Executing
+        )
     }
 
     /// The fields of a CM `Request` object (reference §6.2), in the documentation's order.
     pub fn fields(&self) -> Vec<(&'static str, Value)> {
-        let g = |u: Uuid| Value::String(u.hyphenated().to_string());
+        let data: Vec<Value> = self
+            .data_collection
+            .iter()
+            .map(|(n, v)| {
+                let mut m = Map::new();
+                m.insert("Name".into(), Value::String(n.clone()));
+                m.insert("Value".into(), v.clone().map_or(Value::Null, Value::String));
+                Value::Object(m)
+            })
+            .collect();
+        let complete = self.data_collection.iter().all(|(_, v)| v.is_some());
         vec![
-            ("Uuid", g(self.uuid)),
-            ("RequestType", Value::from(1)),
+            ("Uuid", guid(self.uuid)),
+            ("RequestType", Value::from(self.request_type.code())),
             ("Status", Value::from(self.status.code())),
             ("Flags", Value::from(0)),
             ("DataCollectionFlags", Value::from(0)),
-            ("Priority", Value::from(0)),
-            ("DataCollection", Value::Array(Vec::new())),
-            ("OriginatorUserUuid", g(self.originator_user)),
-            ("TargetUserUuid", g(self.target_user)),
-            ("ProfileTemplateUuid", g(self.profile_template)),
-            ("NewProfileUuid", g(Uuid::nil())),
-            ("OldProfileUuid", g(Uuid::nil())),
+            ("Priority", Value::from(self.priority)),
+            ("DataCollection", Value::Array(data)),
+            ("OriginatorUserUuid", guid(self.originator_user)),
+            ("TargetUserUuid", guid(self.target_user)),
+            ("ProfileTemplateUuid", guid(self.profile_template)),
+            (
+                "NewProfileUuid",
+                guid(self.new_profile.unwrap_or_else(Uuid::nil)),
+            ),
+            // A smart card's profile has the card's Uuid (emulator's choice).
+            (
+                "OldProfileUuid",
+                guid(self.old_smartcard.unwrap_or_else(Uuid::nil)),
+            ),
             (
                 "NewSmartcardUuid",
-                g(self.new_smartcard.unwrap_or_else(Uuid::nil)),
+                guid(self.new_smartcard.unwrap_or_else(Uuid::nil)),
             ),
-            ("OldSmartcardUuid", g(Uuid::nil())),
+            (
+                "OldSmartcardUuid",
+                guid(self.old_smartcard.unwrap_or_else(Uuid::nil)),
+            ),
             ("Submitted", Value::String(self.submitted.clone())),
             (
                 "Completed",
@@ -74,14 +133,14 @@ impl RequestRec {
                         .unwrap_or_else(|| NOT_COMPLETED.to_string()),
                 ),
             ),
-            ("Comment", Value::String(String::new())),
+            ("Comment", Value::String(self.comment.clone())),
             (
                 "SecurityDescriptor",
                 Value::String(SECURITY_DESCRIPTOR.to_string()),
             ),
-            ("IsSmartcard", Value::Bool(true)),
+            ("IsSmartcard", Value::Bool(self.is_smartcard)),
             ("IsEnrollmentAgent", Value::Bool(false)),
-            ("IsDataCollectionComplete", Value::Bool(true)),
+            ("IsDataCollectionComplete", Value::Bool(complete)),
         ]
     }
 }
@@ -91,6 +150,7 @@ pub(crate) struct SmartcardRec {
     pub uuid: Uuid,
     pub card_id: Uuid,
     pub atr: String,
+    pub status: SmartcardStatus,
     pub assigned_user: Uuid,
     pub profile_template: Uuid,
 }
@@ -98,16 +158,15 @@ pub(crate) struct SmartcardRec {
 impl SmartcardRec {
     /// The fields of a CM `Smartcard` object (reference §6.1), in the documentation's order.
     pub fn fields(&self) -> Vec<(&'static str, Value)> {
-        let g = |u: Uuid| Value::String(u.hyphenated().to_string());
         vec![
-            ("Uuid", g(self.uuid)),
-            ("Status", Value::from(2)),
+            ("Uuid", guid(self.uuid)),
+            ("Status", Value::from(self.status.code())),
             ("Flags", Value::from(1)),
-            ("ParentSmartcardUuid", g(Uuid::nil())),
-            ("PrimarySmartcardUuid", g(Uuid::nil())),
-            ("PermanentSmartcardUuid", g(Uuid::nil())),
-            ("AssignedUserUuid", g(self.assigned_user)),
-            ("ProfileTemplateUuid", g(self.profile_template)),
+            ("ParentSmartcardUuid", guid(Uuid::nil())),
+            ("PrimarySmartcardUuid", guid(Uuid::nil())),
+            ("PermanentSmartcardUuid", guid(Uuid::nil())),
+            ("AssignedUserUuid", guid(self.assigned_user)),
+            ("ProfileTemplateUuid", guid(self.profile_template)),
             (
                 "ProfileTemplateVersion",
                 Value::from(PROFILE_TEMPLATE_VERSION),
@@ -123,24 +182,137 @@ impl SmartcardRec {
     }
 }
 
+/// A profile: every bound smart card has one with the card's Uuid; software templates get one when their
+/// certificates are issued.
+#[derive(Debug, Clone)]
+pub(crate) struct ProfileRec {
+    pub uuid: Uuid,
+    pub status: SmartcardStatus,
+    pub assigned_user: Uuid,
+    pub profile_template: Uuid,
+}
+
+impl ProfileRec {
+    pub fn fields(&self, operations: Vec<String>) -> Vec<(&'static str, Value)> {
+        vec![
+            ("Uuid", guid(self.uuid)),
+            ("Status", Value::from(self.status.code())),
+            ("Flags", Value::from(0)),
+            ("ParentProfileUuid", guid(Uuid::nil())),
+            ("PrimaryProfileUuid", guid(Uuid::nil())),
+            ("AssignedUserUuid", guid(self.assigned_user)),
+            ("ProfileTemplateUuid", guid(self.profile_template)),
+            (
+                "ProfileTemplateVersion",
+                Value::from(PROFILE_TEMPLATE_VERSION),
+            ),
+            ("Comment", Value::String(String::new())),
+            (
+                "ProfileOperations",
+                Value::Array(operations.into_iter().map(Value::String).collect()),
+            ),
+        ]
+    }
+}
+
+/// A certificate the emulator's test CA issued.
+#[derive(Debug, Clone)]
+pub(crate) struct CertRec {
+    pub profile: Uuid,
+    pub owner: Uuid,
+    pub template_common_name: String,
+    pub serial_hex: String,
+    pub thumbprint_hex: String,
+    /// `2016-07-13T09:10:31` (UTC, no zone, as the documentation example).
+    pub not_before: String,
+    pub not_after: String,
+    pub is_key_history: bool,
+}
+
+impl CertRec {
+    /// `X509ClmCertificate` as `/smartcards/{id}/certificates` shows it.
+    pub fn card_fields(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("IsKeyHistory", Value::Bool(self.is_key_history)),
+            ("ArchivedOnCa", Value::Bool(false)),
+            ("CertificateType", Value::from(1)),
+            (
+                "TemplateCommonName",
+                Value::String(self.template_common_name.clone()),
+            ),
+            ("SerialNumber", Value::String(self.serial_hex.clone())),
+            ("Thumbprint", Value::String(self.thumbprint_hex.clone())),
+        ]
+    }
+
+    /// `X509ClmCertificate` as `/certificates` shows it (the documentation example's order).
+    pub fn user_fields(&self) -> Vec<(&'static str, Value)> {
+        let mut f = self.card_fields();
+        f.extend([
+            ("NotAfter", Value::String(self.not_after.clone())),
+            ("NotBefore", Value::String(self.not_before.clone())),
+            (
+                "Issuer",
+                Value::String(crate::issuing::ISSUER_NAME.to_string()),
+            ),
+            (
+                "RequesterName",
+                Value::String(crate::CALLER_NAME.to_string()),
+            ),
+            ("Status", Value::from(0)),
+        ]);
+        f
+    }
+}
+
 /// Everything the server shares between connections, behind one mutex.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct State {
     pub requests: Vec<RequestRec>,
     pub smartcards: Vec<SmartcardRec>,
+    pub profiles: Vec<ProfileRec>,
+    pub certificates: Vec<CertRec>,
+    pub templates: Vec<TemplateRec>,
     pub faults: Vec<Fault>,
     pub api_disabled: bool,
     pub log: Vec<LoggedRequest>,
+    /// Master key the diversified admin keys are derived from.
+    pub admin_master_key: [u8; 24],
+    pub pki: Pki,
+    pub next_certificate_id: i64,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            requests: Vec::new(),
+            smartcards: Vec::new(),
+            profiles: Vec::new(),
+            certificates: Vec::new(),
+            templates: crate::resources::templates::seeded(),
+            faults: Vec::new(),
+            api_disabled: false,
+            log: Vec::new(),
+            admin_master_key: crate::DEFAULT_ADMIN_MASTER_KEY,
+            pki: Pki::new(),
+            next_certificate_id: 1,
+        }
+    }
 }
 
 impl State {
     /// Adds a request, or resets an existing one with the same UUID (its card binding is dropped).
     pub fn upsert_request(&mut self, uuid: Uuid, status: RequestStatus) -> &RequestRec {
-        if let Some(i) = self.requests.iter().position(|r| r.uuid == uuid) {
-            self.requests[i] = RequestRec::new(uuid, status);
+        self.upsert(RequestRec::new(uuid, status))
+    }
+
+    /// Adds a request record, replacing one with the same UUID.
+    pub fn upsert(&mut self, rec: RequestRec) -> &RequestRec {
+        if let Some(i) = self.requests.iter().position(|r| r.uuid == rec.uuid) {
+            self.requests[i] = rec;
             &self.requests[i]
         } else {
-            self.requests.push(RequestRec::new(uuid, status));
+            self.requests.push(rec);
             self.requests.last().expect("just pushed")
         }
     }
@@ -157,8 +329,110 @@ impl State {
         self.smartcards.iter().find(|s| s.uuid == uuid)
     }
 
+    pub fn smartcard_mut(&mut self, uuid: Uuid) -> Option<&mut SmartcardRec> {
+        self.smartcards.iter_mut().find(|s| s.uuid == uuid)
+    }
+
+    /// The newest smart card registered with this card id (a retired card may be re-enrolled).
     pub fn smartcard_by_card(&self, card_id: Uuid) -> Option<&SmartcardRec> {
-        self.smartcards.iter().find(|s| s.card_id == card_id)
+        self.smartcards.iter().rev().find(|s| s.card_id == card_id)
+    }
+
+    pub fn profile(&self, uuid: Uuid) -> Option<&ProfileRec> {
+        self.profiles.iter().find(|p| p.uuid == uuid)
+    }
+
+    pub fn template(&self, uuid: Uuid) -> Option<&TemplateRec> {
+        self.templates.iter().find(|t| t.uuid == uuid)
+    }
+
+    /// Sets a card's status and its profile's.
+    pub fn set_card_status(&mut self, card: Uuid, status: SmartcardStatus) {
+        if let Some(sc) = self.smartcard_mut(card) {
+            sc.status = status;
+        }
+        self.set_profile_status(card, status);
+    }
+
+    pub fn set_profile_status(&mut self, profile: Uuid, status: SmartcardStatus) {
+        if let Some(p) = self.profiles.iter_mut().find(|p| p.uuid == profile) {
+            p.status = status;
+        }
+    }
+
+    /// One approval of a Pending request; the last one needed makes it Approved.
+    pub fn approve(&mut self, uuid: Uuid) -> Result<RequestStatus, String> {
+        let r = self
+            .request_mut(uuid)
+            .ok_or_else(|| format!("no request {uuid}"))?;
+        if r.status != RequestStatus::Pending {
+            return Err(format!(
+                "request {uuid} is {}, not Pending",
+                r.status.name()
+            ));
+        }
+        r.approvals_left = r.approvals_left.saturating_sub(1);
+        if r.approvals_left == 0 {
+            r.status = RequestStatus::Approved;
+        }
+        Ok(r.status)
+    }
+
+    /// Denies a Pending request.
+    pub fn deny(&mut self, uuid: Uuid) -> Result<RequestStatus, String> {
+        let r = self
+            .request_mut(uuid)
+            .ok_or_else(|| format!("no request {uuid}"))?;
+        if r.status != RequestStatus::Pending {
+            return Err(format!(
+                "request {uuid} is {}, not Pending",
+                r.status.name()
+            ));
+        }
+        r.status = RequestStatus::Denied;
+        r.completed = Some(iso_now());
+        Ok(r.status)
+    }
+
+    /// Seeds an enrolled card: a Completed Enroll request with the card bound, card and profile Active.
+    pub fn add_active_smartcard(
+        &mut self,
+        card_id: Uuid,
+        template: Uuid,
+        atr: &str,
+    ) -> Result<(Uuid, Uuid), String> {
+        if let Some(sc) = self.smartcard_by_card(card_id)
+            && sc.status != SmartcardStatus::Retired
+        {
+            return Err(format!(
+                "card id {card_id} is already registered ({})",
+                sc.uuid
+            ));
+        }
+        let request = Uuid::new_v4();
+        let card = Uuid::new_v4();
+        self.upsert(RequestRec {
+            profile_template: template,
+            new_smartcard: Some(card),
+            new_profile: Some(card),
+            completed: Some(iso_now()),
+            ..RequestRec::new(request, RequestStatus::Completed)
+        });
+        self.smartcards.push(SmartcardRec {
+            uuid: card,
+            card_id,
+            atr: atr.to_ascii_lowercase(),
+            status: SmartcardStatus::Active,
+            assigned_user: crate::CALLER_USER_UUID,
+            profile_template: template,
+        });
+        self.profiles.push(ProfileRec {
+            uuid: card,
+            status: SmartcardStatus::Active,
+            assigned_user: crate::CALLER_USER_UUID,
+            profile_template: template,
+        });
+        Ok((request, card))
     }
 
     /// Removes and returns the first fault matching this request, counting `times` down.
