@@ -57,6 +57,7 @@ if mcs -langversion:5 -warnaserror -nologo -r:System.Security -out:"$OUT/enroll.
         if env CM_SMARTCARD_LIB="$OUT/lib/libcm_smartcard.so" CM_AUTH=none CM_CA_PEM="$OUT/ca.pem" CM_WORK_DIR="$OUT/enroll" \
                "${card_env[@]}" mono --debug "$OUT/enroll.exe" "$EMULATOR_URL" >"$OUT/enroll.out" 2>&1 \
            && grep -q '^13\. Retire request' "$OUT/enroll.out" && grep -q 'verified against ca.pem' "$OUT/enroll.out"; then
+            sed 's/^/     /' "$OUT/enroll.out"
             example_ok "examples/enroll.cs walks enrollment, Unblock and Retire against the emulator"
         else
             sed 's/^/     /' "$OUT/enroll.out"
