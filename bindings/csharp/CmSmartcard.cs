@@ -401,6 +401,52 @@ namespace CmSmartcard
         public CmAssignResult Result { get { return result; } }
     }
 
+    /// <summary>
+    /// The server processed a state-changing call of the enrollment flow (CreateRequest, SetRequestStatus,
+    /// SubmitCertificateRequests, SetSmartcardStatus) but did not prove its identity (CmStatus.AuthServerUnverified,
+    /// with CmConnection.AuthFlags RequireMutualAuth). The change happened: do NOT send the call again. Result holds
+    /// the answer (the new request's Guid, the CmRequestInfo, the CmCertificateData[] - returned only once - or the
+    /// CmSmartcardInfo); have the server's authentication set-up checked.
+    /// </summary>
+    [Serializable]
+    public class CmServerUnverifiedResultException : CmException
+    {
+        private readonly object result;
+
+        public CmServerUnverifiedResultException(object result, string message, int httpStatus, string function)
+            : base(CmStatus.AuthServerUnverified, message, httpStatus, 0, "", "", function)
+        {
+            this.result = result;
+        }
+
+#pragma warning disable
+        /// <summary>Deserializes the exception with its result.</summary>
+        protected CmServerUnverifiedResultException(SerializationInfo info, StreamingContext context)
+            : base(info, context)
+        {
+            result = info.GetValue("CmResult", typeof(object));
+        }
+
+        /// <summary>Serializes the exception with its result.</summary>
+        [SecurityCritical]
+        public override void GetObjectData(SerializationInfo info, StreamingContext context)
+        {
+            if (info == null) throw new ArgumentNullException("info");
+            info.AddValue("CmResult", result, typeof(object));
+            base.GetObjectData(info, context);
+        }
+#pragma warning restore
+
+        /// <summary>The call's answer, as the method would have returned it.</summary>
+        public object Result { get { return result; } }
+
+        internal static CmServerUnverifiedResultException For(CmException unverified, object result, string what)
+        {
+            return new CmServerUnverifiedResultException(result, unverified.Message + " The server processed the " + what
+                + ": do not send it again (Result holds its answer).", unverified.HttpStatus, unverified.Function);
+        }
+    }
+
     /// <summary>How to reach and authenticate to the CM server (maps to struct cm_connection).</summary>
     public sealed class CmConnection
     {
@@ -536,6 +582,7 @@ namespace CmSmartcard
     }
 
     /// <summary>A CM smartcard object (copied out of cm_smartcard / a smartcard cm_object).</summary>
+    [Serializable]
     public sealed class CmSmartcardInfo
     {
         internal CmSmartcardInfo(CmObject o)
@@ -568,6 +615,7 @@ namespace CmSmartcard
     }
 
     /// <summary>A CM request object (copied out of cm_request / a request cm_object).</summary>
+    [Serializable]
     public sealed class CmRequestInfo
     {
         internal CmRequestInfo(CmObject o, string requestId)
@@ -1020,6 +1068,7 @@ namespace CmSmartcard
     }
 
     /// <summary>One certificate CM issued (POST /requests/{id}/certificatedata): PKCS#7 and/or PFX as bytes.</summary>
+    [Serializable]
     public sealed class CmCertificateData
     {
         internal CmCertificateData(CmObject o)
@@ -2134,6 +2183,33 @@ namespace CmSmartcard
             return new CmObject(h);
         }
 
+        /// <summary>
+        /// As Object, for state-changing calls: AuthServerUnverified with a filled answer (the server processed the
+        /// call) returns the answer and sets unverified, for the caller to throw with the converted result.
+        /// </summary>
+        internal static CmObject Processed(int rc, CmObjectHandle h, string method, out CmException unverified)
+        {
+            unverified = null;
+            if (rc == (int)CmStatus.AuthServerUnverified && !h.IsInvalid)
+            {
+                unverified = CmLibrary.LastError(rc, method);
+                return new CmObject(h);
+            }
+            return Object(rc, h, method);
+        }
+
+        /// <summary>As Processed, for a list answer.</summary>
+        internal static CmList ProcessedList(int rc, CmListHandle h, string method, out CmException unverified)
+        {
+            unverified = null;
+            if (rc == (int)CmStatus.AuthServerUnverified && !h.IsInvalid)
+            {
+                unverified = CmLibrary.LastError(rc, method);
+                rc = 0;
+            }
+            return List(rc, h, method);
+        }
+
         /// <summary>The objects of a list answer (empty for 204); throws on failure.</summary>
         internal static CmList List(int rc, CmListHandle h, string method)
         {
@@ -2589,10 +2665,13 @@ namespace CmSmartcard
                 NativeRequestSpec n = Args.ToNative(spec, s);
                 CmObjectHandle h;
                 int rc = NativeMethods.cm_session_create_request(sh, ref n, out h);
-                using (CmObject created = Results.Object(rc, h, M))
+                CmException unverified;
+                using (CmObject created = Results.Processed(rc, h, M, out unverified))
                 {
                     if (created == null) throw new CmException(CmStatus.MalformedResponse, M + ": the server created no request", 0, 0, "", "", M);
-                    return created.GetGuid("Uuid");
+                    Guid id = created.GetGuid("Uuid");
+                    if (unverified != null) throw CmServerUnverifiedResultException.For(unverified, id, "request creation");
+                    return id;
                 }
             }
         }
@@ -2651,7 +2730,13 @@ namespace CmSmartcard
             {
                 CmObjectHandle h;
                 int rc = NativeMethods.cm_session_set_request_status(sh, s.Add(requestId), s.Add(st), out h);
-                using (CmObject o = Results.Object(rc, h, M)) return o == null ? null : new CmRequestInfo(o, requestId);
+                CmException unverified;
+                using (CmObject o = Results.Processed(rc, h, M, out unverified))
+                {
+                    CmRequestInfo r = o == null ? null : new CmRequestInfo(o, requestId);
+                    if (unverified != null) throw CmServerUnverifiedResultException.For(unverified, r, "status change");
+                    return r;
+                }
             }
         }
 
@@ -2707,7 +2792,14 @@ namespace CmSmartcard
                 CmListHandle h;
                 int rc = NativeMethods.cm_session_submit_certificate_requests(sh, s.Add(requestId), items.Length == 0 ? IntPtr.Zero : s.AddArray(items),
                     new UIntPtr((uint)csrs.Length), pw, s.AddOptional(comments), out h);
-                return Results.Map(rc, h, M, delegate(CmObject o) { return new CmCertificateData(o); });
+                CmException unverified;
+                using (CmList list = Results.ProcessedList(rc, h, M, out unverified))
+                {
+                    var certs = new CmCertificateData[list.Count];
+                    for (int i = 0; i < certs.Length; i++) certs[i] = new CmCertificateData(list[i]);
+                    if (unverified != null) throw CmServerUnverifiedResultException.For(unverified, certs, "certificate requests (CM returns the certificates once)");
+                    return certs;
+                }
             }
         }
 
@@ -2807,7 +2899,13 @@ namespace CmSmartcard
             {
                 CmObjectHandle h;
                 int rc = NativeMethods.cm_session_set_smartcard_status(sh, s.Add(requestId), s.Add(smartcardUuid), s.Add(st), out h);
-                using (CmObject o = Results.Object(rc, h, M)) return o == null ? null : new CmSmartcardInfo(o);
+                CmException unverified;
+                using (CmObject o = Results.Processed(rc, h, M, out unverified))
+                {
+                    CmSmartcardInfo card = o == null ? null : new CmSmartcardInfo(o);
+                    if (unverified != null) throw CmServerUnverifiedResultException.For(unverified, card, "smart card status change");
+                    return card;
+                }
             }
         }
 

@@ -194,6 +194,17 @@ function ConvertTo-CmHex {
     [BitConverter]::ToString($Bytes).Replace('-', '')
 }
 
+# Reports a failed state-changing call of the enrollment flow. CmServerUnverifiedResultException: the server
+# processed it, so its result goes to the pipeline, together with an error that says not to send it again.
+function Write-CmChangeFailure {
+    param([Parameter(Mandatory = $true)] $Cmdlet, [Parameter(Mandatory = $true)] [Exception] $Exception, [object] $TargetObject)
+    if ($Exception -is [CmSmartcard.CmServerUnverifiedResultException]) {
+        $r = $Exception.Result
+        if ($r -is [guid]) { [pscustomobject]@{ RequestId = $r.ToString(); Uuid = $r.ToString() } } else { $r }
+    }
+    $Cmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $Exception -TargetObject $TargetObject))
+}
+
 # ------------------------------------------------------------------------------------------------
 # Cmdlets
 
@@ -1174,7 +1185,7 @@ function New-CmRequest {
             $id = $target.Session.CreateRequest($spec).ToString()
         }
         catch {
-            $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $what))
+            Write-CmChangeFailure -Cmdlet $PSCmdlet -Exception $_.Exception.GetBaseException() -TargetObject $what
             return
         }
         $r = $null
@@ -1324,9 +1335,7 @@ function Set-CmRequestStatus {
     process {
         if (-not $PSCmdlet.ShouldProcess("CM request $RequestId", "Set the status to $Status")) { return }
         try { $target.Session.SetRequestStatus($RequestId, $Status) }
-        catch {
-            $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $RequestId))
-        }
+        catch { Write-CmChangeFailure -Cmdlet $PSCmdlet -Exception $_.Exception.GetBaseException() -TargetObject $RequestId }
     }
     end {
         if ($target.Owned) { $target.Session.Dispose() }
@@ -1716,9 +1725,7 @@ function Send-CmCertificateRequest {
             if ($PfxPassword) { $target.Session.SubmitCertificateRequests($RequestId, $csrs, [System.Security.SecureString]$PfxPassword, $Comment) }
             else { $target.Session.SubmitCertificateRequests($RequestId, $csrs, [string]'', $Comment) }
         }
-        catch {
-            $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $RequestId))
-        }
+        catch { Write-CmChangeFailure -Cmdlet $PSCmdlet -Exception $_.Exception.GetBaseException() -TargetObject $RequestId }
     }
     end {
         if ($target.Owned) { $target.Session.Dispose() }
@@ -1783,9 +1790,7 @@ function Set-CmSmartcardStatus {
     process {
         if (-not $PSCmdlet.ShouldProcess("smartcard $SmartcardUuid (request $RequestId)", "Set the status to $Status")) { return }
         try { $target.Session.SetSmartcardStatus($RequestId, $SmartcardUuid, $Status) }
-        catch {
-            $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $SmartcardUuid))
-        }
+        catch { Write-CmChangeFailure -Cmdlet $PSCmdlet -Exception $_.Exception.GetBaseException() -TargetObject $SmartcardUuid }
     }
     end {
         if ($target.Owned) { $target.Session.Dispose() }

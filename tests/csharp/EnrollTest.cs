@@ -494,6 +494,19 @@ static partial class CmSmartcardTest
             session.SetRequestStatus(pending, "Canceled");
         });
 
+        Test("CmServerUnverifiedResultException keeps its result (a request, a Guid) across serialization", delegate
+        {
+            CmRequestInfo r = session.GetRequest(enrollId);
+            var e = new CmServerUnverifiedResultException(r, "CmSession.SetRequestStatus: unverified", 200, "CmSession.SetRequestStatus");
+            var copy = (CmServerUnverifiedResultException)RoundTrip(e);
+            Eq(CmStatus.AuthServerUnverified, copy.Status, "Status");
+            True(copy.ServerProcessed && !copy.OutcomeUnknown, "processed, outcome known");
+            Eq(r.Uuid, ((CmRequestInfo)copy.Result).Uuid, "Result (a CmRequestInfo)");
+            Eq(CmRequestStatus.Completed, ((CmRequestInfo)copy.Result).Status, "Result's enum");
+            Guid g = Guid.NewGuid();
+            Eq(g, (Guid)((CmServerUnverifiedResultException)RoundTrip(new CmServerUnverifiedResultException(g, "m", 201, "f"))).Result, "Result (a Guid)");
+        });
+
         Test("a disposed session refuses the new calls", delegate
         {
             var s2 = new CmSession(Conn());

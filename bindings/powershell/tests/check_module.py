@@ -127,7 +127,7 @@ check(re.search(r'^version\s*=\s*"%s"' % re.escape(version), cargo, re.M) is not
 exported_psd1 = set(re.findall(r"'([A-Za-z]+-Cm[A-Za-z]+)'", re.search(r"FunctionsToExport\s*=\s*@\(([^)]*)\)", psd1, re.S).group(1)))
 public = set(re.findall(r"^function\s+([A-Za-z]+-Cm[A-Za-z]+)\s*\{", psm1, re.M))
 internal = {"Find-CmNativeLibrary", "ConvertTo-CmErrorRecord", "Resolve-CmConnection", "Resolve-CmSession", "Write-CmAssignFailure",
-            "Write-CmNotFound", "ConvertFrom-CmObject", "ConvertFrom-CmList", "ConvertTo-CmRequestSpec", "ConvertFrom-CmHex", "ConvertTo-CmHex"}
+            "Write-CmNotFound", "Write-CmChangeFailure", "ConvertFrom-CmObject", "ConvertFrom-CmList", "ConvertTo-CmRequestSpec", "ConvertFrom-CmHex", "ConvertTo-CmHex"}
 public -= internal
 emm = set(re.findall(r"[A-Za-z]+-Cm[A-Za-z]+", re.search(r"^Export-ModuleMember\s+-Function\s+(.*)$", psm1, re.M).group(1)))
 check(exported_psd1 == public, "psd1 FunctionsToExport equals the public functions of the psm1 (%s)" % ", ".join(sorted(public ^ exported_psd1) or ["same"]))
@@ -195,7 +195,8 @@ for prop in sorted(set(re.findall(r"\$Exception\.(\w+)", psm1))):
 for fn in sorted(public):
     body = function_body(fn)
     if "catch" in body:
-        check(any(k in body for k in ("$PSCmdlet.WriteError(", "Write-CmAssignFailure -Cmdlet $PSCmdlet", "ThrowTerminatingError(")),
+        check(any(k in body for k in ("$PSCmdlet.WriteError(", "Write-CmAssignFailure -Cmdlet $PSCmdlet", "Write-CmChangeFailure -Cmdlet $PSCmdlet",
+                                      "ThrowTerminatingError(")),
               "%s reports failures as PowerShell errors" % fn)
 check("$Cmdlet.WriteError(" in function_body("Write-CmAssignFailure"), "Write-CmAssignFailure writes an error")
 check("-is [CmSmartcard.CmServerUnverifiedException]" in function_body("Write-CmAssignFailure")
@@ -306,6 +307,13 @@ check("Write-Output -NoEnumerate" in function_body("Get-CmAdminKey"), "Get-CmAdm
 # No secret goes to the host or the verbose/debug streams.
 for fn in ("Get-CmAdminKey", "Get-CmServerProposedPin", "Send-CmCertificateRequest", "Get-CmSmartcardConfiguration"):
     check(re.search(r"Write-(?:Verbose|Debug|Information)\b", function_body(fn)) is None, "%s writes no secret to other streams" % fn)
+
+# A change the server processed without proving itself still outputs its result (certificates come only once).
+for fn in ("New-CmRequest", "Set-CmRequestStatus", "Send-CmCertificateRequest", "Set-CmSmartcardStatus"):
+    check("Write-CmChangeFailure -Cmdlet $PSCmdlet" in function_body(fn), "%s outputs the result of a processed but unverified change" % fn)
+change = function_body("Write-CmChangeFailure")
+check("-is [CmSmartcard.CmServerUnverifiedResultException]" in change and "$Exception.Result" in change and "$Cmdlet.WriteError(" in change,
+      "Write-CmChangeFailure writes the result and an error")
 
 # "Outcome unknown" advice names the reconcile of every state-changing call.
 err = function_body("ConvertTo-CmErrorRecord")
