@@ -43,9 +43,11 @@ start_emulator || { echo "0 passed, 1 failed (emulator)"; exit 1; }
 mono --debug "$OUT/CmSmartcardTest.exe" "$EMULATOR_URL" "$ROOT/include/cm_smartcard.h" "$OUT/lib/libcm_smartcard.so"
 rc=$?
 
-# examples/enroll.cs, built as its header says and run against the same emulator: the whole walk must reach its
-# last step, with the certificates verified against the emulator's test CA. The card is the rig's when it runs
-# (read over PC/SC by the example), else a card id of our own.
+# examples/enroll.cs, built as its header says and run against a fresh emulator (the tests above bound the rig's
+# card already): the whole walk must reach its last step, with the certificates verified against the emulator's
+# test CA. The card is the rig's when it runs (read over PC/SC by the example), else a card id of our own.
+stop_emulator
+start_emulator || { echo "0 passed, 1 failed (emulator for examples/enroll.cs)"; exit 1; }
 example_passed=0; example_failed=0
 example_ok() { example_passed=$((example_passed + 1)); echo "ok   $*"; }
 example_ko() { example_failed=$((example_failed + 1)); echo "FAIL $*"; }
