@@ -507,6 +507,47 @@ static partial class CmSmartcardTest
             Eq(g, (Guid)((CmServerUnverifiedResultException)RoundTrip(new CmServerUnverifiedResultException(g, "m", 201, "f"))).Result, "Result (a Guid)");
         });
 
+        // PowerShell cannot run here: these are the binding calls the enrollment cmdlets make, with their omitted
+        // string parameters as PowerShell passes them ("" for $null).
+        Test("module: enrollment cmdlets with omitted strings as \"\"", delegate
+        {
+            // Get-CmProfileTemplate (no -Name) ; Get-CmRequest (no -Status, no -Mine) ; Get-CmProfile (no -Status)
+            True(session.ListProfileTemplates().Length >= 3, "Get-CmProfileTemplate");
+            True(session.ListRequests("", false).Length >= 1, "Get-CmRequest lists with -Status \"\"");
+            using (CmList p = session.ListProfiles("")) True(p.Count >= 1, "Get-CmProfile");
+            // New-CmRequest -Type Enroll -ProfileTemplateUuid $t (no -SmartcardUuid/-TargetUserUuid/-Comment, -Priority -1)
+            var spec = new CmRequestSpec();
+            spec.Type = "Enroll"; spec.ProfileTemplateUuid = userTemplate; spec.SmartcardUuid = ""; spec.TargetUserUuid = "";
+            spec.Comment = ""; spec.Priority = -1;
+            DateTime t0 = DateTime.UtcNow.AddSeconds(-1);
+            string id = session.CreateRequest(spec).ToString();
+            CmRequestInfo r = session.GetRequest(id);
+            Eq("", r.Comment, "no comment");
+            // Find-CmCreatedRequest with the same parameters finds it (among other comment-less requests of the same kind)
+            bool found = false;
+            foreach (CmRequestInfo x in session.FindCreatedRequests(spec, t0)) found |= x.Uuid == id;
+            True(found, "Find-CmCreatedRequest");
+            // Register-CmSmartcard ; Get-CmAdminKey / Get-CmAuthenticationResponse without -Atr ; Get-CmServerProposedPin without -RequestId
+            string card = Guid.NewGuid().ToString();
+            string sc = session.AssignSmartcard(id, card, "").SmartcardUuid;
+            byte[] key = session.GetAdminKey(id, sc, card, "");
+            byte[] challenge = FromHex("D61143F9CCFFD2CA"); // Get-CmAuthenticationResponse -ChallengeHex
+            Eq(BitConverter.ToString(TripleDesEcb(key, challenge)), BitConverter.ToString(session.GetAuthenticationResponse(id, sc, card, "", challenge, true)), "-Diversified");
+            Array.Clear(key, 0, key.Length);
+            Throws(CmStatus.HttpForbidden, delegate { session.GetServerProposedPin("", sc, card, ""); });
+            // Send-CmCertificateRequest -Path ... (no -PfxPassword: [string]'', no -Comment)
+            CmCsrOption[] opts = session.GetCsrOptions(id);
+            var csrs = new byte[opts.Length][];
+            for (int i = 0; i < csrs.Length; i++) csrs[i] = MakeCsr(csrDir, 10 + i, opts[i]);
+            True(session.SubmitCertificateRequests(id, csrs, "", "").Length >= csrs.Length, "Send-CmCertificateRequest");
+            // Get-CmRequest -Status Executing -Mine | Set-CmRequestStatus -Status Completed (only ours; certificate data makes it Executing)
+            foreach (CmRequestInfo x in session.ListRequests("Executing", true)) if (x.RequestId == id) session.SetRequestStatus(x.RequestId, "Completed");
+            Eq(CmRequestStatus.Completed, session.GetRequest(id).Status, "completed through the pipeline");
+            // Get-CmSmartcardOperation / Get-CmSmartcardCertificate -SmartcardUuid ; Get-CmUserCertificate
+            True(session.GetSmartcardOperations(sc).Length > 0, "Get-CmSmartcardOperation");
+            using (CmList c = session.GetSmartcardCertificates(sc)) True(c.Count >= csrs.Length, "Get-CmSmartcardCertificate");
+        });
+
         Test("a disposed session refuses the new calls", delegate
         {
             var s2 = new CmSession(Conn());
