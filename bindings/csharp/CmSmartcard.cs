@@ -4,9 +4,21 @@
 // Framework 4.x and every later compiler). Usable from a C# project (add the file), from PowerShell
 // (`Add-Type -Path CmSmartcard.cs`; the CmSmartcard PowerShell module does that) and from Mono.
 //
-// Public surface: CmApi (one-shot calls), CmSession (the same calls over pooled connections; IDisposable),
-// CmConnection / CmAssignment (inputs), the result classes, CmException (+ CmServerUnverifiedException),
-// CmLibrary (loading, version). The raw P/Invoke layer (NativeMethods, Native* structs, handles) is internal.
+// Public surface: CmApi (one-shot calls), CmSession (the same calls over pooled connections, plus the whole CM
+// enrollment and card lifecycle: profile templates, policies, smart card configuration, requests, admin keys,
+// challenge/response, server-proposed PINs, CSR options, certificate data, card status, operations, certificates,
+// profiles; IDisposable), CmConnection / CmAssignment / CmRequestSpec (inputs), CmNames (the enum names CM takes),
+// the result classes (CmRequestInfo, CmSmartcardInfo, CmCsrOption, CmCertificateData, ... with their Json) and the
+// generic CmObject / CmList (typed accessors by field name), CmException (+ CmServerUnverifiedException,
+// CmServerUnverifiedResultException), CmLibrary (loading, version). The raw P/Invoke layer (NativeMethods, Native*
+// structs, handles) is internal.
+//
+// Enums: CM sends numbers and takes names. CmRequestType / CmRequestStatus / CmSmartcardStatus name only the numbers
+// CM documents; any other number is kept as it is ((CmRequestStatus)1 is a valid value that prints as "1"), and the
+// ...Name properties give the library's name or null. Names for calls are strings, checked against CmNames.
+//
+// Secrets: admin keys come back as byte[] (clear them with Array.Clear when done), PINs as SecureString; every copy
+// the binding makes (native buffers, UTF-8 copies of PFX passwords) is wiped before it is freed.
 //
 // Rules followed (see include/cm_smartcard.h for the C API):
 // - [DllImport("cm_smartcard", CallingConvention = Cdecl)]: Cdecl is mandatory for 32-bit Windows hosts.
@@ -344,7 +356,12 @@ namespace CmSmartcard
         public bool IsServerError { get { int s = (int)status; return s >= 300 && s < 400; } }
         /// <summary>True for authentication failures (400-499).</summary>
         public bool IsAuthError { get { int s = (int)status; return s >= 400 && s < 500; } }
-        /// <summary>True when an assignment may or may not have happened: call ReconcileAssignment.</summary>
+        /// <summary>
+        /// True when a state-changing call may or may not have taken effect; do not simply send it again. The way to
+        /// learn it: ReconcileAssignment (AssignSmartcard), FindCreatedRequests (CreateRequest), GetRequest
+        /// (SetRequestStatus), GetSmartcard (SetSmartcardStatus), GetSmartcardCertificates (SubmitCertificateRequests:
+        /// certificate data cannot be fetched again).
+        /// </summary>
         public bool OutcomeUnknown { get { return status == CmStatus.OutcomeUnknown; } }
         /// <summary>True when the server processed the request (AuthServerUnverified): never send it again.</summary>
         public bool ServerProcessed { get { return status == CmStatus.AuthServerUnverified; } }

@@ -507,6 +507,61 @@ static partial class CmSmartcardTest
             Eq(g, (Guid)((CmServerUnverifiedResultException)RoundTrip(new CmServerUnverifiedResultException(g, "m", 201, "f"))).Result, "Result (a Guid)");
         });
 
+        Test("at most once: CreateRequest's lost answer gives OutcomeUnknown; FindCreatedRequests finds the one request", delegate
+        {
+            var spec = new CmRequestSpec("Enroll", userTemplate);
+            spec.Comment = "lost answer " + Guid.NewGuid().ToString("N");
+            DateTime before = DateTime.UtcNow;
+            int posts = Count("POST", "/api/v1.0/requests");
+            Fault("close-after-read=apply:POST:/api/v1.0/requests:1");
+            try
+            {
+                CmException e = Throws(CmStatus.OutcomeUnknown, delegate { session.CreateRequest(spec); });
+                True(e.OutcomeUnknown && e.Function == "CmSession.CreateRequest", "OutcomeUnknown from CreateRequest");
+            }
+            finally { ClearFaults(); }
+            Eq(posts + 1, Count("POST", "/api/v1.0/requests"), "the POST was sent exactly once");
+            CmRequestInfo[] found = session.FindCreatedRequests(spec, before);
+            Eq(1, found.Length, "the reconcile finds the request the lost answer created");
+            Eq(CmRequestStatus.Approved, found[0].Status, "and it is usable");
+        });
+
+        Test("at most once: certificate data, request status and card status are sent once on a lost answer", delegate
+        {
+            string id = session.CreateRequest(new CmRequestSpec("Enroll", userTemplate)).ToString();
+            string card = Guid.NewGuid().ToString();
+            string sc = session.AssignSmartcard(id, card, Atr).SmartcardUuid;
+            CmCsrOption[] opts = session.GetCsrOptions(id);
+            var csrs = new byte[opts.Length][];
+            for (int i = 0; i < csrs.Length; i++) csrs[i] = MakeCsr(csrDir, 20 + i, opts[i]);
+            int posts = Count("POST", "/certificatedata");
+            Fault("close-after-read=apply:POST:/certificatedata:1");
+            try { Throws(CmStatus.OutcomeUnknown, delegate { session.SubmitCertificateRequests(id, csrs, (string)null, null); }); }
+            finally { ClearFaults(); }
+            Eq(posts + 1, Count("POST", "/certificatedata"), "certificate data POSTed exactly once");
+            Throws(CmStatus.HttpForbidden, delegate { session.SubmitCertificateRequests(id, csrs, (string)null, null); });
+            using (CmList issued = session.GetSmartcardCertificates(sc))
+                Eq(csrs.Length, issued.Count, "the card's certificates show what the lost answer held");
+
+            int puts = Count("PUT", "/requests/" + id);
+            Fault("close-after-read=apply:PUT:/requests/" + id + ":1");
+            try { Throws(CmStatus.OutcomeUnknown, delegate { session.SetRequestStatus(id, "Completed"); }); }
+            finally { ClearFaults(); }
+            Eq(puts + 1, Count("PUT", "/requests/" + id), "PUT /requests/{id} sent exactly once");
+            Eq(CmRequestStatus.Completed, session.GetRequest(id).Status, "GetRequest shows it took effect");
+
+            var retireSpec = new CmRequestSpec();
+            retireSpec.Type = "Retire";
+            retireSpec.SmartcardUuid = sc;
+            string retire = session.CreateRequest(retireSpec).ToString();
+            int cardPuts = Count("PUT", "/smartcards/" + sc);
+            Fault("close-after-read=apply:PUT:/smartcards/" + sc + ":1");
+            try { Throws(CmStatus.OutcomeUnknown, delegate { session.SetSmartcardStatus(retire, sc, "Retired"); }); }
+            finally { ClearFaults(); }
+            Eq(cardPuts + 1, Count("PUT", "/smartcards/" + sc), "PUT .../smartcards/{sid} sent exactly once");
+            Eq(CmSmartcardStatus.Retired, session.GetSmartcard(sc).Status, "GetSmartcard shows it took effect");
+        });
+
         // PowerShell cannot run here: these are the binding calls the enrollment cmdlets make, with their omitted
         // string parameters as PowerShell passes them ("" for $null).
         Test("module: enrollment cmdlets with omitted strings as \"\"", delegate
