@@ -106,8 +106,44 @@ static partial class CmSmartcardTest
 
     // ---- the tests ----
 
+    static void StructFields(string cName, Type cs)
+    {
+        Match body = Regex.Match(header, "typedef struct " + cName + " \\{(.*?)\\} " + cName + ";", RegexOptions.Singleline);
+        True(body.Success, cName + " in the header");
+        var cFields = new List<string>();
+        foreach (Match f in Regex.Matches(body.Groups[1].Value, "^\\s*[a-z_0-9 ]+?\\**\\s*\\b([a-z_0-9]+);", RegexOptions.Multiline))
+            cFields.Add(f.Groups[1].Value);
+        var csFields = new List<string>();
+        foreach (System.Reflection.FieldInfo fi in cs.GetFields()) csFields.Add(fi.Name);
+        Eq(String.Join(" ", cFields), String.Join(" ", csFields), cName + " fields");
+    }
+
     static void EnrollmentTests()
     {
+        Test("struct layouts match cm_request_spec, cm_data_item, cm_bytes", delegate
+        {
+            int p = IntPtr.Size;
+            Eq(p == 8 ? 72 : 36, Marshal.SizeOf(typeof(NativeRequestSpec)), "sizeof(cm_request_spec)");
+            Eq(p == 8 ? 48 : 24, (int)Marshal.OffsetOf(typeof(NativeRequestSpec), "priority"), "offsetof(priority)");
+            Eq(2 * p, Marshal.SizeOf(typeof(NativeDataItem)), "sizeof(cm_data_item)");
+            Eq(2 * p, Marshal.SizeOf(typeof(NativeBytes)), "sizeof(cm_bytes)");
+            StructFields("cm_request_spec", typeof(NativeRequestSpec));
+            StructFields("cm_data_item", typeof(NativeDataItem));
+            StructFields("cm_bytes", typeof(NativeBytes));
+        });
+
+        Test("CmObjectKind matches every CM_OBJECT_* of the header", delegate
+        {
+            int n = 0;
+            foreach (Match m in Regex.Matches(header, "#define CM_OBJECT_([A-Z_]+) (\\d+)"))
+            {
+                Eq(int.Parse(m.Groups[2].Value), (int)(CmObjectKind)Enum.Parse(typeof(CmObjectKind), Pascal(m.Groups[1].Value)), "CmObjectKind." + m.Groups[1].Value);
+                n++;
+            }
+            Eq(13, n, "CM_OBJECT_* count");
+            Eq(n, Enum.GetValues(typeof(CmObjectKind)).Length, "no extra CmObjectKind values");
+        });
+
         CmSession session = new CmSession(Conn());
         string userTemplate = null, approvalTemplate = null, serverKeysTemplate = null;
         string csrDir = Path.Combine(Path.GetTempPath(), "cm-csharp-csr-" + Guid.NewGuid().ToString("N"));
