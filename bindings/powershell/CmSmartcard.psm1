@@ -54,6 +54,7 @@ function ConvertTo-CmErrorRecord {
         $code = $Exception.StatusCode
         $id = 'Cm' + $Exception.Status
         $category = switch ($true) {
+            ($code -ge 10 -and $code -le 13)    { [System.Management.Automation.ErrorCategory]::InvalidResult; break }  # a field of CM's answer
             ($code -ge 1 -and $code -lt 100)    { [System.Management.Automation.ErrorCategory]::InvalidArgument; break }
             ($code -ge 100 -and $code -lt 200)  { [System.Management.Automation.ErrorCategory]::DeviceError; break }
             ($code -eq 203)                     { [System.Management.Automation.ErrorCategory]::OperationTimeout; break }
