@@ -1005,7 +1005,7 @@ function Get-CmProfileTemplatePolicy {
     [CmdletBinding()]
     [OutputType([pscustomobject])]
     param(
-        [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [Alias('Uuid', 'ProfileTemplateUuid')]
+        [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [Alias('ProfileTemplateUuid', 'Uuid')]
         [ValidateNotNullOrEmpty()] [string] $TemplateUuid,
         [Parameter(Mandatory = $true)]
         [ValidateSet('Enroll', 'Duplicate', 'OfflineUnblock', 'OnlineUpdate', 'Renew', 'Recover', 'RecoverOnBehalf', 'Reinstate', 'Retire', 'Revoke', 'TemporaryCards', 'TemporaryEnroll', 'Unblock')]
@@ -1072,7 +1072,7 @@ function Get-CmSmartcardConfiguration {
     [CmdletBinding()]
     [OutputType([pscustomobject])]
     param(
-        [Parameter(Mandatory = $true, Position = 0, ValueFromPipelineByPropertyName = $true)] [Alias('Uuid', 'ProfileTemplateUuid')]
+        [Parameter(Mandatory = $true, Position = 0, ValueFromPipelineByPropertyName = $true)] [Alias('ProfileTemplateUuid', 'Uuid')]
         [ValidateNotNullOrEmpty()] [string] $TemplateUuid,
         [CmSmartcard.CmSession] $Session,
         [CmSmartcard.CmConnection] $Connection,
