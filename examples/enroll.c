@@ -884,7 +884,8 @@ static int enroll_certificates(enrollment *e)
         result = failed("CM returned %zu certificates for %zu requests", returned, count);
     }
     if (result == 0) {
-        printf("%zu certificates %s\n", verified, e->trusted_ca != NULL ? "verified against the CA" : "read");
+        printf("%zu certificate%s %s\n", verified, verified == 1 ? "" : "s",
+               e->trusted_ca != NULL ? "verified against the CA" : "read");
     }
     return result;
 }
