@@ -241,11 +241,11 @@ static int find_template(enrollment *e)
     if (rc != CM_STATUS_OK) {
         return cm_failed("listing the profile templates", rc);
     }
-    size_t count = 0, len = 0;
-    count = list_count(templates);
+    size_t count = list_count(templates), len = 0;
     char offered[1024] = "";
     int32_t is_smartcard = 0;
-    for (size_t i = 0; i < count && e->template_uuid[0] == '\0'; i++) {
+    int found = 0;
+    for (size_t i = 0; i < count && !found; i++) {
         cm_object *t = NULL;
         char name[256];
         if (cm_list_get(templates, i, &t) != CM_STATUS_OK) {
@@ -253,9 +253,10 @@ static int find_template(enrollment *e)
         }
         field_or_empty(t, "Name", name, sizeof name);
         if (strcmp(name, e->opt->template_name) == 0) {
+            found = 1;
             rc = cm_object_get_guid(t, "Uuid", e->template_uuid, sizeof e->template_uuid, &len);
-            if (rc != CM_STATUS_OK || cm_object_get_bool(t, "IsSmartcardProfileTemplate", &is_smartcard) != CM_STATUS_OK) {
-                e->template_uuid[0] = '\0';
+            if (cm_object_get_bool(t, "IsSmartcardProfileTemplate", &is_smartcard) != CM_STATUS_OK) {
+                is_smartcard = 1; /* not sent: let CM decide when the card is bound */
             }
         } else {
             size_t used = strlen(offered);
@@ -264,9 +265,13 @@ static int find_template(enrollment *e)
         cm_object_free(t);
     }
     cm_list_free(templates);
-    if (e->template_uuid[0] == '\0') {
+    if (!found) {
         return failed("no profile template named \"%s\" (the server offers %s)", e->opt->template_name,
                       offered[0] != '\0' ? offered : "none");
+    }
+    if (rc != CM_STATUS_OK) {
+        return failed("profile template \"%s\" has no valid Uuid: status %d (%s)", e->opt->template_name, (int)rc,
+                      cm_status_str(rc));
     }
     if (!is_smartcard) {
         return failed("profile template \"%s\" is not a smart card template", e->opt->template_name);
@@ -347,11 +352,9 @@ static int create_request(enrollment *e, const char *type, char *uuid_out, size_
         cm_list *found = NULL;
         cm_status rc2 = cm_session_find_created_requests(e->session, &spec, (int64_t)started, &found);
         if (rc2 != CM_STATUS_OK) {
-            cm_failed("creating the request", rc);
             return cm_failed("looking for the request after the lost answer", rc2);
         }
-        size_t count = 0;
-        count = list_count(found);
+        size_t count = list_count(found);
         cm_object *request = NULL;
         if (count == 1 && cm_list_get(found, 0, &request) == CM_STATUS_OK) {
             rc2 = cm_object_get_guid(request, "Uuid", uuid_out, uuid_len, &len);
@@ -834,8 +837,7 @@ static int enroll_certificates(enrollment *e)
     if (rc != CM_STATUS_OK) {
         return cm_failed("reading the certificate request generation options", rc);
     }
-    size_t count = 0;
-    count = list_count(options);
+    size_t count = list_count(options);
     printf("CSR options: %zu\n", count);
     if (count > MAX_CSRS) {
         cm_list_free(options);
@@ -848,7 +850,8 @@ static int enroll_certificates(enrollment *e)
         cm_object *option = NULL;
         int der_len = 0;
         rc = cm_list_get(options, i, &option);
-        result = rc != CM_STATUS_OK ? cm_failed("reading a CSR option", rc) : build_csr(e, option, i, &ders[i], &der_len);
+        result = rc != CM_STATUS_OK ? cm_failed("reading a CSR option", rc)
+                                    : build_csr(e, option, i, &ders[i], &der_len);
         csrs[i].data = ders[i];
         csrs[i].len = result == 0 ? (size_t)der_len : 0;
         cm_object_free(option);
@@ -870,8 +873,7 @@ static int enroll_certificates(enrollment *e)
     if (result != 0) {
         return result;
     }
-    size_t returned = 0, verified = 0;
-    returned = list_count(certificates);
+    size_t returned = list_count(certificates), verified = 0;
     printf("certificates returned: %zu (for %zu requests)\n", returned, count);
     for (size_t i = 0; i < returned && result == 0; i++) {
         cm_object *item = NULL;
@@ -919,8 +921,7 @@ static int show_card(enrollment *e, const char *label)
         return cm_failed("reading the card's operations", rc);
     }
     char list[256] = "";
-    size_t count = 0;
-    count = list_count(operations);
+    size_t count = list_count(operations);
     for (size_t i = 0; i < count; i++) {
         char op[64];
         if (cm_list_get_string(operations, i, op, sizeof op, &len) == CM_STATUS_OK) {
