@@ -1110,14 +1110,8 @@ fn malformed_input_answers_400() {
         ),
         400,
     );
-    assert_status(
-        &put(a, &format!("{base}"), &json!({"status": "Assigned"})),
-        400,
-    );
-    assert_status(
-        &put(a, &format!("{base}"), &json!({"state": "Retired"})),
-        400,
-    );
+    assert_status(&put(a, &base, &json!({"status": "Assigned"})), 400);
+    assert_status(&put(a, &base, &json!({"state": "Retired"})), 400);
     let r = req(a, "PUT", &format!("{API}/{base}"), Some("{\"status\":"));
     assert_status(&r, 400);
 }
