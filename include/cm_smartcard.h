@@ -63,6 +63,45 @@
 // Binding state: another card is bound to the request.
 #define CM_BINDING_BOUND_TO_OTHER_CARD 2
 
+// A profile template (`GET /profiletemplates` item).
+#define CM_OBJECT_PROFILE_TEMPLATE 1
+
+// A profile template's workflow policy for one request type.
+#define CM_OBJECT_POLICY 2
+
+// A profile template's smart card configuration.
+#define CM_OBJECT_SMARTCARD_CONFIG 3
+
+// A request.
+#define CM_OBJECT_REQUEST 4
+
+// A smart card.
+#define CM_OBJECT_SMARTCARD 5
+
+// One certificate request to build (generation options item).
+#define CM_OBJECT_CSR_OPTION 6
+
+// One certificate returned by certificate data (`Pkcs7`, `Pfx`, `isPkcs7`, `isPfx`, ...).
+#define CM_OBJECT_CERTIFICATE_DATA 7
+
+// A certificate of a smart card or profile.
+#define CM_OBJECT_CARD_CERTIFICATE 8
+
+// One of the caller's certificates.
+#define CM_OBJECT_USER_CERTIFICATE 9
+
+// A profile.
+#define CM_OBJECT_PROFILE 10
+
+// A request's data collection item (`Name`, `Value`).
+#define CM_OBJECT_DATA_ITEM 11
+
+// What a create call returned: `Uri` (as CM sent it) and `Uuid`.
+#define CM_OBJECT_CREATED 12
+
+// Another (nested) object.
+#define CM_OBJECT_OTHER 99
+
 // Authentication: Negotiate (Kerberos, NTLM fallback) with the current user's credentials — the logged-on
 // Windows session (SSPI) or the Kerberos ticket cache / keytab (GSSAPI). The default (value 0).
 #define CM_AUTH_NEGOTIATE 0
@@ -142,6 +181,14 @@ enum cm_status
   CM_STATUS_INVALID_STRUCT_SIZE = 8,
   // A file given as an option (for example a CA bundle) could not be read or parsed.
   CM_STATUS_INVALID_FILE = 9,
+  // A CM object has no such field, or its value is null (`cm_object_get_*`).
+  CM_STATUS_FIELD_MISSING = 10,
+  // A CM object's field holds another JSON type than the accessor reads (details in the message).
+  CM_STATUS_FIELD_TYPE = 11,
+  // An index is past the end of a list or array field.
+  CM_STATUS_INDEX_OUT_OF_RANGE = 12,
+  // An enum field holds a number whose name is not documented; `cm_object_get_int` still reads it.
+  CM_STATUS_ENUM_UNKNOWN = 13,
   // The PC/SC service is not running (Linux: pcscd; Windows: the "Smart Card" service).
   CM_STATUS_PCSC_NO_SERVICE = 100,
   // No smart-card reader is connected.
@@ -243,6 +290,14 @@ typedef int32_t cm_status;
 // `CM_STATUS_AUTH_SERVER_UNVERIFIED`). Free with `cm_assign_result_free`.
 typedef struct cm_assign_result cm_assign_result;
 
+// An array CM returned; a 204 answer is an empty list. Free with `cm_list_free`.
+typedef struct cm_list cm_list;
+
+// A CM object as the server sent it. Read it with the `cm_object_get_*` accessors, which take the field name
+// of the server's JSON (`"Uuid"`, `"Status"`, `"Pkcs7"`, ...; matched case-insensitively). Free with
+// `cm_object_free`.
+typedef struct cm_object cm_object;
+
 // A snapshot of the PC/SC readers. Free with `cm_reader_list_free`.
 typedef struct cm_reader_list cm_reader_list;
 
@@ -343,6 +398,45 @@ typedef struct cm_assignment {
   // The ATR as hex in any common notation (`3B 8D 01 …`, `3b:8d:…`, packed); NULL or "" omits it.
   const char *atr;
 } cm_assignment;
+
+// One data collection item of a new request: a name and a value (NULL value: sent as null).
+typedef struct cm_data_item {
+  // The item's name, as the profile template's policy names it. Required.
+  const char *name;
+  // The value; NULL sends null.
+  const char *value;
+} cm_data_item;
+
+// A request to create (`POST /requests`). Zero-initialize, set `struct_size` and the fields you need.
+typedef struct cm_request_spec {
+  // Must be `sizeof(cm_request_spec)`.
+  uint32_t struct_size;
+  // The request type, any case: Enroll, Duplicate, OfflineUnblock, OnlineUpdate, Renew, Recover,
+  // RecoverOnBehalf, Reinstate, Retire, Revoke, TemporaryCards, Unblock. Required.
+  const char *request_type;
+  // The profile template uuid. Required for Enroll; for the other types this or `smartcard_uuid`.
+  const char *profile_template_uuid;
+  // The target user's uuid; NULL or "" means the caller.
+  const char *target_user_uuid;
+  // The smart card the request is about (Unblock, Retire, ...: the CM Uuid, not the card id); NULL omits it.
+  const char *smartcard_uuid;
+  // The comment; NULL sends "". A unique comment makes `cm_session_find_created_requests` exact.
+  const char *comment;
+  // The priority (0 and up); negative leaves it to the policy's default.
+  int32_t priority;
+  // The data collection items (`data_collection_count` of them); NULL when the count is 0.
+  const struct cm_data_item *data_collection;
+  // The number of data collection items.
+  size_t data_collection_count;
+} cm_request_spec;
+
+// A byte string given to the library (a PKCS#10 request in DER or PEM).
+typedef struct cm_bytes {
+  // The bytes; NULL only when `len` is 0.
+  const uint8_t *data;
+  // The number of bytes.
+  size_t len;
+} cm_bytes;
 
 #ifdef __cplusplus
 extern "C" {
@@ -531,6 +625,303 @@ cm_status cm_last_error_server_message(char *buf, size_t buf_len, size_t *len_ou
 // # Safety
 // As `cm_last_error_message`.
 cm_status cm_last_error_correlation_id(char *buf, size_t buf_len, size_t *len_out);
+
+// `GET /profiletemplates`: the profile templates the caller may use (`CM_OBJECT_PROFILE_TEMPLATE`: `Name`,
+// `Description`, `Uuid`, `IsSmartcardProfileTemplate`, `IsVirtualSmartcardProfileTemplate`).
+//
+// # Safety
+// `session` NULL or live; `templates_out` NULL or writable.
+CM_MUST_USE cm_status cm_session_list_profile_templates(struct cm_session *session, struct cm_list **templates_out);
+
+// A profile template's workflow policy for one request type (`CM_OBJECT_POLICY`: `ApprovalsNeeded`,
+// `Enabled`, `PolicyDataCollection`, ...). `policy_type`: Enroll, Duplicate, OfflineUnblock, OnlineUpdate,
+// Renew, Recover, RecoverOnBehalf, Reinstate, Retire, Revoke, TemporaryEnroll (or TemporaryCards), Unblock, in
+// any case. Both documented paths are tried (`/policies/{type}`, then `/policy/workflow/{type}` after a 404).
+//
+// # Safety
+// `session` NULL or live; strings NULL or C strings; `policy_out` NULL or writable.
+CM_MUST_USE cm_status cm_session_get_profile_template_policy(struct cm_session *session, const char *profile_template_uuid, const char *policy_type, struct cm_object **policy_out);
+
+// A profile template's smart card configuration (`CM_OBJECT_SMARTCARD_CONFIG`: `DefaultAdminKeyHex`,
+// `DiversifyAdminKey`, `UserPinOption`, ...). The default admin key is a secret: wipe what you copy out.
+//
+// # Safety
+// As `cm_session_get_profile_template_policy`.
+CM_MUST_USE cm_status cm_session_get_smartcard_config(struct cm_session *session, const char *profile_template_uuid, struct cm_object **config_out);
+
+// `POST /requests`: creates a request. `*created_out` (`CM_OBJECT_CREATED`) has `Uri` as CM sent it and
+// `Uuid`, the new request's id.
+//
+// Sent at most once: if the answer is lost after the request may have reached the server, the status is
+// `CM_STATUS_OUTCOME_UNKNOWN` and nothing is resent. Take the time (`time(NULL)`) before calling, and after
+// that status call `cm_session_find_created_requests` with the same spec and that time.
+//
+// # Safety
+// `session` NULL or live; `spec` NULL or a valid `cm_request_spec`; `created_out` NULL or writable.
+CM_MUST_USE cm_status cm_session_create_request(struct cm_session *session, const struct cm_request_spec *spec, struct cm_object **created_out);
+
+// The reconcile for `cm_session_create_request` after `CM_STATUS_OUTCOME_UNKNOWN`: the requests that may be
+// the one it created — matching the spec's template, target, card, comment and type (where CM documents the
+// type's number) and submitted at or after `submitted_after_unix` (seconds; five minutes of server clock skew
+// are allowed). An empty list means it was not created and may be sent again; one item is it; several mean
+// the spec is not distinctive (use a unique comment).
+//
+// # Safety
+// As `cm_session_create_request`; `requests_out` NULL or writable.
+CM_MUST_USE cm_status cm_session_find_created_requests(struct cm_session *session, const struct cm_request_spec *spec, int64_t submitted_after_unix, struct cm_list **requests_out);
+
+// `GET /requests[?status=][&targetuser=current]`: requests as `CM_OBJECT_REQUEST` objects. `status`: NULL or
+// "" for all, else Approved, Canceled, Completed, Denied, Executing, Failed, None or Pending (any case);
+// `mine` non-zero: only the caller's own.
+//
+// # Safety
+// `session` NULL or live; `status` NULL or a C string; `requests_out` NULL or writable.
+CM_MUST_USE cm_status cm_session_list_requests(struct cm_session *session, const char *status, int32_t mine, struct cm_list **requests_out);
+
+// `PUT /requests/{id}`: sets a request's state to Completed, Canceled or Abandoned (any case). `*request_out`
+// is the updated request, or NULL when CM answered 204. Sent at most once; after
+// `CM_STATUS_OUTCOME_UNKNOWN`, read the request back with `cm_session_get_request`.
+//
+// # Safety
+// `session` NULL or live; strings NULL or C strings; `request_out` NULL or writable (NULL: no object wanted).
+CM_MUST_USE cm_status cm_session_set_request_status(struct cm_session *session, const char *request_uuid, const char *status, struct cm_object **request_out);
+
+// `PUT /requests/{rid}/smartcards/{sid}`: sets a smart card's status (Active, Assigned, Disabled, New, None,
+// Retired, Suspended; any case) within a request. `*smartcard_out` is the updated smartcard, or NULL when CM
+// answered 204. Sent at most once; after `CM_STATUS_OUTCOME_UNKNOWN`, read the card back.
+//
+// # Safety
+// As `cm_session_set_request_status`.
+CM_MUST_USE cm_status cm_session_set_smartcard_status(struct cm_session *session, const char *request_uuid, const char *smartcard_uuid, const char *status, struct cm_object **smartcard_out);
+
+// `GET /requests/{id}/certificaterequestgenerationoptions`: one `CM_OBJECT_CSR_OPTION` per PKCS#10 request to
+// build (`Subject`, `KeyAlgorithmName`, `KeySize`, `HashAlgorithmName`, `KeyStorageProviderNames`,
+// `Exportable`, `KeyProtectionLevel`, `KeyUsages`, `FriendlyName`). Empty for server-generated keys.
+//
+// # Safety
+// `session` NULL or live; `request_uuid` NULL or a C string; `options_out` NULL or writable.
+CM_MUST_USE cm_status cm_session_get_csr_options(struct cm_session *session, const char *request_uuid, struct cm_list **options_out);
+
+// `POST /requests/{id}/certificatedata`: sends `csr_count` PKCS#10 requests (each DER or PEM; none for
+// server-generated keys) and returns the certificates as `CM_OBJECT_CERTIFICATE_DATA` objects (`Pkcs7` or
+// `Pfx` as bytes with `cm_object_get_bytes`, `isPkcs7`, `isPfx`, `Error`, ...); CM may return more than
+// requested. `pfx_password` (NULL: "") protects server-generated keys; it is wiped from our memory after use.
+//
+// Sent at most once, and there is no reconcile: CM returns certificate data only once. After
+// `CM_STATUS_OUTCOME_UNKNOWN`, `cm_session_get_smartcard_certificates` shows whether certificates were issued;
+// the CM administrator can tell whether the request must be redone.
+//
+// # Safety
+// `session` NULL or live; `csrs` NULL (only with `csr_count` 0) or `csr_count` valid `cm_bytes`; strings NULL
+// or C strings; `certificates_out` NULL or writable.
+CM_MUST_USE cm_status cm_session_submit_certificate_requests(struct cm_session *session, const char *request_uuid, const struct cm_bytes *csrs, size_t csr_count, const char *pfx_password, const char *comments, struct cm_list **certificates_out);
+
+// `GET .../diversifiedkey`: the card's admin key, diversified by CM (24 bytes for a 3DES key), copied into
+// `key_buf` (size-query pattern for bytes: `*key_len_out` receives the length). CM answers 403 when the
+// template does not diversify admin keys. The key is a secret: our copies are wiped; wipe yours after use.
+//
+// # Safety
+// `session` NULL or live; strings NULL or C strings (`atr` may be NULL); `key_buf` NULL or `key_buf_len`
+// writable bytes; `key_len_out` writable.
+CM_MUST_USE cm_status cm_session_get_admin_key(struct cm_session *session, const char *request_uuid, const char *smartcard_uuid, const char *card_id, const char *atr, uint8_t *key_buf, size_t key_buf_len, size_t *key_len_out);
+
+// `GET .../authenticationresponse`: CM's answer to the card's admin challenge (Base CSP: 3DES of the 8-byte
+// challenge under the admin key), computed with the diversified key (`diversified` non-zero) or the
+// template's default key (0). The challenge is sent base64 and URL-escaped; the response comes back as bytes
+// (size-query pattern for bytes).
+//
+// # Safety
+// As `cm_session_get_admin_key`; `challenge` NULL or `challenge_len` readable bytes.
+CM_MUST_USE cm_status cm_session_get_authentication_response(struct cm_session *session, const char *request_uuid, const char *smartcard_uuid, const char *card_id, const char *atr, const uint8_t *challenge, size_t challenge_len, int32_t diversified, uint8_t *response_buf, size_t response_buf_len, size_t *response_len_out);
+
+// `GET /smartcards/{id}/serverproposedpin` (with `request_uuid`, the controller's
+// `/requests/{rid}/smartcards/{id}/serverproposedpin` is tried after a 404): the PIN CM proposes, when the
+// template's policy has one (else CM answers 403). `card_id`/`atr` NULL omit them. Size-query pattern; the
+// PIN is a secret: our copies are wiped.
+//
+// # Safety
+// `session` NULL or live; strings NULL or C strings; buffers as in the conventions.
+CM_MUST_USE cm_status cm_session_get_server_proposed_pin(struct cm_session *session, const char *request_uuid, const char *smartcard_uuid, const char *card_id, const char *atr, char *pin_buf, size_t pin_buf_len, size_t *pin_len_out);
+
+// `GET /smartcards/{id}/operations`: the operations the card allows now, as strings (`cm_list_get_string`;
+// the docs' example is lowercase: "renew", "unblock", "retire").
+//
+// # Safety
+// `session` NULL or live; `smartcard_uuid` NULL or a C string; `operations_out` NULL or writable.
+CM_MUST_USE cm_status cm_session_get_smartcard_operations(struct cm_session *session, const char *smartcard_uuid, struct cm_list **operations_out);
+
+// `GET /profiles/{id}/operations`, as `cm_session_get_smartcard_operations`.
+//
+// # Safety
+// As `cm_session_get_smartcard_operations`.
+CM_MUST_USE cm_status cm_session_get_profile_operations(struct cm_session *session, const char *profile_uuid, struct cm_list **operations_out);
+
+// `GET /smartcards/{id}/certificates`: the certificates on the card (`CM_OBJECT_CARD_CERTIFICATE`:
+// `TemplateCommonName`, `SerialNumber`, `Thumbprint`, `CertificateType`, `IsKeyHistory`, `ArchivedOnCa`).
+//
+// # Safety
+// As `cm_session_get_smartcard_operations`.
+CM_MUST_USE cm_status cm_session_get_smartcard_certificates(struct cm_session *session, const char *smartcard_uuid, struct cm_list **certificates_out);
+
+// `GET /profiles/{id}/certificates`, as `cm_session_get_smartcard_certificates`.
+//
+// # Safety
+// As `cm_session_get_smartcard_operations`.
+CM_MUST_USE cm_status cm_session_get_profile_certificates(struct cm_session *session, const char *profile_uuid, struct cm_list **certificates_out);
+
+// `GET /certificates`: the caller's certificates, retired ones filtered out by CM
+// (`CM_OBJECT_USER_CERTIFICATE`: the card certificate fields plus `Issuer`, `NotBefore`, `NotAfter`,
+// `RequesterName`, `Status`).
+//
+// # Safety
+// `session` NULL or live; `certificates_out` NULL or writable.
+CM_MUST_USE cm_status cm_session_get_user_certificates(struct cm_session *session, struct cm_list **certificates_out);
+
+// `GET /profiles[?status=]`: profiles (`CM_OBJECT_PROFILE`). `status`: NULL or "" for all, else Active,
+// Approved, Canceled, Completed, Denied, Executing, Failed, None or Pending (any case).
+//
+// # Safety
+// `session` NULL or live; `status` NULL or a C string; `profiles_out` NULL or writable.
+CM_MUST_USE cm_status cm_session_list_profiles(struct cm_session *session, const char *status, struct cm_list **profiles_out);
+
+// `GET /profiles/{id}`: one profile, or NULL (with `CM_STATUS_OK`) when CM answered 204.
+//
+// # Safety
+// `session` NULL or live; `profile_uuid` NULL or a C string; `profile_out` NULL or writable.
+CM_MUST_USE cm_status cm_session_get_profile(struct cm_session *session, const char *profile_uuid, struct cm_object **profile_out);
+
+// `GET /requests/{id}/profiles`: the profiles of a request.
+//
+// # Safety
+// As `cm_session_get_smartcard_operations`.
+CM_MUST_USE cm_status cm_session_list_request_profiles(struct cm_session *session, const char *request_uuid, struct cm_list **profiles_out);
+
+// The number of items.
+//
+// # Safety
+// `list` NULL or live; `count_out` NULL or writable.
+CM_MUST_USE cm_status cm_list_count(const struct cm_list *list, size_t *count_out);
+
+// Item `index` as a new object (free it with `cm_object_free`); its kind is the list's.
+// `CM_STATUS_INDEX_OUT_OF_RANGE` past the end, `CM_STATUS_FIELD_TYPE` for an item that is not an object
+// (operations are strings: use `cm_list_get_string`).
+//
+// # Safety
+// `list` NULL or live; `item_out` NULL or writable.
+CM_MUST_USE cm_status cm_list_get(const struct cm_list *list, size_t index, struct cm_object **item_out);
+
+// Copies item `index` as text (operations such as "renew"; numbers and booleans as their JSON text).
+// Size-query pattern.
+//
+// # Safety
+// `list` NULL or live; buffers as in the conventions.
+CM_MUST_USE cm_status cm_list_get_string(const struct cm_list *list, size_t index, char *buf, size_t buf_len, size_t *len_out);
+
+// Copies the whole list as JSON (an array). Size-query pattern.
+//
+// # Safety
+// `list` NULL or live; buffers as in the conventions.
+CM_MUST_USE cm_status cm_list_json(const struct cm_list *list, char *buf, size_t buf_len, size_t *len_out);
+
+// Frees a list; NULL is ignored.
+//
+// # Safety
+// `list` NULL or not yet freed.
+void cm_list_free(struct cm_list *list);
+
+// What the object is: one of the `CM_OBJECT_*` values (-1 for NULL).
+//
+// # Safety
+// `object` NULL or live.
+int32_t cm_object_kind(const struct cm_object *object);
+
+// Copies a field as text: a string as is, a number or boolean as its JSON text. Size-query pattern.
+// `CM_STATUS_FIELD_MISSING` when the field is absent or null, `CM_STATUS_FIELD_TYPE` for an array or object.
+//
+// # Safety
+// `object` NULL or live; `field` NULL or a C string; buffers as in the conventions.
+CM_MUST_USE cm_status cm_object_get_string(const struct cm_object *object, const char *field, char *buf, size_t buf_len, size_t *len_out);
+
+// Reads an integer field (a JSON integer, or a string holding one as some CM examples send).
+//
+// # Safety
+// `object` NULL or live; `field` NULL or a C string; `value_out` NULL or writable.
+CM_MUST_USE cm_status cm_object_get_int(const struct cm_object *object, const char *field, int64_t *value_out);
+
+// Reads a boolean field as 1 or 0 (`true`/`false`, `"True"`/`"false"`, 1/0).
+//
+// # Safety
+// As `cm_object_get_int`.
+CM_MUST_USE cm_status cm_object_get_bool(const struct cm_object *object, const char *field, int32_t *value_out);
+
+// Copies a GUID field, lower-case hyphenated (braces as in `SerialNumber` removed). Size-query pattern; 36
+// characters plus the NUL. `CM_STATUS_FIELD_TYPE` when the field is not a GUID.
+//
+// # Safety
+// As `cm_object_get_string`.
+CM_MUST_USE cm_status cm_object_get_guid(const struct cm_object *object, const char *field, char *buf, size_t buf_len, size_t *len_out);
+
+// Copies a base64 field decoded (`Pkcs7`, `Pfx`). Size-query pattern for binary data: `*len_out` receives
+// the length; `buf_len` must be at least that.
+//
+// # Safety
+// `object` NULL or live; `field` NULL or a C string; `buf` NULL or `buf_len` writable bytes; `len_out`
+// writable.
+CM_MUST_USE cm_status cm_object_get_bytes(const struct cm_object *object, const char *field, uint8_t *buf, size_t buf_len, size_t *len_out);
+
+// Copies the name of an enum field's value (`RequestType`, `Status`). CM sends numbers whose names it
+// documents only by example; a number without a documented name gives `CM_STATUS_ENUM_UNKNOWN` (read the
+// number with `cm_object_get_int`). When CM sent a name, that name. Size-query pattern.
+//
+// # Safety
+// As `cm_object_get_string`.
+CM_MUST_USE cm_status cm_object_get_enum_name(const struct cm_object *object, const char *field, char *buf, size_t buf_len, size_t *len_out);
+
+// The number of items of an array field (`KeyStorageProviderNames`, `DataCollection`, `ProfileOperations`).
+//
+// # Safety
+// `object` NULL or live; `field` NULL or a C string; `count_out` writable.
+CM_MUST_USE cm_status cm_object_get_count(const struct cm_object *object, const char *field, size_t *count_out);
+
+// Copies item `index` of an array field as text. Size-query pattern; `CM_STATUS_INDEX_OUT_OF_RANGE` past
+// the end.
+//
+// # Safety
+// As `cm_object_get_string`.
+CM_MUST_USE cm_status cm_object_get_string_at(const struct cm_object *object, const char *field, size_t index, char *buf, size_t buf_len, size_t *len_out);
+
+// Item `index` of an array field of objects, as a new object (free it with `cm_object_free`). Index 0 of a
+// field holding a single object is that object. A request's `DataCollection` items are `CM_OBJECT_DATA_ITEM`.
+//
+// # Safety
+// `object` NULL or live; `field` NULL or a C string; `item_out` NULL or writable.
+CM_MUST_USE cm_status cm_object_get_object_at(const struct cm_object *object, const char *field, size_t index, struct cm_object **item_out);
+
+// Copies the whole object as the server's JSON. Size-query pattern.
+//
+// # Safety
+// `object` NULL or live; buffers as in the conventions.
+CM_MUST_USE cm_status cm_object_json(const struct cm_object *object, char *buf, size_t buf_len, size_t *len_out);
+
+// Frees an object; NULL is ignored.
+//
+// # Safety
+// `object` NULL or not yet freed.
+void cm_object_free(struct cm_object *object);
+
+// A request read with `cm_get_request` / `cm_session_get_request` as a `cm_object`, for the accessors (a
+// copy: free both).
+//
+// # Safety
+// `request` NULL or live; `object_out` NULL or writable.
+CM_MUST_USE cm_status cm_request_to_object(const struct cm_request *request, struct cm_object **object_out);
+
+// A smartcard read with `cm_get_smartcard` / `cm_find_smartcard` (or their session forms) as a `cm_object`
+// (a copy: free both).
+//
+// # Safety
+// `smartcard` NULL or live; `object_out` NULL or writable.
+CM_MUST_USE cm_status cm_smartcard_to_object(const struct cm_smartcard *smartcard, struct cm_object **object_out);
 
 // Lists the PC/SC readers with their state. On success `*list_out` is a snapshot (free it with
 // `cm_reader_list_free`); an empty list means no reader is connected.

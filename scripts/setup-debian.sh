@@ -18,6 +18,8 @@ PACKAGES=(
   # Windows stage: the Debian 13 root with Wine 10 (scripts/wine10-root.sh); MSVC import libraries and an
   # MSVC-ABI link (llvm-dlltool, clang, lld-link); the distribution zip
   debootstrap llvm clang lld zip unzip
+  # the enrollment example and its C test build PKCS#10 requests and check PKCS#7 with OpenSSL (libcrypto)
+  libssl-dev
 )
 
 missing=()

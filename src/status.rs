@@ -35,6 +35,14 @@ pub enum Status {
     InvalidStructSize = 8,
     /// A file given as an option (for example a CA bundle) could not be read or parsed.
     InvalidFile = 9,
+    /// A CM object has no such field, or its value is null (`cm_object_get_*`).
+    FieldMissing = 10,
+    /// A CM object's field holds another JSON type than the accessor reads (details in the message).
+    FieldType = 11,
+    /// An index is past the end of a list or array field.
+    IndexOutOfRange = 12,
+    /// An enum field holds a number whose name is not documented; `cm_object_get_int` still reads it.
+    EnumUnknown = 13,
 
     // ---- 100–199: PC/SC and the card -------------------------------------------------------
     /// The PC/SC service is not running (Linux: pcscd; Windows: the "Smart Card" service).
@@ -148,6 +156,10 @@ impl Status {
         Self::InvalidArgument,
         Self::InvalidStructSize,
         Self::InvalidFile,
+        Self::FieldMissing,
+        Self::FieldType,
+        Self::IndexOutOfRange,
+        Self::EnumUnknown,
         Self::PcscNoService,
         Self::PcscNoReaders,
         Self::PcscUnknownReader,
@@ -205,6 +217,10 @@ impl Status {
             InvalidArgument => "invalid argument",
             InvalidStructSize => "struct_size is 0 or too small",
             InvalidFile => "a file given as an option could not be read or parsed",
+            FieldMissing => "the object has no such field, or it is null",
+            FieldType => "the field holds another type than requested",
+            IndexOutOfRange => "index out of range",
+            EnumUnknown => "the enum number has no documented name",
             PcscNoService => "the PC/SC service is not running",
             PcscNoReaders => "no smart-card reader connected",
             PcscUnknownReader => "unknown smart-card reader",

@@ -18,6 +18,14 @@ pub(crate) enum Operation {
     Assign,
     /// A GET.
     Lookup,
+    /// `POST /requests`.
+    CreateRequest,
+    /// `PUT /requests/{id}` or `PUT /requests/{rid}/smartcards/{sid}`.
+    SetStatus,
+    /// `POST /requests/{id}/certificatedata`.
+    CertificateData,
+    /// A card secret: diversified admin key, authentication response, server-proposed PIN.
+    CardSecret,
 }
 
 /// A short printable excerpt of a body for messages.
@@ -138,6 +146,26 @@ pub(crate) fn status_error(method: &str, url: &str, answer: &HttpAnswer, op: Ope
                      profile template (enroll / enrollment-agent rights, workflow policy)."
                 }
                 Operation::Lookup => " Your account may lack CM permissions to read this object.",
+                Operation::CreateRequest => {
+                    " Likely causes: the profile template's workflow policy for this request type is not enabled \
+                     or does not let your account initiate it (AuthorizedInitiator, SelfServiceEnabled, enrollment \
+                     agent rights), or the smart card is not in a state that allows this request type."
+                }
+                Operation::SetStatus => {
+                    " Likely causes: the object is not in a state that allows this change (for a request: \
+                     Completed needs Approved or Executing; a closed request cannot change), or your account \
+                     lacks the CM permission for it."
+                }
+                Operation::CertificateData => {
+                    " Likely causes: the request is not Approved or Executing, no card is bound to it, the \
+                     number of certificate requests does not match the generation options, or the certificate \
+                     data was already returned once."
+                }
+                Operation::CardSecret => {
+                    " Likely causes: the profile template's smart card configuration does not allow it \
+                     (admin key diversification or server-proposed PIN off), the card id does not match the \
+                     smartcard bound to the request, or the request is not Approved or Executing."
+                }
             };
             (
                 Status::HttpForbidden,

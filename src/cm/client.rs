@@ -24,7 +24,7 @@ pub struct ConnectionConfig {
 }
 
 /// "Nothing found" — unless the server's identity was not proven, which a caller must learn even then.
-fn not_found<T>(answer: &HttpAnswer) -> Result<Option<T>> {
+pub(super) fn not_found<T>(answer: &HttpAnswer) -> Result<Option<T>> {
     match &answer.warning {
         Some(w) => Err(w.clone()),
         None => Ok(None),
@@ -36,6 +36,8 @@ fn not_found<T>(answer: &HttpAnswer) -> Result<Option<T>> {
 #[derive(Debug)]
 pub struct CmClient {
     transport: Transport,
+    /// Which documented path form of the workflow policy this server answers (see `lifecycle.rs`).
+    pub(super) policy_path: std::sync::atomic::AtomicU8,
 }
 
 impl CmClient {
@@ -44,6 +46,7 @@ impl CmClient {
         let server = ServerUrl::parse(&config.server_url)?;
         Ok(CmClient {
             transport: Transport::new(server, config.transport, false)?,
+            policy_path: Default::default(),
         })
     }
 
@@ -53,6 +56,7 @@ impl CmClient {
         let server = ServerUrl::parse(&config.server_url)?;
         Ok(CmClient {
             transport: Transport::new(server, config.transport, true)?,
+            policy_path: Default::default(),
         })
     }
 
@@ -61,7 +65,7 @@ impl CmClient {
         &self.transport
     }
 
-    fn call(
+    pub(super) fn call(
         &self,
         method: &str,
         path: &str,

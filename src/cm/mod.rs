@@ -1,7 +1,9 @@
-//! The MIM CM REST client: bind a card to a request, and read back smartcards and requests to reconcile an
-//! assignment whose outcome is unknown.
+//! The MIM CM REST client: bind a card to a request, the whole enrollment and card lifecycle around it, and
+//! reconciliation of state changes whose outcome is unknown.
 //!
-//! * [`client`] — the calls ([`CmClient`]);
+//! * [`client`] — the binding calls ([`CmClient`]);
+//! * [`lifecycle`] — the rest of the enrollment and card lifecycle;
+//! * [`object`] — any CM object, read through typed accessors;
 //! * [`objects`] — what is sent and read, and its JSON;
 //! * [`answer`] — error answers mapped to statuses and advice;
 //! * [`transport`] — one logical call over HTTP: authentication, connection reuse, at-most-once;
@@ -9,10 +11,15 @@
 
 pub mod answer;
 pub mod client;
+pub mod lifecycle;
+pub mod object;
 pub mod objects;
+pub mod time;
 pub mod transport;
 pub mod url;
 
 pub use client::{CmClient, ConnectionConfig};
+pub use lifecycle::{Owner, RequestSpec};
+pub use object::{CmList, CmObject, ObjectKind};
 pub use objects::{AssignOutcome, Assignment, BindingState, CmRequest, Reconciliation, Smartcard};
 pub use transport::{HttpAnswer, Idempotency, Transport, TransportConfig};

@@ -415,7 +415,8 @@ fn unknown_outcome(method: &str, url: &str, what: &str) -> Error {
         format!(
             "{method} {url}: {what}, after the request may have reached the server. It was NOT retried, because \
              repeating it could apply it twice. Check whether it took effect (for a binding: \
-             cm_reconcile_assignment()) before trying again"
+             cm_reconcile_assignment(); for a new request: cm_session_find_created_requests(); for a status \
+             change: read the object back) before trying again"
         ),
     )
 }
@@ -445,8 +446,8 @@ fn exchange_error(e: ExchangeError, method: &str, url: &str, idempotency: Idempo
                 status,
                 format!(
                     "{method} {url}: the server answered HTTP {} (success: the request WAS processed) but {}; \
-                     read the result back (for a binding: cm_reconcile_assignment() or cm_find_smartcard()) \
-                     instead of sending it again",
+                     read the result back (for a binding: cm_reconcile_assignment() or cm_find_smartcard(); \
+                     for a new request: cm_session_find_created_requests()) instead of sending it again",
                     e.http_status, e.detail
                 ),
             )

@@ -46,7 +46,7 @@ impl Via {
 
 /// Stores an object in `*out` (when `out` is not NULL); then reports a warning as the call's status. The one
 /// non-OK status with outputs: `CM_STATUS_AUTH_SERVER_UNVERIFIED` (processed, server identity not proven).
-fn deliver<T>(out: *mut *mut T, value: T, warning: Option<Error>) -> Result<()> {
+pub(crate) fn deliver<T>(out: *mut *mut T, value: T, warning: Option<Error>) -> Result<()> {
     if !out.is_null() {
         // SAFETY: checked non-NULL; the caller passes a writable location.
         unsafe { *out = into_raw(value) };

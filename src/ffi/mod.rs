@@ -18,6 +18,9 @@ pub mod calls;
 pub mod card;
 pub mod connection;
 pub mod error;
+pub mod lifecycle;
+pub mod list;
+pub mod object;
 pub mod reader_list;
 pub mod request;
 pub mod session;
@@ -171,6 +174,37 @@ pub(crate) unsafe fn write_bytes_out(
         std::ptr::copy_nonoverlapping(value.as_ptr(), buf.cast::<u8>(), value.len());
         *buf.add(value.len()) = 0;
     }
+    Ok(())
+}
+
+/// Copies binary data (a key, a certificate) into a caller buffer with the size-query pattern: `*len_out`
+/// receives the length; `buf_len` must be at least that (no NUL is added).
+///
+/// # Safety
+/// `buf` must be NULL or point to `buf_len` writable bytes; `len_out` must be NULL or writable.
+pub(crate) unsafe fn write_binary_out(
+    value: &[u8],
+    buf: *mut u8,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> Result<()> {
+    // SAFETY: forwarded contract.
+    let len_out = unsafe { required_out(len_out, "len_out") }?;
+    *len_out = value.len();
+    if value.is_empty() {
+        return Ok(());
+    }
+    if buf.is_null() || buf_len < value.len() {
+        return Err(Error::new(
+            Status::BufferTooSmall,
+            format!(
+                "the buffer holds {buf_len} bytes; {} are needed",
+                value.len()
+            ),
+        ));
+    }
+    // SAFETY: buf has at least value.len() writable bytes, checked above.
+    unsafe { std::ptr::copy_nonoverlapping(value.as_ptr(), buf, value.len()) };
     Ok(())
 }
 

@@ -9,8 +9,9 @@ use crate::auth::{AuthConfig, AuthMethod, Secret};
 use crate::cm::transport::{
     CM_DEFAULT_CONNECT_TIMEOUT, CM_DEFAULT_MAX_RESPONSE_BYTES, CM_DEFAULT_TIMEOUT, TransportConfig,
 };
-use crate::cm::{Assignment, ConnectionConfig};
+use crate::cm::{Assignment, ConnectionConfig, RequestSpec};
 use crate::error::{Error, Result};
+use crate::guid::parse_guid;
 use crate::http::proxy::ProxyConfig;
 use crate::status::Status;
 use core::ffi::c_char;
@@ -285,4 +286,114 @@ pub(crate) unsafe fn assignment(assignment: *const cm_assignment) -> Result<Assi
             optional_str(a.atr, "assignment->atr")?,
         )
     }
+}
+
+/// One data collection item of a new request: a name and a value (NULL value: sent as null).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct cm_data_item {
+    /// The item's name, as the profile template's policy names it. Required.
+    pub name: *const c_char,
+    /// The value; NULL sends null.
+    pub value: *const c_char,
+}
+
+/// A request to create (`POST /requests`). Zero-initialize, set `struct_size` and the fields you need.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct cm_request_spec {
+    /// Must be `sizeof(cm_request_spec)`.
+    pub struct_size: u32,
+    /// The request type, any case: Enroll, Duplicate, OfflineUnblock, OnlineUpdate, Renew, Recover,
+    /// RecoverOnBehalf, Reinstate, Retire, Revoke, TemporaryCards, Unblock. Required.
+    pub request_type: *const c_char,
+    /// The profile template uuid. Required for Enroll; for the other types this or `smartcard_uuid`.
+    pub profile_template_uuid: *const c_char,
+    /// The target user's uuid; NULL or "" means the caller.
+    pub target_user_uuid: *const c_char,
+    /// The smart card the request is about (Unblock, Retire, ...: the CM Uuid, not the card id); NULL omits it.
+    pub smartcard_uuid: *const c_char,
+    /// The comment; NULL sends "". A unique comment makes `cm_session_find_created_requests` exact.
+    pub comment: *const c_char,
+    /// The priority (0 and up); negative leaves it to the policy's default.
+    pub priority: i32,
+    /// The data collection items (`data_collection_count` of them); NULL when the count is 0.
+    pub data_collection: *const cm_data_item,
+    /// The number of data collection items.
+    pub data_collection_count: usize,
+}
+
+/// A byte string given to the library (a PKCS#10 request in DER or PEM).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct cm_bytes {
+    /// The bytes; NULL only when `len` is 0.
+    pub data: *const u8,
+    /// The number of bytes.
+    pub len: usize,
+}
+
+/// A caller's byte array as a slice; NULL with length 0 is the empty slice.
+///
+/// # Safety
+/// `data` must be NULL or point to `len` readable bytes valid for the call.
+pub(crate) unsafe fn byte_slice<'a>(data: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if data.is_null() {
+        return Err(Error::new(
+            Status::NullArgument,
+            format!("{name} is NULL but its length is {len}"),
+        ));
+    }
+    // SAFETY: the caller promises `len` readable bytes.
+    Ok(unsafe { std::slice::from_raw_parts(data, len) })
+}
+
+/// Converts and validates a caller's request spec.
+///
+/// # Safety
+/// `spec` must be NULL or valid, with valid or NULL string pointers and `data_collection_count` readable items.
+pub(crate) unsafe fn request_spec(spec: *const cm_request_spec) -> Result<RequestSpec> {
+    // SAFETY: forwarded.
+    let s = unsafe { read_versioned(spec, "spec", size_of::<cm_request_spec>()) }?;
+    // SAFETY: forwarded string contracts.
+    let text = |p: *const c_char, name: &str| unsafe { optional_str(p, name) };
+    let guid = |p: *const c_char, name: &str| -> Result<Option<uuid::Uuid>> {
+        text(p, name)?.map(|g| parse_guid(g, name)).transpose()
+    };
+    // SAFETY: forwarded.
+    let mut out = RequestSpec::new(unsafe { required_str(s.request_type, "spec->request_type") }?)?;
+    out.profile_template = guid(s.profile_template_uuid, "spec->profile_template_uuid")?;
+    out.target_user = guid(s.target_user_uuid, "spec->target_user_uuid")?;
+    out.smartcard = guid(s.smartcard_uuid, "spec->smartcard_uuid")?;
+    out.comment = text(s.comment, "spec->comment")?.unwrap_or("").to_string();
+    out.priority = (s.priority >= 0).then_some(s.priority);
+    if s.data_collection_count > 0 && s.data_collection.is_null() {
+        return Err(Error::new(
+            Status::NullArgument,
+            format!(
+                "spec->data_collection is NULL but spec->data_collection_count is {}",
+                s.data_collection_count
+            ),
+        ));
+    }
+    for i in 0..s.data_collection_count {
+        // SAFETY: the caller promises data_collection_count readable items.
+        let item = unsafe { *s.data_collection.add(i) };
+        let name = format!("spec->data_collection[{i}].name");
+        // SAFETY: forwarded string contracts.
+        let key = unsafe { required_str(item.name, &name) }?.to_string();
+        let value = text(item.value, &format!("spec->data_collection[{i}].value"))?;
+        // NULL is null; "" stays "" (optional_str folds it into None, so look again).
+        let value = match (value, item.value.is_null()) {
+            (Some(v), _) => Some(v.to_string()),
+            (None, false) => Some(String::new()),
+            (None, true) => None,
+        };
+        out.data_collection.push((key, value));
+    }
+    out.validate()?;
+    Ok(out)
 }
