@@ -1405,6 +1405,45 @@ fn control_interface_templates_ca_and_seeding() {
 }
 
 #[test]
+fn renew_issues_onto_the_card_it_names() {
+    let emu = emu();
+    let a = emu.addr();
+    let (_, scid) = active_card(&emu, SMARTCARD_USER_TEMPLATE);
+    let renew = create_request(
+        a,
+        json!({"type": "Renew", "smartcard": scid, "datacollection": "[]", "comment": ""}),
+    );
+    let options = ok_json(&get(
+        a,
+        &format!("requests/{renew}/certificaterequestgenerationoptions"),
+    ));
+    assert_eq!(options.as_array().unwrap().len(), 2);
+    let certs = ok_json(&post(
+        a,
+        &format!("requests/{renew}/certificatedata"),
+        &json!({"pfxpassword": "", "certificaterequests": [b64(&p256_csr("r1")), b64(&p256_csr("r2"))], "comments": ""}),
+    ));
+    assert_eq!(certs.as_array().unwrap().len(), 2);
+    assert_eq!(
+        ok_json(&get(a, &format!("smartcards/{scid}/certificates")))
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // The renewal created no new profile.
+    let r = ok_json(&get(a, &format!("requests/{renew}")));
+    assert_eq!(r["NewProfileUuid"], Uuid::nil().to_string());
+    assert_eq!(r["OldProfileUuid"], scid.to_string());
+    ok_json(&put(
+        a,
+        &format!("requests/{renew}"),
+        &json!({"status": "Completed"}),
+    ));
+    assert_eq!(emu.smartcard_status(scid), Some(SmartcardStatus::Active));
+}
+
+#[test]
 fn master_key_is_configurable() {
     let master = *b"another master key 24 b!";
     let emu = Emulator::start(Config {
