@@ -980,6 +980,40 @@ fn every_forbidden_rule_answers_403() {
         ),
         403,
     );
+
+    // A Retired card cannot be set back; a Pending request cannot change a card.
+    let retire = create_request(a, body("Retire", json!({"smartcard": mscid})));
+    ok_json(&put(
+        a,
+        &format!("requests/{retire}/smartcards/{mscid}"),
+        &json!({"status": "Retired"}),
+    ));
+    assert_status(
+        &put(
+            a,
+            &format!("requests/{retire}/smartcards/{mscid}"),
+            &json!({"status": "Active"}),
+        ),
+        403,
+    );
+    let (_, other) = active_card(&emu, SMARTCARD_USER_TEMPLATE);
+    let pending_retire = Uuid::new_v4();
+    emu.add_request_with(
+        pending_retire,
+        RequestType::Retire,
+        SMARTCARD_USER_TEMPLATE,
+        RequestStatus::Pending,
+        Some(other),
+    );
+    assert_status(
+        &put(
+            a,
+            &format!("requests/{pending_retire}/smartcards/{other}"),
+            &json!({"status": "Retired"}),
+        ),
+        403,
+    );
+    assert_eq!(emu.smartcard_status(other), Some(SmartcardStatus::Active));
 }
 
 #[test]
