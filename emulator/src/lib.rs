@@ -527,6 +527,18 @@ impl Emulator {
             .add_active_smartcard(card_id, template, atr)
     }
 
+    /// Overrides a request's `Submitted` (CM's form, e.g. `2015-07-07T23:36:21.93Z`): for testing the
+    /// time window of a client's reconcile. False if the request is unknown.
+    pub fn set_request_submitted(&self, uuid: Uuid, submitted: &str) -> bool {
+        match self.shared.lock().request_mut(uuid) {
+            Some(r) => {
+                r.submitted = submitted.to_string();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The status of a smart card (by its CM Uuid).
     pub fn smartcard_status(&self, uuid: Uuid) -> Option<SmartcardStatus> {
         self.shared.lock().smartcard(uuid).map(|s| s.status)

@@ -1326,6 +1326,14 @@ fn faults_apply_to_the_new_endpoints() {
         .filter(|r| r["Comment"] == "lost answer" && r["RequestType"] == 1)
         .collect();
     assert_eq!(found.len(), 1, "applied exactly once");
+    // Submitted can be moved (to test a reconcile's time window).
+    let lost = Uuid::parse_str(found[0]["Uuid"].as_str().unwrap()).unwrap();
+    assert!(emu.set_request_submitted(lost, "2015-07-07T23:36:21.93Z"));
+    assert_eq!(
+        ok_json(&get(a, &format!("requests/{lost}")))["Submitted"],
+        "2015-07-07T23:36:21.93Z"
+    );
+    assert!(!emu.set_request_submitted(Uuid::new_v4(), "x"));
     let log = emu.request_log();
     let posted = log.iter().find(|l| l.method == "POST").unwrap();
     assert_eq!(posted.fault.as_deref(), Some("close_after_read"));
