@@ -1,72 +1,63 @@
 //! # cm-emulator: a stand-in for the MIM CM REST API
 //!
-//! An in-process (library) or standalone (binary `cm-emulator`) HTTP/1.1 server that emulates the
-//! parts of the Microsoft Identity Manager Certificate Management REST API that cm-smartcard uses,
-//! with fault injection for tests. Plain HTTP on loopback only; no authentication is performed
-//! (the `Authorization` header is logged as `"<scheme> …"`, never its value).
+//! An in-process (library) or standalone (binary `cm-emulator`) HTTP/1.1 server that emulates the whole
+//! Microsoft Identity Manager Certificate Management REST API statefully — profile templates, requests of
+//! every type, smart cards, certificates, profiles — with fault injection on every endpoint, for tests and
+//! demos. Plain HTTP on loopback only; no authentication is performed (the `Authorization` header is
+//! logged as `"<scheme> …"`, never its value). **The full reference — endpoints, state rules, the
+//! emulator's own choices, and why the HTTP codec is hand-written — is `docs/emulator.md`.**
 //!
 //! ```no_run
-//! use cm_emulator::{Config, Emulator, RequestStatus};
+//! use cm_emulator::{Config, Emulator, MANAGER_APPROVAL_TEMPLATE, RequestStatus};
 //! let emu = Emulator::start(Config::default()).unwrap();
+//! // The documented enrollment, driven over HTTP against emu.api_url():
+//! //   GET  /profiletemplates, POST /requests {"profiletemplateuuid":..., "type":"Enroll", ...}
+//! //   (a MANAGER_APPROVAL_TEMPLATE request is Pending until emu.approve(id)),
+//! //   POST /smartcards, GET .../diversifiedkey, GET .../authenticationresponse,
+//! //   GET .../certificaterequestgenerationoptions, POST .../certificatedata, PUT /requests/{id} Completed.
+//! // Or seed state directly:
 //! let req = uuid::Uuid::new_v4();
 //! emu.add_request(req, RequestStatus::Approved);
-//! // POST {emu.base_url()}/CertificateManagement/api/v1.0/smartcards ...
+//! let ca_pem = emu.ca_pem(); // every issued certificate chains to this test CA
 //! ```
 //!
-//! ## Faithful to the reference (`mimcm-rest-api.md`)
-//! - Prefix `/CertificateManagement/api/v1.0/`, matched case-insensitively (IIS).
-//! - `POST /smartcards` with `{"requestid","cardid","atr"}` binds a card: **201** with a JSON
-//!   *string* body `"api/v1.0/smartcards/<new smart card uuid>"` (no `/CertificateManagement`).
-//!   The request must be Approved or Executing. The new Smartcard has `Status` 2, `Flags` 1,
-//!   `SerialNumber` `"{cardid}"` (lowercase, hyphenated, braced), `Middleware` `"MSBaseCSP"`, `Atr`
-//!   echoing what was posted, `ProfileTemplateVersion` 46, `Comment` `""`, unset GUIDs all zero.
-//! - `GET /smartcards/{uuid}` → 200 Smartcard or 204; `GET /smartcards?cardid=X` → 200 single object
-//!   whose `SerialNumber` matches X (not the Uuid; the docs' own example) or 204.
-//! - `GET /requests/{id}` → 200 Request (all §6.2 fields; `NewSmartcardUuid` is the empty GUID until a
-//!   card is bound; `Completed` is `0001-01-01T00:00:00` while open; `SecurityDescriptor` ends with two
-//!   NULs) or 204. `GET /requests[?status=Name]` → array.
-//! - `PUT /requests/{id}` `{"status":"Completed"|"Canceled"|"Abandoned"}` → 200 updated Request.
-//! - Request property names are lowercase in the docs; responses are PascalCase; enums are numbers in
-//!   responses and names in requests. `Approved` = 3 and `Completed` = 8 (the documented examples).
-//! - API disabled (`Clm.WebApi.Enabled=false`) → 404 for every API URL.
-//! - Unhandled server errors are 500 with the correlation ID in the message.
-//! - Responses are `application/json; charset=utf-8` with `Content-Length`.
+//! ## Structure
+//! - `src/routes.rs`: the one routing table, method + path pattern → handler.
+//! - `src/resources/{templates,requests,smartcards,certificates,profiles}.rs`: one module per resource.
+//! - `src/state.rs` records and JSON shapes; `src/model.rs` enums; `src/issuing.rs` → `src/crypto/` (test
+//!   CA, PKCS#7/#12, 3DES, key diversification); `src/http.rs` codec; `src/server.rs` connections and
+//!   faults; `src/control.rs` `/_emulator/...`.
 //!
-//! ## The emulator's own choices (undocumented or uncertain in the reference)
-//! - **RequestStatus numbers** other than Approved=3 and Completed=8: None=0, Pending=1, Denied=2,
-//!   Executing=4, Failed=5, Canceled=6, Abandoned=7. RequestType is always 1 (Enroll).
-//! - **Error bodies** are ASP.NET Web API's default `{"Message":"..."}`; the 500 message is
-//!   `"An error has occurred. Correlation ID: <uuid>"`.
-//! - **403 causes**: unknown request, request not Approved/Executing, request already has a card,
-//!   card id already bound to any request. `PUT` on an unknown request or an invalid transition
-//!   (Completed needs Approved/Executing; Canceled/Abandoned need a non-final state) → 403.
-//!   Closing a request (any of the three) sets `Completed` to now.
-//! - **400**: malformed JSON, body not an object, `requestid`/`cardid` missing, not a string or not a
-//!   GUID, `atr` not a string, a bad GUID in a URL or query, an unknown `status`.
-//!   Property names are matched case-insensitively (like model binding); `null` counts as absent.
-//!   GUIDs are accepted in the .NET `Guid.Parse` forms D, N, B and P in any case (not X, not urn).
-//!   JSON parsing is strict (no trailing commas, although Json.NET may accept them).
-//! - `atr` is optional (the docs are uncertain); when absent the Smartcard's `Atr` is `""`. It is
-//!   lowercased, not otherwise validated.
-//! - **415** when a POST/PUT API body's `Content-Type` is not `application/json` (or `text/json`),
-//!   as ASP.NET Web API does for a complex parameter.
-//! - **404 bodies**: IIS-like HTML (`text/html`) for URLs outside the API prefix and for every URL
-//!   while the API is disabled (no routes mapped); JSON `{"Message":"No HTTP resource was found that
-//!   matches the request URI '...'."}` for unknown routes under the prefix while enabled.
-//! - **405** (with `Allow`) for other methods on known routes. `POST /requests` is not emulated (405).
-//! - Bare `GET /smartcards` (undocumented) returns a 200 array of all smart cards.
-//! - The seeded request's `TargetUserUuid`/`OriginatorUserUuid` is random; `ProfileTemplateUuid` is a
-//!   fixed emulator constant; they flow into the bound Smartcard's `AssignedUserUuid` /
-//!   `ProfileTemplateUuid`. Binding leaves the request's status unchanged.
+//! ## In short (details in `docs/emulator.md`)
+//! - Prefix `/CertificateManagement/api/v1.0/`, matched case-insensitively (IIS). JSON responses with
+//!   `Content-Length`; errors `{"Message":"..."}`; 204 without a body for empty results (except
+//!   `GET /requests` and bare `GET /smartcards`, which stay 200 arrays as before).
+//! - Enums: numbers in responses, names in bodies/queries. RequestType Enroll 1 … OfflineUnblock 12;
+//!   RequestStatus None 0, Pending 1, Denied 2, Approved 3, Executing 4, Failed 5, Canceled 6, Abandoned 7,
+//!   Completed 8; Smartcard/Profile Status None 0, New 1, Assigned 2, Active 3, Suspended 4, Disabled 5,
+//!   Retired 6 ([`RequestType`], [`RequestStatus`], [`SmartcardStatus`]).
+//! - 400 for malformed input (bad JSON, GUIDs, base64, enum names), 403 for what the state rules forbid,
+//!   415 for a non-JSON body, 405 with `Allow` for other methods on known routes, 404 JSON for unknown
+//!   routes under the prefix, IIS-like HTML 404 outside it and while the API is disabled.
+//! - Seeded templates [`SMARTCARD_USER_TEMPLATE`] (auto-approved, diversified admin key, 2 CSRs),
+//!   [`MANAGER_APPROVAL_TEMPLATE`] (1 approval, default admin key, server-proposed PIN, 1 CSR),
+//!   [`SERVER_KEYS_TEMPLATE`] (software, server-generated keys → 2 PFX items). Smart card templates'
+//!   `DefaultAdminKeyHex` is the Base CSP default [`BASE_CSP_DEFAULT_ADMIN_KEY`]; diversified keys derive
+//!   from [`Config::admin_master_key`] (default [`DEFAULT_ADMIN_MASTER_KEY`]).
+//! - The caller is always [`CALLER_USER_UUID`]. `Submitted` is the emulator's clock
+//!   (`2015-07-07T23:36:21.93Z` form); `Completed` is `0001-01-01T00:00:00` while open.
+//! - Certificate data is returned once; certificates come from a throwaway ECDSA P-256 test CA
+//!   ([`Emulator::ca_pem`]) as real PKCS#7 (certs-only) or PKCS#12.
 //! - HTTP: keep-alive (HTTP/1.1 default, `Connection: close` honoured, HTTP/1.0 closes unless
 //!   keep-alive), Content-Length and chunked request bodies, `Expect: 100-continue`, request body cap
-//!   1 MiB (413), head cap 64 KiB (431). 204 answers carry no body and no Content-Length.
-//! - Control endpoints `/_emulator/...` are neither faulted nor logged.
+//!   1 MiB (413), head cap 64 KiB (431).
+//! - Control endpoints `/_emulator/...` (approve, deny, ca.pem, templates, seeding, faults, log) are
+//!   neither faulted nor logged.
 //! - Diagnosis options (for `cm-smartcard doctor` tests): [`Emulator::set_date_skew`] (a skewed `Date`
 //!   header) and [`Emulator::set_challenges`] (401 with chosen `WWW-Authenticate` values when no
 //!   `Authorization` is sent).
-//! - `Config::idle_close_max` (`--idle-close-max-ms`): idle keep-alive connections are closed after a random
-//!   idle time, without `Connection: close` — the situation a pooled client meets with IIS.
+//! - `Config::idle_close_max` (`--idle-close-max-ms`): idle keep-alive connections are closed after a
+//!   random idle time, without `Connection: close` — the situation a pooled client meets with IIS.
 
 mod api;
 mod control;
@@ -534,6 +525,18 @@ impl Emulator {
         self.shared
             .lock()
             .add_active_smartcard(card_id, template, atr)
+    }
+
+    /// Overrides a request's `Submitted` (CM's form, e.g. `2015-07-07T23:36:21.93Z`): for testing the
+    /// time window of a client's reconcile. False if the request is unknown.
+    pub fn set_request_submitted(&self, uuid: Uuid, submitted: &str) -> bool {
+        match self.shared.lock().request_mut(uuid) {
+            Some(r) => {
+                r.submitted = submitted.to_string();
+                true
+            }
+            None => false,
+        }
     }
 
     /// The status of a smart card (by its CM Uuid).

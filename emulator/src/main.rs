@@ -1,6 +1,9 @@
 //! `cm-emulator`: the MIM CM REST API emulator as a standalone program. See `--help`.
 
-use cm_emulator::{Config, Emulator, Fault, RequestStatus, SeedRequest, parse_guid};
+use cm_emulator::{
+    Config, Emulator, Fault, MANAGER_APPROVAL_TEMPLATE, RequestStatus, SERVER_KEYS_TEMPLATE,
+    SMARTCARD_USER_TEMPLATE, SeedRequest, parse_guid,
+};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 const HELP: &str = "\
-cm-emulator: emulator of the MIM CM REST API (smart card binding) for tests and demos
+cm-emulator: emulator of the MIM CM REST API (enrollment and card lifecycle) for tests and demos
 
 USAGE:
   cm-emulator [OPTIONS]
@@ -29,6 +32,11 @@ OPTIONS:
   --port-file FILE        Write the port number to FILE once listening (written atomically via a
                           temporary file and rename); removed on exit.
   --fault SPEC            Inject a fault (repeatable; the first matching fault wins). See FAULTS.
+  --admin-master-key HEX  Master key (48 hex digits, 24 bytes) the diversified admin keys derive from
+                          (default: the ASCII bytes of \"cm-emulator master key!!\").
+  --smartcard CARDID[=TEMPLATE]
+                          Seed an enrolled, Active smart card (repeatable): card id GUID, template
+                          GUID (default the \"Smartcard User\" template). Its Uuid is printed on stderr.
   --quiet                 Do not print one line per request to stderr.
   -h, --help              Show this help.
   -V, --version           Show the version.
@@ -37,22 +45,39 @@ OUTPUT:
   First stdout line: `cm-emulator listening on http://127.0.0.1:PORT`. Then, unless --quiet, one line
   per request on stderr. SIGTERM/SIGINT (or POST /_emulator/shutdown) stop it with exit status 0.
 
-CM API (prefix /CertificateManagement/api/v1.0, matched case-insensitively):
-  POST /smartcards {\"requestid\",\"cardid\",\"atr\"}  201 \"api/v1.0/smartcards/<uuid>\"; 400 bad JSON/GUID;
-                                               403 unknown request, request not Approved/Executing,
-                                               request already bound, card already bound;
-                                               415 Content-Type not application/json
-  GET  /smartcards/{uuid}                      200 Smartcard | 204
-  GET  /smartcards?cardid=X                    200 Smartcard whose SerialNumber is {X} | 204
-  GET  /smartcards                             200 array (undocumented upstream; emulator's choice)
-  GET  /requests/{uuid}                        200 Request | 204
-  GET  /requests[?status=Name]                 200 array
-  PUT  /requests/{uuid} {\"status\":\"Completed\"|\"Canceled\"|\"Abandoned\"}  200 Request; 400; 403
-  Other methods on these routes: 405. Unknown routes under the prefix: 404 JSON {\"Message\"}.
+CM API (prefix /CertificateManagement/api/v1.0, matched case-insensitively; full reference:
+docs/emulator.md). Bad GUIDs, bad JSON, bad base64, unknown enum names: 400. Documented state rules: 403.
+  GET  /profiletemplates                              200 array of the seeded templates
+  GET  /profiletemplates/{id}/policies/{type}         200 policy (Enabled false if not enabled); 204
+  GET  /profiletemplates/{id}/policy/workflow/{type}  the same (the other documented path form)
+  GET  /profiletemplates/{id}/configuration/smartcards  200 SmartcardConfig; 204
+  POST /requests {type, profiletemplateuuid, smartcard, target, datacollection, comment, priority}
+                                                      201 \"api/v1.0/requests/<uuid>\"
+  GET  /requests[?status=Name][&targetuser=current]   200 array;  GET /requests/{id}  200 | 204
+  PUT  /requests/{id} {\"status\":\"Completed\"|\"Canceled\"|\"Abandoned\"}  200 Request
+  GET  /requests/{id}/certificaterequestgenerationoptions   200 array | 204
+  POST /requests/{id}/certificatedata {pfxpassword, certificaterequests, comments}  200 array (once)
+  GET  /requests/{id}/profiles                        200 array | 204
+  GET  /requests/{rid}/smartcards/{scid}/diversifiedkey?cardid=[&atr=]   200 base64 admin key
+  GET  /requests/{rid}/smartcards/{scid}/authenticationresponse?cardid=&challenge=&diversified=
+                                                      200 base64 3DES-ECB(challenge) under the admin key
+  GET  /requests/{rid}/smartcards/{scid}/serverproposedpin, /smartcards/{scid}/serverproposedpin
+  PUT  /requests/{rid}/smartcards/{scid} {\"status\":\"Retired\"|\"Active\"|\"Disabled\"|\"Suspended\"}
+  POST /smartcards {\"requestid\",\"cardid\",\"atr\"}  201 \"api/v1.0/smartcards/<uuid>\"
+  GET  /smartcards[?cardid=X], /smartcards/{id}, /smartcards/{id}/operations, /smartcards/{id}/certificates
+  GET  /certificates, /profiles[?status=], /profiles/{id}, /profiles/{id}/operations, /profiles/{id}/certificates
+  Other methods on these routes: 405 with Allow. Unknown routes under the prefix: 404 JSON {\"Message\"}.
   Outside the prefix, or API disabled: 404 IIS-like HTML.
   Errors are {\"Message\":\"...\"}; 500 faults say \"An error has occurred. Correlation ID: <uuid>\".
-  Request Status numbers (only 3 and 8 are documented; the rest are the emulator's choice):
-  None=0 Pending=1 Denied=2 Approved=3 Executing=4 Failed=5 Canceled=6 Abandoned=7 Completed=8.
+  Enum numbers: RequestStatus None=0 Pending=1 Denied=2 Approved=3 Executing=4 Failed=5 Canceled=6
+  Abandoned=7 Completed=8; RequestType Enroll=1 Duplicate=2 OnlineUpdate=3 Retire=4 Unblock=5 Revoke=6
+  Renew=7 Recover=8 RecoverOnBehalf=9 Reinstate=10 TemporaryCards=11 OfflineUnblock=12; Smartcard and
+  Profile Status None=0 New=1 Assigned=2 Active=3 Suspended=4 Disabled=5 Retired=6.
+
+SEEDED TEMPLATES:
+  {SMARTCARD_USER}  Smartcard User: auto-approved, diversified admin key, 2 CSRs
+  {MANAGER_APPROVAL}  Smartcard Manager Approval: 1 approval, default admin key, PIN
+  {SERVER_KEYS}  Server Keys: software profile, server-generated keys (2 PFX items)
 
 FAULTS: SPEC = KIND[=ARG][:METHOD[:PATH[:TIMES]]]
   METHOD   case-insensitive method to match; empty or * = any
@@ -90,8 +115,19 @@ CONTROL ENDPOINTS (not part of CM; never faulted or logged; work while the API i
                                    headers:[[name,value]], body, fault}] (Authorization: \"<scheme> …\")
   DELETE /_emulator/log                                           204
   GET    /_emulator/count?method=POST&path=/smartcards            200 {\"count\":N}
+  POST   /_emulator/requests/{id}/approve | .../deny              200 Request; 404; 409 not Pending
+  GET    /_emulator/ca.pem                                        200 the test CA certificate (PEM)
+  GET    /_emulator/templates                                     200 seeded templates with their settings
+  POST   /_emulator/smartcards {\"cardid\",\"template\",\"atr\"}       201 {request, smartcard}: an Active card
   POST   /_emulator/shutdown                                      204, then the emulator exits 0
 ";
+
+/// The help text with the seeded template uuids filled in.
+fn help() -> String {
+    HELP.replace("{SMARTCARD_USER}", &SMARTCARD_USER_TEMPLATE.to_string())
+        .replace("{MANAGER_APPROVAL}", &MANAGER_APPROVAL_TEMPLATE.to_string())
+        .replace("{SERVER_KEYS}", &SERVER_KEYS_TEMPLATE.to_string())
+}
 
 static SIGNALED: AtomicBool = AtomicBool::new(false);
 
@@ -129,6 +165,36 @@ mod signals {
 struct Args {
     config: Config,
     port_file: Option<PathBuf>,
+    /// Cards to seed as enrolled and Active: (card id, template).
+    smartcards: Vec<(uuid::Uuid, uuid::Uuid)>,
+}
+
+fn parse_master_key(hex: &str) -> Result<[u8; 24], String> {
+    let hex = hex.trim();
+    if hex.len() != 48 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "--admin-master-key: expected 48 hex digits (24 bytes), got {} characters",
+            hex.len()
+        ));
+    }
+    let mut key = [0u8; 24];
+    for (i, k) in key.iter_mut().enumerate() {
+        *k = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+    }
+    Ok(key)
+}
+
+fn parse_smartcard(s: &str) -> Result<(uuid::Uuid, uuid::Uuid), String> {
+    let (c, t) = match s.split_once('=') {
+        Some((c, t)) => (c, Some(t)),
+        None => (s, None),
+    };
+    let card = parse_guid(c).ok_or_else(|| format!("--smartcard: {c:?} is not a GUID"))?;
+    let template = match t {
+        None => SMARTCARD_USER_TEMPLATE,
+        Some(t) => parse_guid(t).ok_or_else(|| format!("--smartcard: {t:?} is not a GUID"))?,
+    };
+    Ok((card, template))
 }
 
 fn parse_request(s: &str) -> Result<SeedRequest, String> {
@@ -176,6 +242,7 @@ fn read_requests_file(path: &Path) -> Result<Vec<SeedRequest>, String> {
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     let mut config = Config::default();
     let mut port_file = None;
+    let mut smartcards = Vec::new();
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -189,7 +256,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         };
         match flag.as_str() {
             "-h" | "--help" => {
-                print!("{HELP}");
+                print!("{}", help());
                 return Ok(None);
             }
             "-V" | "--version" => {
@@ -216,6 +283,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
                 config.idle_close_max = Some(std::time::Duration::from_millis(ms));
             }
             "--quiet" | "-q" => config.quiet = true,
+            "--admin-master-key" => {
+                config.admin_master_key = parse_master_key(&value("--admin-master-key")?)?;
+            }
+            "--smartcard" => smartcards.push(parse_smartcard(&value("--smartcard")?)?),
             "--port-file" => port_file = Some(PathBuf::from(value("--port-file")?)),
             "--fault" => {
                 let v = value("--fault")?;
@@ -226,7 +297,11 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
-    Ok(Some(Args { config, port_file }))
+    Ok(Some(Args {
+        config,
+        port_file,
+        smartcards,
+    }))
 }
 
 fn write_port_file(path: &Path, port: u16) -> std::io::Result<()> {
@@ -262,6 +337,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    for (card, template) in &args.smartcards {
+        match emu.add_active_smartcard(*card, *template, "") {
+            Ok((request, smartcard)) => eprintln!(
+                "cm-emulator: seeded Active smart card {smartcard} (card id {card}, request {request})"
+            ),
+            Err(e) => {
+                eprintln!("cm-emulator: --smartcard: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     // The port file is complete before the stdout line, so a reader of either sees the same state.
     if let Some(p) = &args.port_file
         && let Err(e) = write_port_file(p, emu.addr().port())
@@ -321,5 +407,24 @@ mod tests {
         assert!(args(&["--bogus"]).is_err());
         assert!(args(&["--listen"]).is_err());
         assert!(args(&["--fault", "nope"]).is_err());
+        let a = args(&[
+            "--admin-master-key",
+            "000102030405060708090a0b0c0d0e0f1011121314151617",
+            "--smartcard",
+            "bc88f13f-83ba-4037-8262-46eba1291c6e",
+            "--smartcard=bc88f13f-83ba-4037-8262-46eba1291c6f=6b8c1e4a-0f2d-4c37-9a51-2d7e0c3b5a11",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(a.config.admin_master_key[23], 0x17);
+        assert_eq!(a.config.admin_master_key[1], 1);
+        assert_eq!(a.smartcards.len(), 2);
+        assert_eq!(a.smartcards[0].1, SMARTCARD_USER_TEMPLATE);
+        assert_eq!(a.smartcards[1].1, MANAGER_APPROVAL_TEMPLATE);
+        for bad in ["00", "zz0102030405060708090a0b0c0d0e0f1011121314151617", ""] {
+            assert!(args(&["--admin-master-key", bad]).is_err(), "{bad}");
+        }
+        assert!(args(&["--smartcard", "x"]).is_err());
+        assert!(help().contains(&SERVER_KEYS_TEMPLATE.to_string()));
     }
 }

@@ -213,3 +213,73 @@ fn logs_requests_to_stderr_unless_quiet() {
         "{err}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn seeds_active_cards_and_uses_the_given_admin_master_key() {
+    use base64::Engine;
+    let card = Uuid::new_v4();
+    let master_hex = "000102030405060708090a0b0c0d0e0f1011121314151617";
+    let (mut child, _out, addr) = spawn(&[
+        "--quiet",
+        "--admin-master-key",
+        master_hex,
+        "--smartcard",
+        &card.to_string(),
+    ]);
+    let sc = req(
+        addr,
+        "GET",
+        &format!("{API}/smartcards?cardid={card}"),
+        None,
+    );
+    assert_eq!(sc.status, 200, "{}", sc.text());
+    assert_eq!(sc.json()["Status"], 3);
+    let scid = sc.json()["Uuid"].as_str().unwrap().to_string();
+    let body = serde_json::json!({"type": "Unblock", "smartcard": scid, "datacollection": "[]", "comment": ""});
+    let r = req(
+        addr,
+        "POST",
+        &format!("{API}/requests"),
+        Some(&body.to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let rid = r
+        .json()
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let key = req(
+        addr,
+        "GET",
+        &format!("{API}/requests/{rid}/smartcards/{scid}/diversifiedkey?cardid={card}"),
+        None,
+    );
+    assert_eq!(key.status, 200, "{}", key.text());
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(key.json().as_str().unwrap())
+        .unwrap();
+    let mut master = [0u8; 24];
+    for (i, m) in master.iter_mut().enumerate() {
+        *m = i as u8;
+    }
+    assert_eq!(
+        key,
+        cm_emulator::crypto::diversify_admin_key(&master, card.as_bytes()).to_vec()
+    );
+    req(addr, "POST", "/_emulator/shutdown", None);
+    assert!(wait_exit(&mut child).success());
+}
+
+#[test]
+fn rejects_a_bad_admin_master_key() {
+    let out = Command::new(BIN)
+        .args(["--admin-master-key", "0102"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("48 hex digits"));
+}

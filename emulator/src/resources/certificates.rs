@@ -129,7 +129,8 @@ pub(crate) fn certificate_data(ctx: &mut Ctx) -> Reply {
         .template(req.profile_template)
         .ok_or_else(|| no_access("Profile template", req.profile_template))?
         .clone();
-    if template.is_smartcard && req.new_smartcard.is_none() {
+    // An Enroll writes onto its bound card; a Renew (or other card-acting type) onto the card it names.
+    if template.is_smartcard && req.new_smartcard.is_none() && req.old_smartcard.is_none() {
         return Err(forbidden(&format!(
             "Request {rid} has no smart card bound."
         )));
@@ -162,7 +163,8 @@ pub(crate) fn certificate_data(ctx: &mut Ctx) -> Reply {
 
     let st = &mut *ctx.state;
     // The profile the certificates belong to: the bound card's, or a new software profile.
-    let profile = match req.new_profile {
+    let existing = req.new_profile.or(req.old_smartcard);
+    let profile = match existing {
         Some(p) => p,
         None => {
             let p = ProfileRec {
@@ -200,7 +202,9 @@ pub(crate) fn certificate_data(ctx: &mut Ctx) -> Reply {
     }
     if let Some(r) = st.request_mut(rid) {
         r.certificates_returned = true;
-        r.new_profile = Some(profile);
+        if existing.is_none() {
+            r.new_profile = Some(profile);
+        }
         if r.status == RequestStatus::Approved {
             r.status = RequestStatus::Executing;
         }

@@ -350,10 +350,10 @@ pub(crate) fn set_status(ctx: &mut Ctx) -> Reply {
         )));
     }
     ctx.state.set_card_status(card.uuid, status);
-    if req.status == RequestStatus::Approved {
-        if let Some(r) = ctx.state.request_mut(req.uuid) {
-            r.status = RequestStatus::Executing;
-        }
+    if req.status == RequestStatus::Approved
+        && let Some(r) = ctx.state.request_mut(req.uuid)
+    {
+        r.status = RequestStatus::Executing;
     }
     let card = ctx.state.smartcard(card.uuid).expect("still there");
     Ok(object(&card.fields()))
