@@ -9,6 +9,7 @@ mod cards;
 mod connect;
 mod der;
 mod doctor;
+mod flow;
 mod server_cmds;
 
 use args::{Cli, Command};
@@ -122,6 +123,10 @@ fn main() -> ExitCode {
         Command::Reconcile(a) => server_cmds::reconcile(&o, a),
         Command::Smartcard(a) => server_cmds::smartcard(&o, a),
         Command::Request(a) => server_cmds::request(&o, a),
+        Command::Template(a) => flow::template(&o, a),
+        Command::Csr(a) => flow::csr(&o, a),
+        Command::Profile(a) => flow::profile(&o, a),
+        Command::Certificates { server } => flow::user_certificates(&o, server),
         Command::Doctor(a) => doctor::run(&o, a),
         Command::Completions { shell } => {
             use clap::CommandFactory;

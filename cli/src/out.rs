@@ -106,6 +106,14 @@ impl Output {
 
     /// Prints a failure: the status name and number, the library's message, details; JSON too with --json.
     pub fn error(&self, e: &Error, exit: u8) {
+        self.error_lines(e);
+        if self.json {
+            self.print_json(&json!({ "error": error_json(e), "exit_code": exit }));
+        }
+    }
+
+    /// The failure's lines on stderr (for commands that print their own JSON around an error).
+    pub fn error_lines(&self, e: &Error) {
         let label = Output::paint(self.color_err, Tone::Bad, "error");
         eprintln!(
             "{label}: {} ({}): {}",
@@ -127,9 +135,6 @@ impl Output {
             .filter(|c| !e.message.contains(c.as_str()))
         {
             eprintln!("  correlation id: {c}");
-        }
-        if self.json {
-            self.print_json(&json!({ "error": error_json(e), "exit_code": exit }));
         }
     }
 }
