@@ -294,6 +294,7 @@ pub fn template(o: &Output, cmd: TemplateCmd) -> CmdResult {
             template,
             show,
         } => {
+            crate::out::hide_bodies();
             nonblank(&template, "profile template")?;
             let client = client(o, &server)?;
             let uuid = template_uuid(&client, &template)?;
@@ -380,6 +381,19 @@ fn build_spec(a: &RequestSpecArgs) -> Result<(RequestSpec, Option<String>), Fail
         .transpose()?;
     spec.comment = a.comment.clone();
     spec.priority = a.priority;
+    if spec.profile_template.is_none() {
+        if spec.request_type == "Enroll" {
+            return Err(Failure::usage(
+                "--type Enroll needs --template (the profile template's uuid or name)",
+            ));
+        }
+        if spec.smartcard.is_none() {
+            return Err(Failure::usage(format!(
+                "--type {} needs --smartcard (the card it is about) or --template",
+                spec.request_type
+            )));
+        }
+    }
     spec.data_collection = a
         .data
         .iter()
@@ -640,23 +654,44 @@ fn check_card(c: &CardSecretArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Prints a secret: hidden (length and fingerprint) unless `show`.
-fn print_secret(o: &Output, what: &str, unit: &str, secret: &[u8], shown: &str, show: bool) {
-    let fp = fingerprint(secret);
+/// Prints a secret: hidden unless `show`. Keys get a SHA-256 fingerprint to compare; low-entropy secrets
+/// (PINs) do not, since a hash of 8 digits is as good as the digits.
+fn print_secret(
+    o: &Output,
+    what: &str,
+    secret: &[u8],
+    shown: &str,
+    show: bool,
+    with_fingerprint: bool,
+) {
+    let fp = with_fingerprint.then(|| fingerprint(secret));
     if o.json {
-        let mut v = json!({ "length": secret.len(), "fingerprint": fp, "shown": show });
+        let mut v = json!({ "length": secret.len(), "shown": show });
+        if let Some(fp) = &fp {
+            v["fingerprint"] = Value::String(fp.clone());
+        }
         if show {
             v[what.replace(' ', "_")] = Value::String(shown.to_string());
         }
         o.print_json(&v);
         wipe_json(&mut v);
     } else {
-        let value = if show {
+        let unit = if with_fingerprint {
+            "bytes"
+        } else {
+            "characters"
+        };
+        let mut value = Zeroizing::new(if show {
             shown.to_string()
         } else {
             format!("[hidden: {} {unit}; --show prints it]", secret.len())
-        };
-        o.rows(&[(what, value), ("fingerprint", fp)]);
+        });
+        let mut rows = vec![(what, std::mem::take(&mut *value))];
+        if let Some(fp) = fp {
+            rows.push(("fingerprint", fp));
+        }
+        o.rows(&rows);
+        rows.iter_mut().for_each(|(_, v)| v.zeroize());
     }
 }
 
@@ -698,12 +733,13 @@ fn parse_challenge(text: &str) -> Result<Vec<u8>, Failure> {
 }
 
 pub fn admin_key(o: &Output, server: ServerArgs, c: CardSecretArgs, show: bool) -> CmdResult {
+    crate::out::hide_bodies();
     check_card(&c)?;
     let client = client(o, &server)?;
     let (key, warning) =
         client.admin_key(&c.request, &c.smartcard, &c.card_id, c.atr.as_deref())?;
     let hex = Zeroizing::new(cm_smartcard::atr::to_hex(&key));
-    print_secret(o, "admin key", "bytes", &key, &hex, show);
+    print_secret(o, "admin key", &key, &hex, show, true);
     done(o, warning.as_ref())
 }
 
@@ -760,6 +796,7 @@ pub fn pin(
     atr: Option<String>,
     show: bool,
 ) -> CmdResult {
+    crate::out::hide_bodies();
     guid(&smartcard, "smartcard uuid")?;
     if let Some(r) = &request {
         guid(r, "request id")?;
@@ -777,7 +814,7 @@ pub fn pin(
         card_id.as_deref(),
         atr.as_deref(),
     )?;
-    print_secret(o, "pin", "characters", pin.as_bytes(), &pin, show);
+    print_secret(o, "pin", pin.as_bytes(), &pin, show, false);
     done(o, warning.as_ref())
 }
 
@@ -1092,6 +1129,7 @@ fn submit(
     out_dir: PathBuf,
     dry: bool,
 ) -> CmdResult {
+    crate::out::hide_bodies();
     let request = guid(&request, "request id")?;
     if pfx_password_stdin && (server.password_stdin || server.token_stdin) {
         return Err(Failure::usage(
