@@ -282,7 +282,8 @@ Without --show only the key's length and a SHA-256 fingerprint are printed: comp
 
 Examples:
   cm-smartcard smartcard admin-key --server https://cm.contoso.com 4f7c0e2a-… 5d2c… --card-id 767c1c46-…
-  cm-smartcard card admin-key --server https://cm.contoso.com REQUEST SMARTCARD --card-id … --show --json")]
+  cm-smartcard card admin-key --server https://cm.contoso.com REQUEST SMARTCARD --card-id … --show --json
+  cm-smartcard card admin-key --server https://cm.contoso.com REQUEST SMARTCARD --reader Yubico")]
     AdminKey {
         #[command(flatten)]
         server: ServerArgs,
@@ -299,7 +300,8 @@ computed by CM with the template's default admin key, or with the card's diversi
 
 Examples:
   cm-smartcard smartcard auth-response --server https://cm.contoso.com REQUEST SMARTCARD --card-id … --challenge d61143f9ccffd2ca
-  cm-smartcard card auth-response --server https://cm.contoso.com REQUEST SMARTCARD --card-id … --challenge 1hFD+cz/0so= --diversified")]
+  cm-smartcard card auth-response --server https://cm.contoso.com REQUEST SMARTCARD --card-id … --challenge 1hFD+cz/0so= --diversified
+  cm-smartcard card auth-response --server https://cm.contoso.com REQUEST SMARTCARD --reader Yubico --challenge …")]
     AuthResponse {
         #[command(flatten)]
         server: ServerArgs,
@@ -385,11 +387,17 @@ pub struct CardSecretArgs {
     /// The smartcard's CM uuid
     pub smartcard: String,
     /// The card id (GUID): must match the smartcard's serial number in CM
-    #[arg(long, value_name = "ID")]
-    pub card_id: String,
+    #[arg(long, value_name = "ID", required_unless_present = "reader")]
+    pub card_id: Option<String>,
     /// The card's ATR
-    #[arg(long, value_name = "ATR")]
+    #[arg(long, value_name = "ATR", conflicts_with = "reader")]
     pub atr: Option<String>,
+    /// Read the card id and the ATR from the card in this reader instead
+    #[arg(long, value_name = "READER", conflicts_with = "card_id")]
+    pub reader: Option<String>,
+    /// Byte order of the card id read with --reader
+    #[arg(long, value_enum, default_value_t = ByteOrder::Windows)]
+    pub byte_order: ByteOrder,
 }
 
 #[derive(Subcommand, Debug)]

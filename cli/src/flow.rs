@@ -643,15 +643,41 @@ pub fn request_profiles(o: &Output, server: ServerArgs, id: String) -> CmdResult
 // ---------------------------------------------------------------------------------------------------------
 // Smart cards: secrets, status, operations, certificates
 
-/// The card's ids and ATR, checked before anything is sent.
-fn check_card(c: &CardSecretArgs) -> Result<(), Failure> {
+/// The card's ids and ATR, checked before anything is sent; with `--reader`, the card id and ATR read from the
+/// card (a card without a usable id is refused). Returns (card id, ATR).
+fn check_card(
+    o: &Output,
+    server: &ServerArgs,
+    c: &CardSecretArgs,
+) -> Result<(String, Option<String>), Failure> {
     guid(&c.request, "request id")?;
     guid(&c.smartcard, "smartcard uuid")?;
-    guid(&c.card_id, "card id")?;
-    if let Some(atr) = &c.atr {
-        cm_smartcard::atr::normalize_atr(atr)?;
+    if let Some(card_id) = &c.card_id {
+        guid(card_id, "card id")?;
+        if let Some(atr) = &c.atr {
+            cm_smartcard::atr::normalize_atr(atr)?;
+        }
+        return Ok((card_id.clone(), c.atr.clone()));
     }
-    Ok(())
+    let reader = crate::cards::reader_name(&c.reader)?;
+    crate::connect::config(server)?; // bad options before touching the card
+    let reading = cm_smartcard::card::read_card(reader.as_deref(), c.byte_order.into())?;
+    let name = reading.reader.to_string_lossy().into_owned();
+    if let Some(w) = &reading.card_id.warning {
+        return Err(Error::new(
+            Status::CardIdNotFound,
+            format!("the card in '{name}' has no usable card id: {w}"),
+        )
+        .into());
+    }
+    let atr = cm_smartcard::atr::to_hex(&reading.atr);
+    if !o.json {
+        o.note(&format!(
+            "card in '{name}': card id {}, ATR {atr}",
+            reading.card_id.guid
+        ));
+    }
+    Ok((reading.card_id.guid, Some(atr)))
 }
 
 /// Prints a secret: hidden unless `show`. Keys get a SHA-256 fingerprint to compare; low-entropy secrets
@@ -734,10 +760,9 @@ fn parse_challenge(text: &str) -> Result<Vec<u8>, Failure> {
 
 pub fn admin_key(o: &Output, server: ServerArgs, c: CardSecretArgs, show: bool) -> CmdResult {
     crate::out::hide_bodies();
-    check_card(&c)?;
+    let (card_id, atr) = check_card(o, &server, &c)?;
     let client = client(o, &server)?;
-    let (key, warning) =
-        client.admin_key(&c.request, &c.smartcard, &c.card_id, c.atr.as_deref())?;
+    let (key, warning) = client.admin_key(&c.request, &c.smartcard, &card_id, atr.as_deref())?;
     let hex = Zeroizing::new(cm_smartcard::atr::to_hex(&key));
     print_secret(o, "admin key", &key, &hex, show, true);
     done(o, warning.as_ref())
@@ -750,14 +775,14 @@ pub fn auth_response(
     challenge: String,
     diversified: bool,
 ) -> CmdResult {
-    check_card(&c)?;
     let challenge = parse_challenge(&challenge)?;
+    let (card_id, atr) = check_card(o, &server, &c)?;
     let client = client(o, &server)?;
     let (response, warning) = client.authentication_response(
         &c.request,
         &c.smartcard,
-        &c.card_id,
-        c.atr.as_deref(),
+        &card_id,
+        atr.as_deref(),
         &challenge,
         diversified,
     )?;

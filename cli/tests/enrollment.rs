@@ -1153,6 +1153,40 @@ fn bad_input_is_exit_2_and_sends_nothing() {
         (
             s(&[
                 "card",
+                "admin-key",
+                &g,
+                &g,
+                "--card-id",
+                &g,
+                "--reader",
+                "r",
+            ]),
+            "cannot be used with",
+        ),
+        (
+            s(&["card", "admin-key", &g, &g, "--atr", ATR, "--reader", "r"]),
+            "cannot be used with",
+        ),
+        (
+            s(&["card", "admin-key", &g, &g, "--reader", ""]),
+            "reader name is empty",
+        ),
+        (
+            s(&[
+                "card",
+                "auth-response",
+                &g,
+                &g,
+                "--reader",
+                "r",
+                "--challenge",
+                "x",
+            ]),
+            "neither hex",
+        ),
+        (
+            s(&[
+                "card",
                 "auth-response",
                 &g,
                 &g,
