@@ -332,6 +332,12 @@ Examples:
         /// The card's ATR (with --card-id)
         #[arg(long, value_name = "ATR", requires = "card_id")]
         atr: Option<String>,
+        /// Read the card id and the ATR from the card in this reader instead
+        #[arg(long, value_name = "READER", conflicts_with = "card_id")]
+        reader: Option<String>,
+        /// Byte order of the card id read with --reader
+        #[arg(long, value_enum, default_value_t = ByteOrder::Windows)]
+        byte_order: ByteOrder,
         /// Print the PIN itself
         #[arg(long)]
         show: bool,

@@ -3,7 +3,9 @@
 //! certificates. State changes are sent at most once and accept `--dry-run`; secrets (admin keys, PINs, the
 //! template's default admin key) are printed only with `--show`.
 
-use crate::args::{CardSecretArgs, CsrCmd, ProfileCmd, RequestSpecArgs, ServerArgs, TemplateCmd};
+use crate::args::{
+    ByteOrder, CardSecretArgs, CsrCmd, ProfileCmd, RequestSpecArgs, ServerArgs, TemplateCmd,
+};
 use crate::out::{Output, Tone, error_json};
 use crate::server_cmds::{client, done, not_found};
 use crate::{CmdResult, Failure, exit};
@@ -659,9 +661,20 @@ fn check_card(
         }
         return Ok((card_id.clone(), c.atr.clone()));
     }
-    let reader = crate::cards::reader_name(&c.reader)?;
+    let (card_id, atr) = read_card_in(o, server, &c.reader, c.byte_order)?;
+    Ok((card_id, Some(atr)))
+}
+
+/// The card id and ATR of the card in `reader` (a card without a usable id is refused).
+fn read_card_in(
+    o: &Output,
+    server: &ServerArgs,
+    reader: &Option<String>,
+    byte_order: ByteOrder,
+) -> Result<(String, String), Failure> {
+    let reader = crate::cards::reader_name(reader)?;
     crate::connect::config(server)?; // bad options before touching the card
-    let reading = cm_smartcard::card::read_card(reader.as_deref(), c.byte_order.into())?;
+    let reading = cm_smartcard::card::read_card(reader.as_deref(), byte_order.into())?;
     let name = reading.reader.to_string_lossy().into_owned();
     if let Some(w) = &reading.card_id.warning {
         return Err(Error::new(
@@ -677,7 +690,7 @@ fn check_card(
             reading.card_id.guid
         ));
     }
-    Ok((reading.card_id.guid, Some(atr)))
+    Ok((reading.card_id.guid, atr))
 }
 
 /// Prints a secret: hidden unless `show`. Keys get a SHA-256 fingerprint to compare; low-entropy secrets
@@ -798,7 +811,7 @@ pub fn auth_response(
             "challenge_hex": cm_smartcard::atr::to_hex(&challenge),
             "response_hex": hex,
             "response_base64": b64,
-            "admin_key": key,
+            "diversified": diversified,
         }));
     } else {
         o.rows(&[
@@ -817,8 +830,10 @@ pub fn pin(
     server: ServerArgs,
     smartcard: String,
     request: Option<String>,
-    card_id: Option<String>,
-    atr: Option<String>,
+    mut card_id: Option<String>,
+    mut atr: Option<String>,
+    reader: Option<String>,
+    byte_order: ByteOrder,
     show: bool,
 ) -> CmdResult {
     crate::out::hide_bodies();
@@ -831,6 +846,10 @@ pub fn pin(
     }
     if let Some(a) = &atr {
         cm_smartcard::atr::normalize_atr(a)?;
+    }
+    if reader.is_some() {
+        let (id, a) = read_card_in(o, &server, &reader, byte_order)?;
+        (card_id, atr) = (Some(id), Some(a));
     }
     let client = client(o, &server)?;
     let (pin, warning) = client.server_proposed_pin(

@@ -251,8 +251,12 @@ pub fn smartcard(o: &Output, cmd: SmartcardCmd) -> CmdResult {
             request,
             card_id,
             atr,
+            reader,
+            byte_order,
             show,
-        } => flow::pin(o, server, smartcard, request, card_id, atr, show),
+        } => flow::pin(
+            o, server, smartcard, request, card_id, atr, reader, byte_order, show,
+        ),
         SmartcardCmd::SetStatus {
             server,
             request,

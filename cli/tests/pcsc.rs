@@ -344,4 +344,64 @@ fn card_secrets_for_the_card_in_the_reader() {
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("CM_STATUS_PCSC_"), "{}", out.stderr);
     assert!(emu.request_log().is_empty());
+
+    // The server-proposed PIN (a template that proposes one) for the card in the reader.
+    let emu = Emulator::start(Config {
+        quiet: true,
+        ..Config::default()
+    })
+    .unwrap();
+    let url = emu.base_url();
+    let out = card_run(
+        &r,
+        &[
+            "request",
+            "create",
+            "--server",
+            &url,
+            "--type",
+            "Enroll",
+            "--template",
+            "Smartcard Manager Approval",
+            "--json",
+        ],
+    );
+    let req = out.json()["request"].as_str().unwrap().to_string();
+    emu.approve(req.parse().unwrap()).unwrap();
+    let out = card_run(
+        &r,
+        &[
+            "assign",
+            "--server",
+            &url,
+            "--request",
+            &req,
+            "--reader",
+            reader0,
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let smartcard = out.json()["smartcard_uuid"].as_str().unwrap().to_string();
+    let out = card_run(
+        &r,
+        &[
+            "card",
+            "pin",
+            "--server",
+            &url,
+            &smartcard,
+            "--request",
+            &req,
+            "--reader",
+            reader0,
+            "--show",
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        out.json()["pin"],
+        emu.server_proposed_pin(windows.parse().unwrap()).as_str()
+    );
 }
