@@ -15,6 +15,8 @@ PACKAGES=(
   squid
   # callers: C# via mono, the Windows DLL via mingw (Wine 10 runs in a Debian 13 root: see below)
   mono-mcs mono-runtime gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 g++-mingw-w64-x86-64
+  # C# enrollment test: SignedCms (System.Security.dll) reads the returned PKCS#7
+  libmono-system-security4.0-cil
   # Windows stage: the Debian 13 root with Wine 10 (scripts/wine10-root.sh); MSVC import libraries and an
   # MSVC-ABI link (llvm-dlltool, clang, lld-link); the distribution zip
   debootstrap llvm clang lld zip unzip

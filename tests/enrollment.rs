@@ -7,11 +7,11 @@ use cm_emulator::{
     BASE_CSP_DEFAULT_ADMIN_KEY, Config, Emulator, Fault, FaultKind, MANAGER_APPROVAL_TEMPLATE,
     RequestStatus, SERVER_KEYS_TEMPLATE, SMARTCARD_USER_TEMPLATE,
 };
+use cm_smartcard::Status;
 use cm_smartcard::auth::{AuthConfig, AuthMethod};
 use cm_smartcard::cm::{
     Assignment, CmClient, ConnectionConfig, ObjectKind, Owner, RequestSpec, TransportConfig,
 };
-use cm_smartcard::Status;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -125,7 +125,12 @@ fn the_documented_enrollment_walkthrough_end_to_end() {
     let spec = enroll_spec(template, "walkthrough");
     let created = client.create_request(&spec).unwrap();
     assert_eq!(created.kind, ObjectKind::Created);
-    assert!(created.string("Uri").unwrap().starts_with("api/v1.0/requests/"));
+    assert!(
+        created
+            .string("Uri")
+            .unwrap()
+            .starts_with("api/v1.0/requests/")
+    );
     let request = created.guid("Uuid").unwrap();
     let req = client.get_request(&request.to_string()).unwrap().unwrap();
     assert_eq!(req.status, 3);
@@ -149,7 +154,11 @@ fn the_documented_enrollment_walkthrough_end_to_end() {
         .unwrap()
         .smartcard_uuid
         .unwrap();
-    let (r, s, c) = (request.to_string(), smartcard.to_string(), card_id.to_string());
+    let (r, s, c) = (
+        request.to_string(),
+        smartcard.to_string(),
+        card_id.to_string(),
+    );
 
     // 8. The diversified admin key, and challenge responses with the default and the diversified key,
     // checked the way a card checks them (3DES-ECB of the challenge).
@@ -168,7 +177,9 @@ fn the_documented_enrollment_walkthrough_end_to_end() {
     let key: [u8; 24] = admin_key.as_slice().try_into().unwrap();
     assert_eq!(diversified_response, des3_ecb_encrypt(&key, &challenge));
     // This template proposes no PIN: CM forbids it.
-    let pin = client.server_proposed_pin(Some(&r), &s, Some(&c), None).unwrap_err();
+    let pin = client
+        .server_proposed_pin(Some(&r), &s, Some(&c), None)
+        .unwrap_err();
     assert_eq!(pin.status, Status::HttpForbidden);
 
     // 9. CSR options; 10. certificate data for CSRs made with openssl; 11. real PKCS#7 that chains to the CA.
@@ -223,23 +234,45 @@ fn the_documented_enrollment_walkthrough_end_to_end() {
     assert_eq!(done.enum_name("Status").unwrap(), "Completed");
     let on_card = client.certificates(Owner::Smartcard, &s).unwrap();
     assert_eq!(on_card.len(), certs.len());
-    assert!(on_card.object(0).unwrap().string("Thumbprint").unwrap().len() == 40);
+    assert!(
+        on_card
+            .object(0)
+            .unwrap()
+            .string("Thumbprint")
+            .unwrap()
+            .len()
+            == 40
+    );
     let ops = client.operations(Owner::Smartcard, &s).unwrap();
     let ops: Vec<String> = (0..ops.len()).map(|i| ops.string(i).unwrap()).collect();
-    assert!(ops.iter().any(|o| o.eq_ignore_ascii_case("unblock")), "{ops:?}");
+    assert!(
+        ops.iter().any(|o| o.eq_ignore_ascii_case("unblock")),
+        "{ops:?}"
+    );
     let profiles = client.request_profiles(&r).unwrap();
     assert_eq!(profiles.len(), 1);
     let profile = profiles.object(0).unwrap();
     let profile_id = profile.guid("Uuid").unwrap().to_string();
     assert!(client.get_profile(&profile_id).unwrap().is_some());
     assert!(!client.list_profiles(Some("active")).unwrap().is_empty());
-    assert!(client.certificates(Owner::Profile, &profile_id).unwrap().len() >= certs.len());
+    assert!(
+        client
+            .certificates(Owner::Profile, &profile_id)
+            .unwrap()
+            .len()
+            >= certs.len()
+    );
     assert!(client.user_certificates().unwrap().len() >= certs.len());
 
     // Then an Unblock with challenge/response, and a Retire that retires the card.
     let mut unblock = RequestSpec::new("Unblock").unwrap();
     unblock.smartcard = Some(smartcard);
-    let unblock_id = client.create_request(&unblock).unwrap().guid("Uuid").unwrap().to_string();
+    let unblock_id = client
+        .create_request(&unblock)
+        .unwrap()
+        .guid("Uuid")
+        .unwrap()
+        .to_string();
     let (response, _) = client
         .authentication_response(&unblock_id, &s, &c, None, &challenge, true)
         .unwrap();
@@ -247,7 +280,12 @@ fn the_documented_enrollment_walkthrough_end_to_end() {
     client.set_request_status(&unblock_id, "Completed").unwrap();
     let mut retire = RequestSpec::new("retire").unwrap();
     retire.smartcard = Some(smartcard);
-    let retire_id = client.create_request(&retire).unwrap().guid("Uuid").unwrap().to_string();
+    let retire_id = client
+        .create_request(&retire)
+        .unwrap()
+        .guid("Uuid")
+        .unwrap()
+        .to_string();
     let retired = client
         .set_smartcard_status(&retire_id, &s, "Retired")
         .unwrap()
@@ -280,9 +318,15 @@ fn approval_templates_wait_and_server_keys_come_back_as_pfx() {
         .map(|i| pending.object(i).unwrap())
         .find(|r| r.guid("Uuid").unwrap() == id)
         .expect("listed as pending");
-    assert_eq!(mine.enum_name("Status").unwrap_err().status, Status::EnumUnknown);
+    assert_eq!(
+        mine.enum_name("Status").unwrap_err().status,
+        Status::EnumUnknown
+    );
     emu.approve(id).unwrap();
-    assert_eq!(client.get_request(&id.to_string()).unwrap().unwrap().status, 3);
+    assert_eq!(
+        client.get_request(&id.to_string()).unwrap().unwrap().status,
+        3
+    );
     // This template proposes a PIN and does not diversify admin keys.
     let card_id = Uuid::new_v4();
     let smartcard = client
@@ -292,14 +336,23 @@ fn approval_templates_wait_and_server_keys_come_back_as_pfx() {
         .unwrap()
         .to_string();
     let (pin, _) = client
-        .server_proposed_pin(Some(&id.to_string()), &smartcard, Some(&card_id.to_string()), None)
+        .server_proposed_pin(
+            Some(&id.to_string()),
+            &smartcard,
+            Some(&card_id.to_string()),
+            None,
+        )
         .unwrap();
     assert_eq!(pin.as_str(), emu.server_proposed_pin(card_id));
     let refused = client
         .admin_key(&id.to_string(), &smartcard, &card_id.to_string(), None)
         .unwrap_err();
     assert_eq!(refused.status, Status::HttpForbidden);
-    assert!(refused.message.contains("diversification"), "{}", refused.message);
+    assert!(
+        refused.message.contains("diversification"),
+        "{}",
+        refused.message
+    );
 
     // Server-generated keys: no CSR, a PFX under our password (openssl reads it with that password only).
     let request = client
@@ -312,7 +365,11 @@ fn approval_templates_wait_and_server_keys_come_back_as_pfx() {
     let certs = client
         .submit_certificate_requests(&request, &[], Some("pfx-Passw0rd"), None)
         .unwrap();
-    assert!(certs.len() >= 2, "more certificates than requested: {}", certs.len());
+    assert!(
+        certs.len() >= 2,
+        "more certificates than requested: {}",
+        certs.len()
+    );
     let pfx = (0..certs.len())
         .map(|i| certs.object(i).unwrap())
         .find(|c| c.bool("isPfx").unwrap_or(false))
@@ -401,9 +458,23 @@ fn empty_answers_are_empty_lists_or_nothing() {
     let unknown = Uuid::new_v4().to_string();
     assert!(client.smartcard_config(&unknown).unwrap().is_none());
     assert!(client.get_profile(&unknown).unwrap().is_none());
-    assert!(client.certificates(Owner::Smartcard, &unknown).unwrap().is_empty());
-    assert!(client.operations(Owner::Profile, &unknown).unwrap().is_empty());
-    emu.set_fault(Fault::new(FaultKind::NoContent).method("GET").path("/profiletemplates"));
+    assert!(
+        client
+            .certificates(Owner::Smartcard, &unknown)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        client
+            .operations(Owner::Profile, &unknown)
+            .unwrap()
+            .is_empty()
+    );
+    emu.set_fault(
+        Fault::new(FaultKind::NoContent)
+            .method("GET")
+            .path("/profiletemplates"),
+    );
     assert!(client.list_profile_templates().unwrap().is_empty());
 }
 
@@ -421,12 +492,18 @@ fn the_policy_is_found_under_either_documented_path() {
         })
         .path("/policies/"),
     );
-    let policy = client.profile_template_policy(&t, "Unblock").unwrap().unwrap();
+    let policy = client
+        .profile_template_policy(&t, "Unblock")
+        .unwrap()
+        .unwrap();
     assert!(policy.bool("Enabled").unwrap());
     assert_eq!(emu.count("GET", "/policy/workflow/unblock"), 1);
     // Remembered: the next lookup goes straight to the form that answered.
     emu.clear_log();
-    client.profile_template_policy(&t, "Retire").unwrap().unwrap();
+    client
+        .profile_template_policy(&t, "Retire")
+        .unwrap()
+        .unwrap();
     assert_eq!(emu.count("GET", "/policies/"), 0);
     assert_eq!(emu.count("GET", "/policy/workflow/retire"), 1);
 }
@@ -459,7 +536,11 @@ fn every_state_change_is_sent_at_most_once() {
         let e = client.create_request(&spec).unwrap_err();
         assert_eq!(e.status, Status::OutcomeUnknown, "{}", e.message);
         assert!(e.message.contains("cm_session_find_created_requests"));
-        assert_eq!(emu.count("POST", "/api/v1.0/requests"), 2, "the first create and this one, once");
+        assert_eq!(
+            emu.count("POST", "/api/v1.0/requests"),
+            2,
+            "the first create and this one, once"
+        );
         let found = client.find_created_requests(&spec, before).unwrap();
         assert_eq!(found.len(), usize::from(apply), "apply={apply}");
 
@@ -496,13 +577,25 @@ fn every_state_change_is_sent_at_most_once() {
 fn a_garbled_success_answer_is_reported_as_processed() {
     let emu = emulator();
     let client = session(&emu);
-    emu.set_fault(Fault::new(FaultKind::Garbage).method("POST").path("/requests").times(1));
+    emu.set_fault(
+        Fault::new(FaultKind::Garbage)
+            .method("POST")
+            .path("/requests")
+            .times(1),
+    );
     let spec = enroll_spec(SMARTCARD_USER_TEMPLATE, "garbled");
     let before = now();
     let e = client.create_request(&spec).unwrap_err();
     assert_eq!(e.status, Status::MalformedResponse);
-    assert!(e.message.contains("WAS most likely created"), "{}", e.message);
-    assert_eq!(client.find_created_requests(&spec, before).unwrap().len(), 1);
+    assert!(
+        e.message.contains("WAS most likely created"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        client.find_created_requests(&spec, before).unwrap().len(),
+        1
+    );
 }
 
 /// A session whose pooled connections the server closes at random: many creates, each exactly once.

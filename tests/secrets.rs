@@ -251,6 +251,151 @@ fn child_calls_then_scans_memory() {
     println!("SCAN-CLEAN");
 }
 
+/// `POST /_emulator/requests/{id}/approve` on the out-of-process emulator.
+fn approve(url: &str, request: &str) {
+    use std::io::Write;
+    let addr = url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /_emulator/requests/{request}/approve HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// Runs in a fresh child process: the enrollment calls that carry card secrets (diversified admin key, the
+/// template's default admin key, a server-proposed PIN, a PFX password), everything dropped, then scans for
+/// each secret in every form the wire carried.
+#[test]
+fn child_enrollment_then_scans_memory() {
+    if std::env::var(CHILD).is_err() {
+        return;
+    }
+    use base64::Engine;
+    use cm_smartcard::cm::{Assignment, RequestSpec};
+    let emu = start_emulator();
+    let mut scanner = Scanner::new();
+    let mut needles: Vec<(&str, Vec<u8>)> = Vec::new();
+    let mask_bytes = |b: &[u8]| b.iter().map(|c| c ^ MASK).collect::<Vec<u8>>();
+    let pfx_password_m = {
+        let mut raw = [0u8; 32];
+        uuid::Uuid::new_v4().simple().encode_lower(&mut raw);
+        let m = mask_bytes(&raw);
+        zeroize::Zeroize::zeroize(&mut raw);
+        m
+    };
+    {
+        let none = zeroize::Zeroizing::new(String::new());
+        let client = CmClient::session(config(&emu.1, AuthMethod::None, "", &none)).unwrap();
+        let create = |template: &str| {
+            let mut spec = RequestSpec::new("Enroll").unwrap();
+            spec.profile_template = Some(uuid::Uuid::parse_str(template).unwrap());
+            client
+                .create_request(&spec)
+                .unwrap()
+                .guid("Uuid")
+                .unwrap()
+                .to_string()
+        };
+        let bind = |request: &str, card: &str| {
+            client
+                .assign_smartcard(&Assignment::new(request, card, None).unwrap())
+                .unwrap()
+                .smartcard_uuid
+                .unwrap()
+                .to_string()
+        };
+        // The diversified admin key, raw and as the base64 the server sent.
+        let user = cm_emulator::SMARTCARD_USER_TEMPLATE.to_string();
+        let (request, card) = (create(&user), uuid::Uuid::new_v4().to_string());
+        let smartcard = bind(&request, &card);
+        {
+            let (key, _) = client.admin_key(&request, &smartcard, &card, None).unwrap();
+            let mut b64 = zeroize::Zeroizing::new(String::with_capacity(64));
+            base64::engine::general_purpose::STANDARD.encode_string(key.as_slice(), &mut b64);
+            needles.push(("admin key", mask_bytes(&key)));
+            needles.push(("admin key, base64", mask_bytes(b64.as_bytes())));
+        }
+        // Scanned at once, before later calls can reuse (and so hide) freed memory.
+        for (what, needle) in needles.drain(..) {
+            scanner.scan(what, &needle);
+        }
+        // The template's default admin key, in its configuration object.
+        {
+            let config = client.smartcard_config(&user).unwrap().unwrap();
+            let hex = zeroize::Zeroizing::new(config.string("DefaultAdminKeyHex").unwrap());
+            needles.push(("default admin key (hex)", mask_bytes(hex.as_bytes())));
+        }
+        for (what, needle) in needles.drain(..) {
+            scanner.scan(what, &needle);
+        }
+        // A server-proposed PIN.
+        let approval = cm_emulator::MANAGER_APPROVAL_TEMPLATE.to_string();
+        let (request, card) = (create(&approval), uuid::Uuid::new_v4().to_string());
+        approve(&emu.1, &request);
+        let smartcard = bind(&request, &card);
+        {
+            let (pin, _) = client
+                .server_proposed_pin(Some(&request), &smartcard, Some(&card), None)
+                .unwrap();
+            needles.push(("server-proposed PIN", mask_bytes(pin.as_bytes())));
+        }
+        for (what, needle) in needles.drain(..) {
+            scanner.scan(what, &needle);
+        }
+        // A PFX password, sent in a certificatedata body.
+        let request = create(&cm_emulator::SERVER_KEYS_TEMPLATE.to_string());
+        {
+            let mut password = zeroize::Zeroizing::new(String::with_capacity(32));
+            password.extend(pfx_password_m.iter().map(|b| (b ^ MASK) as char));
+            let certs = client
+                .submit_certificate_requests(&request, &[], Some(&password), None)
+                .unwrap();
+            assert!(!certs.is_empty());
+        }
+    }
+    needles.push(("PFX password", pfx_password_m));
+    for (what, needle) in &needles {
+        scanner.scan(what, needle);
+    }
+    let report = std::mem::take(&mut scanner.hits);
+    assert!(
+        report.is_empty(),
+        "card secrets left in memory:\n{}",
+        report.join("\n")
+    );
+    println!("SCAN-CLEAN");
+}
+
+#[test]
+fn card_secrets_are_not_left_in_process_memory() {
+    if std::env::var(CHILD).is_ok() || !cfg!(target_os = "linux") {
+        return;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_enrollment_then_scans_memory",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("SCAN-CLEAN"),
+        "{text}"
+    );
+}
+
 #[test]
 fn credentials_are_not_left_in_process_memory() {
     if std::env::var(CHILD).is_ok() || !cfg!(target_os = "linux") {

@@ -4,9 +4,21 @@
 // Framework 4.x and every later compiler). Usable from a C# project (add the file), from PowerShell
 // (`Add-Type -Path CmSmartcard.cs`; the CmSmartcard PowerShell module does that) and from Mono.
 //
-// Public surface: CmApi (one-shot calls), CmSession (the same calls over pooled connections; IDisposable),
-// CmConnection / CmAssignment (inputs), the result classes, CmException (+ CmServerUnverifiedException),
-// CmLibrary (loading, version). The raw P/Invoke layer (NativeMethods, Native* structs, handles) is internal.
+// Public surface: CmApi (one-shot calls), CmSession (the same calls over pooled connections, plus the whole CM
+// enrollment and card lifecycle: profile templates, policies, smart card configuration, requests, admin keys,
+// challenge/response, server-proposed PINs, CSR options, certificate data, card status, operations, certificates,
+// profiles; IDisposable), CmConnection / CmAssignment / CmRequestSpec (inputs), CmNames (the enum names CM takes),
+// the result classes (CmRequestInfo, CmSmartcardInfo, CmCsrOption, CmCertificateData, ... with their Json) and the
+// generic CmObject / CmList (typed accessors by field name), CmException (+ CmServerUnverifiedException,
+// CmServerUnverifiedResultException), CmLibrary (loading, version). The raw P/Invoke layer (NativeMethods, Native*
+// structs, handles) is internal.
+//
+// Enums: CM sends numbers and takes names. CmRequestType / CmRequestStatus / CmSmartcardStatus name only the numbers
+// CM documents; any other number is kept as it is ((CmRequestStatus)1 is a valid value that prints as "1"), and the
+// ...Name properties give the library's name or null. Names for calls are strings, checked against CmNames.
+//
+// Secrets: admin keys come back as byte[] (clear them with Array.Clear when done), PINs as SecureString; every copy
+// the binding makes (native buffers, UTF-8 copies of PFX passwords) is wiped before it is freed.
 //
 // Rules followed (see include/cm_smartcard.h for the C API):
 // - [DllImport("cm_smartcard", CallingConvention = Cdecl)]: Cdecl is mandatory for 32-bit Windows hosts.
@@ -59,6 +71,14 @@ namespace CmSmartcard
         InvalidArgument = 7,
         InvalidStructSize = 8,
         InvalidFile = 9,
+        /// <summary>CmObject: the field is absent or null.</summary>
+        FieldMissing = 10,
+        /// <summary>CmObject: the field is not of the asked type.</summary>
+        FieldType = 11,
+        /// <summary>CmObject / CmList: the index is past the end of the array.</summary>
+        IndexOutOfRange = 12,
+        /// <summary>CmObject.GetEnumName: the number has no name the library knows (GetInt64 gives it).</summary>
+        EnumUnknown = 13,
         PcscNoService = 100,
         PcscNoReaders = 101,
         PcscUnknownReader = 102,
@@ -169,6 +189,95 @@ namespace CmSmartcard
         Rfc4122 = 1
     }
 
+    /// <summary>What a CmObject holds (CM_OBJECT_*).</summary>
+    public enum CmObjectKind : int
+    {
+        ProfileTemplate = 1,
+        Policy = 2,
+        SmartcardConfig = 3,
+        Request = 4,
+        Smartcard = 5,
+        CsrOption = 6,
+        CertificateData = 7,
+        CardCertificate = 8,
+        UserCertificate = 9,
+        Profile = 10,
+        DataItem = 11,
+        /// <summary>The answer of CreateRequest: fields Uri and Uuid.</summary>
+        Created = 12,
+        Other = 99
+    }
+
+    /// <summary>
+    /// Request.RequestType as CM sends it (a number). CM documents the numbers of Enroll and Unblock only; every
+    /// other number is kept as it is: (CmRequestType)4 is a valid value, printed as "4". To name a type in a
+    /// call (CmRequestSpec.Type), use the names in CmNames.RequestTypes.
+    /// </summary>
+    public enum CmRequestType : int
+    {
+        /// <summary>The field was absent or null.</summary>
+        Missing = -1,
+        Enroll = 1,
+        Unblock = 5
+    }
+
+    /// <summary>
+    /// Request.Status as CM sends it (a number). CM documents the numbers of Approved and Completed only; every other
+    /// number is kept as it is ((CmRequestStatus)1 prints as "1"); CmRequestInfo.StatusName has the name where the
+    /// library knows it.
+    /// </summary>
+    public enum CmRequestStatus : int
+    {
+        /// <summary>The field was absent or null.</summary>
+        Missing = -1,
+        Approved = 3,
+        Completed = 8
+    }
+
+    /// <summary>
+    /// Smartcard.Status as CM sends it (a number). CM's documentation shows only Retired = 6 with its name; every
+    /// other number (2 after binding, 3 once active in the examples) is kept as it is.
+    /// </summary>
+    public enum CmSmartcardStatus : int
+    {
+        /// <summary>The field was absent or null.</summary>
+        Missing = -1,
+        Retired = 6
+    }
+
+    /// <summary>
+    /// The names CM documents for its enums in request bodies and query strings (matched case-insensitively).
+    /// Names go in; numbers come out (see CmRequestType, CmRequestStatus, CmSmartcardStatus).
+    /// </summary>
+    public static class CmNames
+    {
+        /// <summary>Request types for CmRequestSpec.Type (POST /requests).</summary>
+        public static readonly string[] RequestTypes = { "Enroll", "Duplicate", "OfflineUnblock", "OnlineUpdate", "Renew",
+            "Recover", "RecoverOnBehalf", "Reinstate", "Retire", "Revoke", "TemporaryCards", "Unblock" };
+        /// <summary>Policy types for GetProfileTemplatePolicy: the request types, and TemporaryEnroll (= TemporaryCards).</summary>
+        public static readonly string[] PolicyTypes = { "Enroll", "Duplicate", "OfflineUnblock", "OnlineUpdate", "Renew",
+            "Recover", "RecoverOnBehalf", "Reinstate", "Retire", "Revoke", "TemporaryCards", "TemporaryEnroll", "Unblock" };
+        /// <summary>Request states to filter ListRequests by (GET /requests?status=; the documented list).</summary>
+        public static readonly string[] RequestStatuses = { "Approved", "Canceled", "Completed", "Denied", "Executing",
+            "Failed", "None", "Pending" };
+        /// <summary>The states SetRequestStatus may set (PUT /requests/{id}).</summary>
+        public static readonly string[] SettableRequestStatuses = { "Completed", "Canceled", "Abandoned" };
+        /// <summary>The states SetSmartcardStatus may set (PUT /requests/{rid}/smartcards/{sid}): the SmartcardStatus members.</summary>
+        public static readonly string[] SettableSmartcardStatuses = { "Active", "Assigned", "Disabled", "New", "None", "Retired",
+            "Suspended" };
+        /// <summary>Profile states to filter ListProfiles by (GET /profiles?status=).</summary>
+        public static readonly string[] ProfileStatuses = { "None", "Pending", "Denied", "Approved", "Executing", "Failed",
+            "Canceled", "Completed", "Active" };
+
+        /// <summary>The documented spelling of name in names (case-insensitive), or null.</summary>
+        public static string Find(string[] names, string name)
+        {
+            if (names == null || name == null) return null;
+            foreach (string n in names) if (String.Equals(n, name.Trim(), StringComparison.OrdinalIgnoreCase)) return n;
+            return null;
+        }
+    }
+
     /// <summary>A failure reported by the cm-smartcard library.</summary>
     [Serializable]
     public class CmException : Exception
@@ -247,7 +356,12 @@ namespace CmSmartcard
         public bool IsServerError { get { int s = (int)status; return s >= 300 && s < 400; } }
         /// <summary>True for authentication failures (400-499).</summary>
         public bool IsAuthError { get { int s = (int)status; return s >= 400 && s < 500; } }
-        /// <summary>True when an assignment may or may not have happened: call ReconcileAssignment.</summary>
+        /// <summary>
+        /// True when a state-changing call may or may not have taken effect; do not simply send it again. The way to
+        /// learn it: ReconcileAssignment (AssignSmartcard), FindCreatedRequests (CreateRequest), GetRequest
+        /// (SetRequestStatus), GetSmartcard (SetSmartcardStatus), GetSmartcardCertificates (SubmitCertificateRequests:
+        /// certificate data cannot be fetched again).
+        /// </summary>
         public bool OutcomeUnknown { get { return status == CmStatus.OutcomeUnknown; } }
         /// <summary>True when the server processed the request (AuthServerUnverified): never send it again.</summary>
         public bool ServerProcessed { get { return status == CmStatus.AuthServerUnverified; } }
@@ -302,6 +416,52 @@ namespace CmSmartcard
 
         /// <summary>The assignment as the server answered it (ServerVerified is false).</summary>
         public CmAssignResult Result { get { return result; } }
+    }
+
+    /// <summary>
+    /// The server processed a state-changing call of the enrollment flow (CreateRequest, SetRequestStatus,
+    /// SubmitCertificateRequests, SetSmartcardStatus) but did not prove its identity (CmStatus.AuthServerUnverified,
+    /// with CmConnection.AuthFlags RequireMutualAuth). The change happened: do NOT send the call again. Result holds
+    /// the answer (the new request's Guid, the CmRequestInfo, the CmCertificateData[] - returned only once - or the
+    /// CmSmartcardInfo); have the server's authentication set-up checked.
+    /// </summary>
+    [Serializable]
+    public class CmServerUnverifiedResultException : CmException
+    {
+        private readonly object result;
+
+        public CmServerUnverifiedResultException(object result, string message, int httpStatus, string function)
+            : base(CmStatus.AuthServerUnverified, message, httpStatus, 0, "", "", function)
+        {
+            this.result = result;
+        }
+
+#pragma warning disable
+        /// <summary>Deserializes the exception with its result.</summary>
+        protected CmServerUnverifiedResultException(SerializationInfo info, StreamingContext context)
+            : base(info, context)
+        {
+            result = info.GetValue("CmResult", typeof(object));
+        }
+
+        /// <summary>Serializes the exception with its result.</summary>
+        [SecurityCritical]
+        public override void GetObjectData(SerializationInfo info, StreamingContext context)
+        {
+            if (info == null) throw new ArgumentNullException("info");
+            info.AddValue("CmResult", result, typeof(object));
+            base.GetObjectData(info, context);
+        }
+#pragma warning restore
+
+        /// <summary>The call's answer, as the method would have returned it.</summary>
+        public object Result { get { return result; } }
+
+        internal static CmServerUnverifiedResultException For(CmException unverified, object result, string what)
+        {
+            return new CmServerUnverifiedResultException(result, unverified.Message + " The server processed the " + what
+                + ": do not send it again (Result holds its answer).", unverified.HttpStatus, unverified.Function);
+        }
     }
 
     /// <summary>How to reach and authenticate to the CM server (maps to struct cm_connection).</summary>
@@ -438,37 +598,88 @@ namespace CmSmartcard
         public override string ToString() { return State.ToString(); }
     }
 
-    /// <summary>A CM smartcard object (copied out of cm_smartcard).</summary>
+    /// <summary>A CM smartcard object (copied out of cm_smartcard / a smartcard cm_object).</summary>
+    [Serializable]
     public sealed class CmSmartcardInfo
     {
-        internal CmSmartcardInfo(string uuid, string serial, string atr, int status, string json)
+        internal CmSmartcardInfo(CmObject o)
         {
-            Uuid = uuid; SerialNumber = serial; Atr = atr; Status = status; Json = json;
+            Uuid = Fields.Guid(o, "Uuid");
+            SerialNumber = o.GetStringOrNull("SerialNumber") ?? "";
+            Atr = o.GetStringOrNull("Atr") ?? "";
+            Status = (CmSmartcardStatus)Fields.Int(o, "Status");
+            StatusName = o.GetEnumNameOrNull("Status");
+            ProfileTemplateUuid = Fields.Guid(o, "ProfileTemplateUuid");
+            AssignedUserUuid = Fields.Guid(o, "AssignedUserUuid");
+            Json = o.Json;
         }
+        /// <summary>The CM smartcard uuid, lowercase.</summary>
         public string Uuid { get; private set; }
         /// <summary>SerialNumber as CM returned it (for Base CSP cards "{card id}").</summary>
         public string SerialNumber { get; private set; }
         public string Atr { get; private set; }
-        /// <summary>Numeric Status as CM returned it; -1 when absent.</summary>
-        public int Status { get; private set; }
+        /// <summary>Status as CM sent it; numbers without a name are kept ((CmSmartcardStatus)2); Missing (-1) when absent.</summary>
+        public CmSmartcardStatus Status { get; private set; }
+        /// <summary>The status name where the library knows the number, else null.</summary>
+        public string StatusName { get; private set; }
+        /// <summary>The card's profile template ("" when none).</summary>
+        public string ProfileTemplateUuid { get; private set; }
+        /// <summary>The user the card is assigned to ("" when none).</summary>
+        public string AssignedUserUuid { get; private set; }
         /// <summary>The whole object as the server's JSON.</summary>
         public string Json { get; private set; }
         public override string ToString() { return Uuid; }
     }
 
-    /// <summary>A CM request object (copied out of cm_request).</summary>
+    /// <summary>A CM request object (copied out of cm_request / a request cm_object).</summary>
+    [Serializable]
     public sealed class CmRequestInfo
     {
-        internal CmRequestInfo(string requestId, int status, string newSmartcardUuid, string json)
+        internal CmRequestInfo(CmObject o, string requestId)
         {
-            RequestId = requestId; Status = status; NewSmartcardUuid = newSmartcardUuid; Json = json;
+            Uuid = Fields.Guid(o, "Uuid");
+            RequestId = String.IsNullOrEmpty(requestId) ? Uuid : requestId;
+            RequestType = (CmRequestType)Fields.Int(o, "RequestType");
+            RequestTypeName = o.GetEnumNameOrNull("RequestType");
+            Status = (CmRequestStatus)Fields.Int(o, "Status");
+            StatusName = o.GetEnumNameOrNull("Status");
+            ProfileTemplateUuid = Fields.Guid(o, "ProfileTemplateUuid");
+            TargetUserUuid = Fields.Guid(o, "TargetUserUuid");
+            OriginatorUserUuid = Fields.Guid(o, "OriginatorUserUuid");
+            NewSmartcardUuid = Fields.Guid(o, "NewSmartcardUuid");
+            OldSmartcardUuid = Fields.Guid(o, "OldSmartcardUuid");
+            NewProfileUuid = Fields.Guid(o, "NewProfileUuid");
+            Priority = Fields.Int(o, "Priority");
+            Comment = o.GetStringOrNull("Comment") ?? "";
+            Submitted = o.GetStringOrNull("Submitted") ?? "";
+            Json = o.Json;
         }
-        /// <summary>The id the request was looked up with.</summary>
+        /// <summary>The id the request was looked up with (as given), or its Uuid for listed requests.</summary>
         public string RequestId { get; private set; }
-        /// <summary>Numeric Status as CM returned it (3 approved, 8 completed); -1 when absent.</summary>
-        public int Status { get; private set; }
+        /// <summary>The request's uuid as CM sent it, lowercase.</summary>
+        public string Uuid { get; private set; }
+        /// <summary>RequestType as CM sent it; numbers without a name are kept ((CmRequestType)4); Missing (-1) when absent.</summary>
+        public CmRequestType RequestType { get; private set; }
+        /// <summary>The type's name where the library knows the number (Enroll, Unblock), else null.</summary>
+        public string RequestTypeName { get; private set; }
+        /// <summary>Status as CM sent it (Approved 3, Completed 8; other numbers kept, e.g. (CmRequestStatus)1); Missing (-1) when absent.</summary>
+        public CmRequestStatus Status { get; private set; }
+        /// <summary>The status name where the library knows the number, else null.</summary>
+        public string StatusName { get; private set; }
+        public string ProfileTemplateUuid { get; private set; }
+        public string TargetUserUuid { get; private set; }
+        public string OriginatorUserUuid { get; private set; }
         /// <summary>The smartcard bound to the request, "" while none is.</summary>
         public string NewSmartcardUuid { get; private set; }
+        /// <summary>The smartcard a non-Enroll request concerns ("" when none).</summary>
+        public string OldSmartcardUuid { get; private set; }
+        public string NewProfileUuid { get; private set; }
+        /// <summary>-1 when absent.</summary>
+        public int Priority { get; private set; }
+        public string Comment { get; private set; }
+        /// <summary>Submission time as CM wrote it (e.g. "2015-07-07T23:36:21.93Z").</summary>
+        public string Submitted { get; private set; }
+        /// <summary>The whole object as the server's JSON.</summary>
         public string Json { get; private set; }
         public override string ToString() { return RequestId; }
     }
@@ -507,6 +718,434 @@ namespace CmSmartcard
         public int ExpectedLength { get; private set; }
     }
 
+    /// <summary>One name/value pair of a request's data collection.</summary>
+    public sealed class CmDataItem
+    {
+        public CmDataItem() { }
+        public CmDataItem(string name, string value) { Name = name; Value = value; }
+        /// <summary>The data item's name (PolicyDataCollection[].Name of the template's policy). Required.</summary>
+        public string Name { get; set; }
+        /// <summary>Its value; null sends JSON null.</summary>
+        public string Value { get; set; }
+        public override string ToString() { return Name + "=" + Value; }
+    }
+
+    /// <summary>
+    /// What to create with CmSession.CreateRequest (POST /requests; maps to struct cm_request_spec). Enroll needs
+    /// ProfileTemplateUuid; Unblock, Retire, Revoke, ... name the card with SmartcardUuid (the template is then
+    /// taken from the card).
+    /// </summary>
+    public sealed class CmRequestSpec
+    {
+        private readonly List<CmDataItem> dataCollection = new List<CmDataItem>();
+
+        public CmRequestSpec() { Priority = -1; }
+        public CmRequestSpec(string type, string profileTemplateUuid) : this() { Type = type; ProfileTemplateUuid = profileTemplateUuid; }
+
+        /// <summary>The request type by name, one of CmNames.RequestTypes (any case). Required.</summary>
+        public string Type { get; set; }
+        /// <summary>The profile template (a GUID); null or "" = not sent (then SmartcardUuid names the card).</summary>
+        public string ProfileTemplateUuid { get; set; }
+        /// <summary>The user the request is for; null or "" = the caller.</summary>
+        public string TargetUserUuid { get; set; }
+        /// <summary>The smart card a non-Enroll request concerns (its CM uuid); null or "" = none.</summary>
+        public string SmartcardUuid { get; set; }
+        /// <summary>The request's comment; null sends "".</summary>
+        public string Comment { get; set; }
+        /// <summary>The priority; a negative value (the default, -1) does not send it (the policy's default applies).</summary>
+        public int Priority { get; set; }
+        /// <summary>The data collection (may stay empty).</summary>
+        public IList<CmDataItem> DataCollection { get { return dataCollection; } }
+
+        /// <summary>Adds a data item; returns this spec (for chaining).</summary>
+        public CmRequestSpec AddData(string name, string value)
+        {
+            dataCollection.Add(new CmDataItem(name, value));
+            return this;
+        }
+
+        public override string ToString() { return (Type ?? "") + " " + (ProfileTemplateUuid ?? SmartcardUuid ?? ""); }
+    }
+
+    /// <summary>
+    /// One JSON object of a CM answer (cm_object) with typed accessors by field name: the server's property name,
+    /// matched case-insensitively. Getters throw CmException: FieldMissing (absent or null), FieldType (the field is
+    /// not of that type), IndexOutOfRange; the ...OrNull variants return null for a missing field instead. Unknown
+    /// fields and enum numbers never fail. Dispose frees the native object (a finalizer does it otherwise);
+    /// every getter throws ObjectDisposedException afterwards. Not meant for concurrent use from several threads.
+    /// </summary>
+    public sealed class CmObject : IDisposable
+    {
+        private readonly CmObjectHandle handle;
+
+        internal CmObject(CmObjectHandle handle) { this.handle = handle; }
+
+        /// <summary>Frees the native object.</summary>
+        public void Dispose() { handle.Dispose(); }
+
+        /// <summary>True after Dispose.</summary>
+        public bool IsClosed { get { return handle.IsClosed; } }
+
+        private CmObjectHandle H(string method)
+        {
+            if (handle.IsClosed) throw new ObjectDisposedException("CmObject", method + ": the object has been disposed");
+            return handle;
+        }
+
+        private static void Field(string field, string method)
+        {
+            if (field == null) throw new ArgumentNullException("field", method + ": field is null");
+            if (field.Length == 0) throw new ArgumentException(method + ": field is empty", "field");
+        }
+
+        /// <summary>What the object is (Other for objects the library has no kind for).</summary>
+        public CmObjectKind Kind { get { return (CmObjectKind)NativeMethods.cm_object_kind(H("CmObject.Kind")); } }
+
+        /// <summary>The whole object as the server's JSON.</summary>
+        public string Json
+        {
+            get
+            {
+                CmObjectHandle h = H("CmObject.Json");
+                return CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o) { return NativeMethods.cm_object_json(h, b, l, out o); }, "CmObject.Json");
+            }
+        }
+
+        public override string ToString() { return IsClosed ? "(disposed)" : Json; }
+
+        // Runs a string getter for field; returns null when the field is missing and orNull is set.
+        private delegate int FieldStringGetter(CmObjectHandle h, IntPtr field, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+
+        private string ReadField(FieldStringGetter getter, string field, bool orNull, string method)
+        {
+            Field(field, method);
+            CmObjectHandle h = H(method);
+            using (var s = new Utf8Strings())
+            {
+                IntPtr f = s.Add(field);
+                string value;
+                int rc = CmLibrary.TryReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o) { return getter(h, f, b, l, out o); }, out value);
+                if (rc == (int)CmStatus.FieldMissing && orNull) return null;
+                if (rc != 0) throw CmLibrary.LastError(rc, method);
+                return value;
+            }
+        }
+
+        /// <summary>A field as text (numbers and bools rendered as text).</summary>
+        public string GetString(string field) { return ReadField(NativeMethods.cm_object_get_string, field, false, "CmObject.GetString"); }
+        /// <summary>A field as text, or null when absent or null.</summary>
+        public string GetStringOrNull(string field) { return ReadField(NativeMethods.cm_object_get_string, field, true, "CmObject.GetStringOrNull"); }
+
+        /// <summary>True when the object has the field with a non-null value.</summary>
+        public bool HasField(string field)
+        {
+            const string M = "CmObject.HasField";
+            Field(field, M);
+            CmObjectHandle h = H(M);
+            using (var s = new Utf8Strings())
+            {
+                UIntPtr len;
+                int rc = NativeMethods.cm_object_get_string(h, s.Add(field), null, UIntPtr.Zero, out len);
+                if (rc == (int)CmStatus.FieldMissing) return false;
+                if (rc == 0 || rc == (int)CmStatus.BufferTooSmall || rc == (int)CmStatus.FieldType) return true;
+                throw CmLibrary.LastError(rc, M);
+            }
+        }
+
+        private long? ReadInt(string field, bool orNull, string method)
+        {
+            Field(field, method);
+            CmObjectHandle h = H(method);
+            using (var s = new Utf8Strings())
+            {
+                long v;
+                int rc = NativeMethods.cm_object_get_int(h, s.Add(field), out v);
+                if (rc == (int)CmStatus.FieldMissing && orNull) return null;
+                CmLibrary.Check(rc, method);
+                return v;
+            }
+        }
+
+        /// <summary>A number (or numeric string) field. Enum fields give their number, known or not.</summary>
+        public long GetInt64(string field) { return ReadInt(field, false, "CmObject.GetInt64").Value; }
+        /// <summary>A number field, or null when absent or null.</summary>
+        public long? GetInt64OrNull(string field) { return ReadInt(field, true, "CmObject.GetInt64OrNull"); }
+
+        private bool? ReadBool(string field, bool orNull, string method)
+        {
+            Field(field, method);
+            CmObjectHandle h = H(method);
+            using (var s = new Utf8Strings())
+            {
+                int v;
+                int rc = NativeMethods.cm_object_get_bool(h, s.Add(field), out v);
+                if (rc == (int)CmStatus.FieldMissing && orNull) return null;
+                CmLibrary.Check(rc, method);
+                return v != 0;
+            }
+        }
+
+        /// <summary>A boolean field (true/false, "True"/"false", 0/1).</summary>
+        public bool GetBool(string field) { return ReadBool(field, false, "CmObject.GetBool").Value; }
+        /// <summary>A boolean field, or null when absent or null.</summary>
+        public bool? GetBoolOrNull(string field) { return ReadBool(field, true, "CmObject.GetBoolOrNull"); }
+
+        /// <summary>A GUID field (braces and case as CM sent them do not matter).</summary>
+        public Guid GetGuid(string field) { return new Guid(ReadField(NativeMethods.cm_object_get_guid, field, false, "CmObject.GetGuid")); }
+        /// <summary>A GUID field, or null when absent or null.</summary>
+        public Guid? GetGuidOrNull(string field)
+        {
+            string g = ReadField(NativeMethods.cm_object_get_guid, field, true, "CmObject.GetGuidOrNull");
+            return g == null ? (Guid?)null : new Guid(g);
+        }
+
+        private byte[] ReadBytes(string field, bool orNull, string method)
+        {
+            Field(field, method);
+            CmObjectHandle h = H(method);
+            using (var s = new Utf8Strings())
+            {
+                IntPtr f = s.Add(field);
+                byte[] value;
+                int rc = CmLibrary.TryReadBytes(delegate(byte[] b, UIntPtr l, out UIntPtr o) { return NativeMethods.cm_object_get_bytes(h, f, b, l, out o); },
+                    false, out value);
+                if (rc == (int)CmStatus.FieldMissing && orNull) return null;
+                if (rc != 0) throw CmLibrary.LastError(rc, method);
+                return value;
+            }
+        }
+
+        /// <summary>A base64 field, decoded (PKCS#7, PFX, ...).</summary>
+        public byte[] GetBytes(string field) { return ReadBytes(field, false, "CmObject.GetBytes"); }
+        /// <summary>A base64 field, decoded, or null when absent or null.</summary>
+        public byte[] GetBytesOrNull(string field) { return ReadBytes(field, true, "CmObject.GetBytesOrNull"); }
+
+        /// <summary>
+        /// The name of an enum field (RequestType, Status) when the library knows its number (or CM sent a name); null
+        /// for a number the library does not know (GetInt64 still gives it). Throws FieldMissing when absent.
+        /// </summary>
+        public string GetEnumName(string field) { return ReadEnumName(field, false, "CmObject.GetEnumName"); }
+        /// <summary>As GetEnumName, but null also when the field is absent or null.</summary>
+        public string GetEnumNameOrNull(string field) { return ReadEnumName(field, true, "CmObject.GetEnumNameOrNull"); }
+
+        private string ReadEnumName(string field, bool orNull, string method)
+        {
+            Field(field, method);
+            CmObjectHandle h = H(method);
+            using (var s = new Utf8Strings())
+            {
+                IntPtr f = s.Add(field);
+                string value;
+                int rc = CmLibrary.TryReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o) { return NativeMethods.cm_object_get_enum_name(h, f, b, l, out o); }, out value);
+                if (rc == (int)CmStatus.EnumUnknown) return null;
+                if (rc == (int)CmStatus.FieldMissing && orNull) return null;
+                if (rc != 0) throw CmLibrary.LastError(rc, method);
+                return value;
+            }
+        }
+
+        /// <summary>The length of an array field.</summary>
+        public int GetCount(string field)
+        {
+            const string M = "CmObject.GetCount";
+            Field(field, M);
+            CmObjectHandle h = H(M);
+            using (var s = new Utf8Strings())
+            {
+                UIntPtr n;
+                CmLibrary.Check(NativeMethods.cm_object_get_count(h, s.Add(field), out n), M);
+                return checked((int)n.ToUInt64());
+            }
+        }
+
+        private static void Index(int index, string method)
+        {
+            if (index < 0) throw new ArgumentOutOfRangeException("index", index, method + ": index is negative");
+        }
+
+        /// <summary>Element index of a string-array field (KeyStorageProviderNames, ProfileOperations, ...).</summary>
+        public string GetStringAt(string field, int index)
+        {
+            const string M = "CmObject.GetStringAt";
+            Field(field, M);
+            Index(index, M);
+            CmObjectHandle h = H(M);
+            using (var s = new Utf8Strings())
+            {
+                IntPtr f = s.Add(field);
+                UIntPtr i = new UIntPtr((uint)index);
+                return CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o) { return NativeMethods.cm_object_get_string_at(h, f, i, b, l, out o); }, M);
+            }
+        }
+
+        /// <summary>Element index of an object-array field (DataCollection, PolicyDataCollection, ...): an owned copy.</summary>
+        public CmObject GetObjectAt(string field, int index)
+        {
+            const string M = "CmObject.GetObjectAt";
+            Field(field, M);
+            Index(index, M);
+            CmObjectHandle h = H(M);
+            using (var s = new Utf8Strings())
+            {
+                CmObjectHandle item;
+                int rc = NativeMethods.cm_object_get_object_at(h, s.Add(field), new UIntPtr((uint)index), out item);
+                if (rc != 0) { CmException e = CmLibrary.LastError(rc, M); item.Dispose(); throw e; }
+                return new CmObject(item);
+            }
+        }
+
+        /// <summary>A string-array field as an array (empty when the field is absent or null).</summary>
+        public string[] GetStringArray(string field)
+        {
+            if (!HasField(field)) return new string[0];
+            int n = GetCount(field);
+            var list = new string[n];
+            for (int i = 0; i < n; i++) list[i] = GetStringAt(field, i);
+            return list;
+        }
+    }
+
+    /// <summary>
+    /// An array answer of CM (cm_list), copied into CmObjects when it arrives. An empty list is a normal answer
+    /// (CM's 204). Disposing the list disposes its objects.
+    /// </summary>
+    public sealed class CmList : IReadOnlyList<CmObject>, IDisposable
+    {
+        private readonly CmObject[] items;
+        private readonly string json;
+
+        internal CmList(CmObject[] items, string json) { this.items = items; this.json = json; }
+
+        public int Count { get { return items.Length; } }
+        public CmObject this[int index] { get { return items[index]; } }
+        /// <summary>The whole array as the server's JSON ("[]" for an empty answer).</summary>
+        public string Json { get { return json; } }
+        public IEnumerator<CmObject> GetEnumerator() { return ((IEnumerable<CmObject>)items).GetEnumerator(); }
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() { return items.GetEnumerator(); }
+        public void Dispose() { foreach (CmObject o in items) o.Dispose(); }
+        public override string ToString() { return items.Length + " objects"; }
+    }
+
+    /// <summary>A profile template (GET /profiletemplates).</summary>
+    public sealed class CmProfileTemplateInfo
+    {
+        internal CmProfileTemplateInfo(CmObject o)
+        {
+            Uuid = Fields.Guid(o, "Uuid");
+            Name = o.GetStringOrNull("Name") ?? "";
+            Description = o.GetStringOrNull("Description") ?? "";
+            IsSmartcardProfileTemplate = o.GetBoolOrNull("IsSmartcardProfileTemplate") ?? false;
+            IsVirtualSmartcardProfileTemplate = o.GetBoolOrNull("IsVirtualSmartcardProfileTemplate") ?? false;
+            Json = o.Json;
+        }
+        /// <summary>The template's uuid, lowercase ("" when CM sent none).</summary>
+        public string Uuid { get; private set; }
+        public string Name { get; private set; }
+        public string Description { get; private set; }
+        public bool IsSmartcardProfileTemplate { get; private set; }
+        public bool IsVirtualSmartcardProfileTemplate { get; private set; }
+        public string Json { get; private set; }
+        public override string ToString() { return Name; }
+    }
+
+    /// <summary>One certificate request to build (GET /requests/{id}/certificaterequestgenerationoptions).</summary>
+    public sealed class CmCsrOption
+    {
+        internal CmCsrOption(CmObject o)
+        {
+            Subject = o.GetStringOrNull("Subject") ?? "";
+            KeyAlgorithmName = o.GetStringOrNull("KeyAlgorithmName") ?? "";
+            KeySize = (int)(o.GetInt64OrNull("KeySize") ?? 0);
+            FriendlyName = o.GetStringOrNull("FriendlyName") ?? "";
+            HashAlgorithmName = o.GetStringOrNull("HashAlgorithmName") ?? "";
+            KeyStorageProviderNames = o.GetStringArray("KeyStorageProviderNames");
+            Exportable = (int)(o.GetInt64OrNull("Exportable") ?? 0);
+            KeyProtectionLevel = (int)(o.GetInt64OrNull("KeyProtectionLevel") ?? 0);
+            KeyUsages = (int)(o.GetInt64OrNull("KeyUsages") ?? 0);
+            Json = o.Json;
+        }
+        /// <summary>The subject to request, as CM gives it (e.g. "CN=Jane Doe").</summary>
+        public string Subject { get; private set; }
+        /// <summary>E.g. "RSA".</summary>
+        public string KeyAlgorithmName { get; private set; }
+        /// <summary>Key size in bits (0 when not given).</summary>
+        public int KeySize { get; private set; }
+        public string FriendlyName { get; private set; }
+        /// <summary>E.g. "SHA256".</summary>
+        public string HashAlgorithmName { get; private set; }
+        public string[] KeyStorageProviderNames { get; private set; }
+        /// <summary>CM's number (CERT_... export policy).</summary>
+        public int Exportable { get; private set; }
+        /// <summary>CM's number (key protection level).</summary>
+        public int KeyProtectionLevel { get; private set; }
+        /// <summary>CM's key-usage number (X509KeyUsageFlags-like bits).</summary>
+        public int KeyUsages { get; private set; }
+        public string Json { get; private set; }
+        public override string ToString() { return FriendlyName.Length > 0 ? FriendlyName : Subject; }
+    }
+
+    /// <summary>One certificate CM issued (POST /requests/{id}/certificatedata): PKCS#7 and/or PFX as bytes.</summary>
+    [Serializable]
+    public sealed class CmCertificateData
+    {
+        internal CmCertificateData(CmObject o)
+        {
+            TemplateCommonName = o.GetStringOrNull("TemplateCommonName") ?? "";
+            CertificateId = o.GetStringOrNull("CertificateId") ?? "";
+            Flags = o.GetInt64OrNull("Flags") ?? 0;
+            UseLocalMachineStore = o.GetBoolOrNull("UseLocalMachineStore") ?? false;
+            Error = o.GetStringOrNull("Error") ?? "";
+            Pkcs7 = Fields.Bytes(o, "Pkcs7");
+            Pfx = Fields.Bytes(o, "Pfx");
+            IsExternal = o.GetBoolOrNull("IsExternal") ?? false;
+            IsServerGenerated = o.GetBoolOrNull("IsServerGenerated") ?? false;
+            IsPfx = o.GetBoolOrNull("IsPfx") ?? false;
+            IsPkcs7 = o.GetBoolOrNull("IsPkcs7") ?? false;
+            IsKeyHistory = o.GetBoolOrNull("IsKeyHistory") ?? false;
+            Json = o.Json;
+        }
+        public string TemplateCommonName { get; private set; }
+        public string CertificateId { get; private set; }
+        public long Flags { get; private set; }
+        public bool UseLocalMachineStore { get; private set; }
+        /// <summary>CM's error text for this certificate ("" when none).</summary>
+        public string Error { get; private set; }
+        /// <summary>The PKCS#7 (certs-only SignedData: the certificate and its chain); empty when CM sent none.</summary>
+        public byte[] Pkcs7 { get; private set; }
+        /// <summary>The PKCS#12 with a server-generated key, encrypted under the PFX password; empty when none.</summary>
+        public byte[] Pfx { get; private set; }
+        public bool IsExternal { get; private set; }
+        public bool IsServerGenerated { get; private set; }
+        public bool IsPfx { get; private set; }
+        public bool IsPkcs7 { get; private set; }
+        public bool IsKeyHistory { get; private set; }
+        /// <summary>The server's JSON (it includes the PFX as base64 when there is one).</summary>
+        public string Json { get; private set; }
+        public override string ToString() { return TemplateCommonName; }
+    }
+
+    /// <summary>Reading typed fields for the result classes (missing = a neutral value).</summary>
+    internal static class Fields
+    {
+        /// <summary>A GUID field, lowercase hyphenated; "" when absent, null or all zeros.</summary>
+        internal static string Guid(CmObject o, string field)
+        {
+            System.Guid? g = o.GetGuidOrNull(field);
+            return g == null || g.Value == System.Guid.Empty ? "" : g.Value.ToString();
+        }
+
+        internal static byte[] Bytes(CmObject o, string field)
+        {
+            return o.GetBytesOrNull(field) ?? new byte[0];
+        }
+
+        internal static int Int(CmObject o, string field)
+        {
+            long? v = o.GetInt64OrNull(field);
+            return v == null ? -1 : unchecked((int)v.Value);
+        }
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Handles (internal: the public API copies everything out of them)
 
@@ -536,6 +1175,20 @@ namespace CmSmartcard
     {
         public CmReaderListHandle() : base(true) { }
         protected override bool ReleaseHandle() { NativeMethods.cm_reader_list_free(handle); return true; }
+    }
+
+    /// <summary>An owned cm_object*; freed with cm_object_free (held by CmObject).</summary>
+    internal sealed class CmObjectHandle : Microsoft.Win32.SafeHandles.SafeHandleZeroOrMinusOneIsInvalid
+    {
+        public CmObjectHandle() : base(true) { }
+        protected override bool ReleaseHandle() { NativeMethods.cm_object_free(handle); return true; }
+    }
+
+    /// <summary>An owned cm_list*; freed with cm_list_free.</summary>
+    internal sealed class CmListHandle : Microsoft.Win32.SafeHandles.SafeHandleZeroOrMinusOneIsInvalid
+    {
+        public CmListHandle() : base(true) { }
+        protected override bool ReleaseHandle() { NativeMethods.cm_list_free(handle); return true; }
     }
 
     /// <summary>An owned cm_session*; freed with cm_session_free once no call uses it any more.</summary>
@@ -599,6 +1252,33 @@ namespace CmSmartcard
         public int tck_valid;
         public int well_formed;
         public uint expected_length;
+    }
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct NativeDataItem
+    {
+        public IntPtr name;
+        public IntPtr value;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct NativeRequestSpec
+    {
+        public uint struct_size;
+        public IntPtr request_type;
+        public IntPtr profile_template_uuid;
+        public IntPtr target_user_uuid;
+        public IntPtr smartcard_uuid;
+        public IntPtr comment;
+        public int priority;
+        public IntPtr data_collection;
+        public UIntPtr data_collection_count;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct NativeBytes
+    {
+        public IntPtr data;
+        public UIntPtr len;
     }
 #pragma warning restore 169, 414, 649
 
@@ -732,6 +1412,95 @@ namespace CmSmartcard
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
         public static extern int cm_assign_smartcard_from_reader(ref NativeConnection connection, IntPtr requestId, IntPtr reader,
             uint byteOrder, out CmAssignResultHandle resultOut);
+
+        // Objects and lists (issue 10)
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_object_kind(CmObjectHandle obj);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_object_get_string(CmObjectHandle obj, IntPtr field, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_object_get_int(CmObjectHandle obj, IntPtr field, out long valueOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_object_get_bool(CmObjectHandle obj, IntPtr field, out int valueOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_object_get_guid(CmObjectHandle obj, IntPtr field, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_object_get_bytes(CmObjectHandle obj, IntPtr field, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_object_get_enum_name(CmObjectHandle obj, IntPtr field, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_object_get_count(CmObjectHandle obj, IntPtr field, out UIntPtr countOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_object_get_string_at(CmObjectHandle obj, IntPtr field, UIntPtr index, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_object_get_object_at(CmObjectHandle obj, IntPtr field, UIntPtr index, out CmObjectHandle objectOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_object_json(CmObjectHandle obj, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern void cm_object_free(IntPtr obj);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_list_count(CmListHandle list, out UIntPtr countOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_list_get(CmListHandle list, UIntPtr index, out CmObjectHandle objectOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_list_get_string(CmListHandle list, UIntPtr index, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_list_json(CmListHandle list, byte[] buf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern void cm_list_free(IntPtr list);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_request_to_object(CmRequestHandle request, out CmObjectHandle objectOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_smartcard_to_object(CmSmartcardHandle smartcard, out CmObjectHandle objectOut);
+
+        // Enrollment flow on a session (issue 10)
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_list_profile_templates(CmSessionHandle session, out CmListHandle listOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_get_profile_template_policy(CmSessionHandle session, IntPtr templateUuid, IntPtr type, out CmObjectHandle objectOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_get_smartcard_config(CmSessionHandle session, IntPtr templateUuid, out CmObjectHandle objectOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_create_request(CmSessionHandle session, ref NativeRequestSpec spec, out CmObjectHandle createdOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_find_created_requests(CmSessionHandle session, ref NativeRequestSpec spec, long submittedAfterUnix, out CmListHandle listOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_list_requests(CmSessionHandle session, IntPtr status, int mine, out CmListHandle listOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_set_request_status(CmSessionHandle session, IntPtr requestUuid, IntPtr status, out CmObjectHandle requestOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_get_csr_options(CmSessionHandle session, IntPtr requestUuid, out CmListHandle listOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_submit_certificate_requests(CmSessionHandle session, IntPtr requestUuid, IntPtr csrs, UIntPtr csrCount,
+            IntPtr pfxPassword, IntPtr comments, out CmListHandle certificatesOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_get_admin_key(CmSessionHandle session, IntPtr requestUuid, IntPtr smartcardUuid, IntPtr cardId, IntPtr atr,
+            byte[] keyBuf, UIntPtr keyBufLen, out UIntPtr keyLenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_get_authentication_response(CmSessionHandle session, IntPtr requestUuid, IntPtr smartcardUuid, IntPtr cardId,
+            IntPtr atr, byte[] challenge, UIntPtr challengeLen, int diversified, byte[] responseBuf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_get_server_proposed_pin(CmSessionHandle session, IntPtr requestUuid, IntPtr smartcardUuid, IntPtr cardId,
+            IntPtr atr, byte[] pinBuf, UIntPtr bufLen, out UIntPtr lenOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_set_smartcard_status(CmSessionHandle session, IntPtr requestUuid, IntPtr smartcardUuid, IntPtr status,
+            out CmObjectHandle smartcardOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_get_smartcard_operations(CmSessionHandle session, IntPtr smartcardUuid, out CmListHandle listOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_get_profile_operations(CmSessionHandle session, IntPtr profileUuid, out CmListHandle listOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_get_smartcard_certificates(CmSessionHandle session, IntPtr smartcardUuid, out CmListHandle listOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_get_profile_certificates(CmSessionHandle session, IntPtr profileUuid, out CmListHandle listOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_get_user_certificates(CmSessionHandle session, out CmListHandle listOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_list_profiles(CmSessionHandle session, IntPtr status, out CmListHandle listOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_get_profile(CmSessionHandle session, IntPtr profileUuid, out CmObjectHandle objectOut);
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int cm_session_list_request_profiles(CmSessionHandle session, IntPtr requestUuid, out CmListHandle listOut);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -777,6 +1546,27 @@ namespace CmSmartcard
                 if (bytes != null) Array.Clear(bytes, 0, bytes.Length);
                 if (bstr != IntPtr.Zero) Marshal.ZeroFreeBSTR(bstr);
             }
+        }
+
+        /// <summary>A copy of raw bytes in unmanaged memory (no terminator); wiped and freed on Dispose.</summary>
+        public IntPtr AddRaw(byte[] bytes)
+        {
+            int size = Math.Max(bytes.Length, 1);
+            IntPtr p = Marshal.AllocHGlobal(size);
+            blocks.Add(new KeyValuePair<IntPtr, int>(p, size));
+            Marshal.Copy(bytes, 0, p, bytes.Length);
+            return p;
+        }
+
+        /// <summary>A native array of structs (cm_data_item[], cm_bytes[]); wiped and freed on Dispose.</summary>
+        public IntPtr AddArray<T>(T[] items) where T : struct
+        {
+            int each = Marshal.SizeOf(typeof(T));
+            int size = Math.Max(each * items.Length, 1);
+            IntPtr p = Marshal.AllocHGlobal(size);
+            blocks.Add(new KeyValuePair<IntPtr, int>(p, size));
+            for (int i = 0; i < items.Length; i++) Marshal.StructureToPtr(items[i], new IntPtr(p.ToInt64() + (long)i * each), false);
+            return p;
         }
 
         private IntPtr AddBytes(byte[] bytes)
@@ -870,6 +1660,70 @@ namespace CmSmartcard
             if (a == null) throw new ArgumentNullException("assignment", method + ": assignment is null");
             GuidProperty(a.RequestId, "assignment", "RequestId", method, "request id");
             GuidProperty(a.CardId, "assignment", "CardId", method, "card id");
+        }
+
+        /// <summary>A required name out of one of CmNames' lists; returns its documented spelling.</summary>
+        internal static string Name(string value, string[] names, string paramName, string method, string what)
+        {
+            if (value == null) throw new ArgumentNullException(paramName, method + ": " + paramName + " is null");
+            string found = CmNames.Find(names, value);
+            if (found == null)
+                throw new ArgumentException(method + ": '" + Printable(value) + "' is not a " + what + " (" + String.Join(", ", names) + ")", paramName);
+            return found;
+        }
+
+        /// <summary>An optional name (null or "" = not given, returns null).</summary>
+        internal static string OptionalName(string value, string[] names, string paramName, string method, string what)
+        {
+            return String.IsNullOrEmpty(value) ? null : Name(value, names, paramName, method, what);
+        }
+
+        /// <summary>An optional GUID parameter (null or "" = not given).</summary>
+        internal static void OptionalGuid(string value, string paramName, string method, string what)
+        {
+            if (!String.IsNullOrEmpty(value)) Guid(value, paramName, method, what);
+        }
+
+        internal static void RequestSpec(CmRequestSpec spec, string method)
+        {
+            if (spec == null) throw new ArgumentNullException("spec", method + ": spec is null");
+            if (spec.Type == null) throw new ArgumentException(method + ": spec.Type is null", "spec");
+            if (CmNames.Find(CmNames.RequestTypes, spec.Type) == null)
+                throw new ArgumentException(method + ": spec.Type '" + Printable(spec.Type) + "' is not a request type ("
+                    + String.Join(", ", CmNames.RequestTypes) + ")", "spec");
+            if (!String.IsNullOrEmpty(spec.ProfileTemplateUuid)) GuidProperty(spec.ProfileTemplateUuid, "spec", "ProfileTemplateUuid", method, "profile template uuid");
+            if (!String.IsNullOrEmpty(spec.TargetUserUuid)) GuidProperty(spec.TargetUserUuid, "spec", "TargetUserUuid", method, "user uuid");
+            if (!String.IsNullOrEmpty(spec.SmartcardUuid)) GuidProperty(spec.SmartcardUuid, "spec", "SmartcardUuid", method, "smartcard uuid");
+            if (String.IsNullOrEmpty(spec.ProfileTemplateUuid) && String.IsNullOrEmpty(spec.SmartcardUuid))
+                throw new ArgumentException(method + ": spec needs ProfileTemplateUuid (Enroll, ...) or SmartcardUuid (Unblock, Retire, ...)", "spec");
+            for (int i = 0; i < spec.DataCollection.Count; i++)
+            {
+                CmDataItem d = spec.DataCollection[i];
+                if (d == null || String.IsNullOrEmpty(d.Name))
+                    throw new ArgumentException(method + ": spec.DataCollection[" + i + "] has no Name", "spec");
+            }
+        }
+
+        /// <summary>Converts a validated spec; strings and the data-item array are owned by s.</summary>
+        internal static NativeRequestSpec ToNative(CmRequestSpec spec, Utf8Strings s)
+        {
+            var n = new NativeRequestSpec();
+            n.struct_size = (uint)Marshal.SizeOf(typeof(NativeRequestSpec));
+            n.request_type = s.Add(CmNames.Find(CmNames.RequestTypes, spec.Type));
+            n.profile_template_uuid = s.AddOptional(spec.ProfileTemplateUuid);
+            n.target_user_uuid = s.AddOptional(spec.TargetUserUuid);
+            n.smartcard_uuid = s.AddOptional(spec.SmartcardUuid);
+            n.comment = s.Add(spec.Comment ?? "");
+            n.priority = spec.Priority < 0 ? -1 : spec.Priority;
+            var items = new NativeDataItem[spec.DataCollection.Count];
+            for (int i = 0; i < items.Length; i++)
+            {
+                items[i].name = s.Add(spec.DataCollection[i].Name);
+                items[i].value = s.Add(spec.DataCollection[i].Value);
+            }
+            n.data_collection = items.Length == 0 ? IntPtr.Zero : s.AddArray(items);
+            n.data_collection_count = new UIntPtr((uint)items.Length);
+            return n;
         }
 
         /// <summary>Everything about a connection that can be checked without the library.</summary>
@@ -1097,6 +1951,39 @@ namespace CmSmartcard
             return (int)CmStatus.BufferTooSmall;
         }
 
+        /// <summary>
+        /// Reads a size-query byte output; returns the status (0 on success). secret: every buffer but the returned
+        /// one is cleared (admin keys, PINs); the caller clears the result.
+        /// </summary>
+        internal static int TryReadBytes(CmStringGetter getter, bool secret, out byte[] value)
+        {
+            byte[] buf = new byte[256];
+            try
+            {
+                for (int attempt = 0; attempt < 4; attempt++)
+                {
+                    UIntPtr len;
+                    int rc = getter(buf, new UIntPtr((uint)buf.Length), out len);
+                    ulong n = len.ToUInt64();
+                    if (rc == 0)
+                    {
+                        value = new byte[(int)n];
+                        Array.Copy(buf, value, (int)n);
+                        return 0;
+                    }
+                    if (rc != (int)CmStatus.BufferTooSmall || n >= int.MaxValue) { value = null; return rc; }
+                    if (secret) Array.Clear(buf, 0, buf.Length);
+                    buf = new byte[(int)n];
+                }
+                value = null;
+                return (int)CmStatus.BufferTooSmall;
+            }
+            finally
+            {
+                if (secret) Array.Clear(buf, 0, buf.Length);
+            }
+        }
+
         /// <summary>Builds the exception for a failing call from this thread's last error. Call right after it.</summary>
         internal static CmException LastError(int status, string method)
         {
@@ -1278,12 +2165,9 @@ namespace CmSmartcard
             {
                 CmLibrary.Check(rc, method);
                 if (h.IsInvalid) return null;
-                int status = NativeMethods.cm_request_status(h);
-                string uuid = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                    { return NativeMethods.cm_request_new_smartcard_uuid(h, b, l, out o); }, method);
-                string json = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                    { return NativeMethods.cm_request_json(h, b, l, out o); }, method);
-                return new CmRequestInfo(requestId, status, uuid, json);
+                CmObjectHandle oh;
+                rc = NativeMethods.cm_request_to_object(h, out oh);
+                using (CmObject o = Results.Object(rc, oh, method)) return new CmRequestInfo(o, requestId);
             }
         }
 
@@ -1293,16 +2177,114 @@ namespace CmSmartcard
             {
                 CmLibrary.Check(rc, method);
                 if (h.IsInvalid) return null;
-                string uuid = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                    { return NativeMethods.cm_smartcard_uuid(h, b, l, out o); }, method);
-                string serial = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                    { return NativeMethods.cm_smartcard_serial_number(h, b, l, out o); }, method);
-                string atr = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                    { return NativeMethods.cm_smartcard_atr(h, b, l, out o); }, method);
-                string json = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o)
-                    { return NativeMethods.cm_smartcard_json(h, b, l, out o); }, method);
-                int status = NativeMethods.cm_smartcard_status(h);
-                return new CmSmartcardInfo(uuid, serial, atr, status, json);
+                CmObjectHandle oh;
+                rc = NativeMethods.cm_smartcard_to_object(h, out oh);
+                using (CmObject o = Results.Object(rc, oh, method)) return new CmSmartcardInfo(o);
+            }
+        }
+    }
+
+    /// <summary>Turns the cm_object / cm_list answers of the library into CmObject, CmList and result classes.</summary>
+    internal static class Results
+    {
+        /// <summary>The object of a call (null when CM answered 204: no such object); throws on failure.</summary>
+        internal static CmObject Object(int rc, CmObjectHandle h, string method)
+        {
+            if (rc != 0)
+            {
+                CmException e = CmLibrary.LastError(rc, method);
+                h.Dispose();
+                throw e;
+            }
+            if (h.IsInvalid) { h.Dispose(); return null; }
+            return new CmObject(h);
+        }
+
+        /// <summary>
+        /// As Object, for state-changing calls: AuthServerUnverified with a filled answer (the server processed the
+        /// call) returns the answer and sets unverified, for the caller to throw with the converted result.
+        /// </summary>
+        internal static CmObject Processed(int rc, CmObjectHandle h, string method, out CmException unverified)
+        {
+            unverified = null;
+            if (rc == (int)CmStatus.AuthServerUnverified && !h.IsInvalid)
+            {
+                unverified = CmLibrary.LastError(rc, method);
+                return new CmObject(h);
+            }
+            return Object(rc, h, method);
+        }
+
+        /// <summary>As Processed, for a list answer.</summary>
+        internal static CmList ProcessedList(int rc, CmListHandle h, string method, out CmException unverified)
+        {
+            unverified = null;
+            if (rc == (int)CmStatus.AuthServerUnverified && !h.IsInvalid)
+            {
+                unverified = CmLibrary.LastError(rc, method);
+                rc = 0;
+            }
+            return List(rc, h, method);
+        }
+
+        /// <summary>The objects of a list answer (empty for 204); throws on failure.</summary>
+        internal static CmList List(int rc, CmListHandle h, string method)
+        {
+            using (h)
+            {
+                CmLibrary.Check(rc, method);
+                if (h.IsInvalid) return new CmList(new CmObject[0], "[]");
+                UIntPtr n;
+                CmLibrary.Check(NativeMethods.cm_list_count(h, out n), method);
+                var items = new CmObject[checked((int)n.ToUInt64())];
+                try
+                {
+                    for (int i = 0; i < items.Length; i++)
+                    {
+                        CmObjectHandle oh;
+                        int r = NativeMethods.cm_list_get(h, new UIntPtr((uint)i), out oh);
+                        items[i] = Object(r, oh, method);
+                    }
+                    string json = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o) { return NativeMethods.cm_list_json(h, b, l, out o); }, method);
+                    return new CmList(items, json);
+                }
+                catch
+                {
+                    foreach (CmObject o in items) if (o != null) o.Dispose();
+                    throw;
+                }
+            }
+        }
+
+        /// <summary>The strings of a string-array answer (operations); empty for 204.</summary>
+        internal static string[] Strings(int rc, CmListHandle h, string method)
+        {
+            using (h)
+            {
+                CmLibrary.Check(rc, method);
+                if (h.IsInvalid) return new string[0];
+                UIntPtr n;
+                CmLibrary.Check(NativeMethods.cm_list_count(h, out n), method);
+                var items = new string[checked((int)n.ToUInt64())];
+                for (int i = 0; i < items.Length; i++)
+                {
+                    UIntPtr k = new UIntPtr((uint)i);
+                    items[i] = CmLibrary.ReadString(delegate(byte[] b, UIntPtr l, out UIntPtr o) { return NativeMethods.cm_list_get_string(h, k, b, l, out o); }, method);
+                }
+                return items;
+            }
+        }
+
+        internal delegate T Convert<T>(CmObject o);
+
+        /// <summary>Copies each object of a list answer into a result class and frees the list.</summary>
+        internal static T[] Map<T>(int rc, CmListHandle h, string method, Convert<T> convert)
+        {
+            using (CmList list = List(rc, h, method))
+            {
+                var result = new T[list.Count];
+                for (int i = 0; i < result.Length; i++) result[i] = convert(list[i]);
+                return result;
             }
         }
     }
@@ -1632,6 +2614,412 @@ namespace CmSmartcard
             Args.Guid(requestId, "requestId", M, "request id");
             CmTarget t = Target(M);
             using (var s = new Utf8Strings()) return Ops.GetRequest(t, requestId, s, M);
+        }
+
+        // ---- the enrollment flow (issue 10). Requests, smart cards, certificates and profiles over this session. ----
+
+        private CmSessionHandle Handle(string method)
+        {
+            if (handle.IsClosed) throw new ObjectDisposedException("CmSession", method + ": the session has been disposed");
+            return handle;
+        }
+
+        /// <summary>The profile templates the caller may see (GET /profiletemplates).</summary>
+        public CmProfileTemplateInfo[] ListProfileTemplates()
+        {
+            const string M = "CmSession.ListProfileTemplates";
+            CmListHandle h;
+            int rc = NativeMethods.cm_session_list_profile_templates(Handle(M), out h);
+            return Results.Map(rc, h, M, delegate(CmObject o) { return new CmProfileTemplateInfo(o); });
+        }
+
+        /// <summary>
+        /// A template's workflow policy for a request type (one of CmNames.PolicyTypes, any case): ApprovalsNeeded,
+        /// Enabled, PolicyDataCollection, ... Null when CM does not know the template. Dispose the result.
+        /// </summary>
+        public CmObject GetProfileTemplatePolicy(string templateUuid, string policyType)
+        {
+            const string M = "CmSession.GetProfileTemplatePolicy";
+            Args.Guid(templateUuid, "templateUuid", M, "profile template uuid");
+            string type = Args.Name(policyType, CmNames.PolicyTypes, "policyType", M, "policy type");
+            CmSessionHandle sh = Handle(M);
+            using (var s = new Utf8Strings())
+            {
+                CmObjectHandle h;
+                int rc = NativeMethods.cm_session_get_profile_template_policy(sh, s.Add(templateUuid), s.Add(type), out h);
+                return Results.Object(rc, h, M);
+            }
+        }
+
+        /// <summary>
+        /// A template's smart card configuration (DefaultAdminKeyHex, DiversifyAdminKey, UserPinOption,
+        /// ServerProposedPin, ...). Null when CM does not know the template. Dispose the result.
+        /// </summary>
+        public CmObject GetSmartcardConfig(string templateUuid)
+        {
+            const string M = "CmSession.GetSmartcardConfig";
+            Args.Guid(templateUuid, "templateUuid", M, "profile template uuid");
+            CmSessionHandle sh = Handle(M);
+            using (var s = new Utf8Strings())
+            {
+                CmObjectHandle h;
+                int rc = NativeMethods.cm_session_get_smartcard_config(sh, s.Add(templateUuid), out h);
+                return Results.Object(rc, h, M);
+            }
+        }
+
+        /// <summary>
+        /// Creates a request (POST /requests) and returns its uuid. Sent at most once: on CmStatus.OutcomeUnknown
+        /// the request may or may not exist; call FindCreatedRequests(spec, time before the call) before trying again.
+        /// </summary>
+        public Guid CreateRequest(CmRequestSpec spec)
+        {
+            const string M = "CmSession.CreateRequest";
+            Args.RequestSpec(spec, M);
+            CmSessionHandle sh = Handle(M);
+            using (var s = new Utf8Strings())
+            {
+                NativeRequestSpec n = Args.ToNative(spec, s);
+                CmObjectHandle h;
+                int rc = NativeMethods.cm_session_create_request(sh, ref n, out h);
+                CmException unverified;
+                using (CmObject created = Results.Processed(rc, h, M, out unverified))
+                {
+                    if (created == null) throw new CmException(CmStatus.MalformedResponse, M + ": the server created no request", 0, 0, "", "", M);
+                    Guid id = created.GetGuid("Uuid");
+                    if (unverified != null) throw CmServerUnverifiedResultException.For(unverified, id, "request creation");
+                    return id;
+                }
+            }
+        }
+
+        /// <summary>
+        /// After CreateRequest failed with OutcomeUnknown: the caller's requests that match spec (template, type,
+        /// target, comment) and were submitted at or after submittedAfter (UTC; 5 minutes of clock skew allowed).
+        /// Empty: the request was not created and may be created again. One: it was created. Only GETs are sent.
+        /// </summary>
+        public CmRequestInfo[] FindCreatedRequests(CmRequestSpec spec, DateTime submittedAfter)
+        {
+            const string M = "CmSession.FindCreatedRequests";
+            Args.RequestSpec(spec, M);
+            CmSessionHandle sh = Handle(M);
+            long unix = (long)(submittedAfter.ToUniversalTime() - new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc)).TotalSeconds;
+            using (var s = new Utf8Strings())
+            {
+                NativeRequestSpec n = Args.ToNative(spec, s);
+                CmListHandle h;
+                int rc = NativeMethods.cm_session_find_created_requests(sh, ref n, unix, out h);
+                return Results.Map(rc, h, M, delegate(CmObject o) { return new CmRequestInfo(o, null); });
+            }
+        }
+
+        /// <summary>
+        /// Requests (GET /requests): status null or "" = all, else one of CmNames.RequestStatuses; mine = only the
+        /// caller's (targetuser=current).
+        /// </summary>
+        public CmRequestInfo[] ListRequests(string status, bool mine)
+        {
+            const string M = "CmSession.ListRequests";
+            string st = Args.OptionalName(status, CmNames.RequestStatuses, "status", M, "request status");
+            CmSessionHandle sh = Handle(M);
+            using (var s = new Utf8Strings())
+            {
+                CmListHandle h;
+                int rc = NativeMethods.cm_session_list_requests(sh, s.Add(st), mine ? 1 : 0, out h);
+                return Results.Map(rc, h, M, delegate(CmObject o) { return new CmRequestInfo(o, null); });
+            }
+        }
+
+        /// <summary>All requests (GET /requests).</summary>
+        public CmRequestInfo[] ListRequests() { return ListRequests(null, false); }
+
+        /// <summary>
+        /// Sets a request's state (PUT /requests/{id}): Completed, Canceled or Abandoned. Returns the updated request.
+        /// Sent at most once: on OutcomeUnknown, GetRequest shows whether it took effect.
+        /// </summary>
+        public CmRequestInfo SetRequestStatus(string requestId, string status)
+        {
+            const string M = "CmSession.SetRequestStatus";
+            Args.Guid(requestId, "requestId", M, "request id");
+            string st = Args.Name(status, CmNames.SettableRequestStatuses, "status", M, "request status to set");
+            CmSessionHandle sh = Handle(M);
+            using (var s = new Utf8Strings())
+            {
+                CmObjectHandle h;
+                int rc = NativeMethods.cm_session_set_request_status(sh, s.Add(requestId), s.Add(st), out h);
+                CmException unverified;
+                using (CmObject o = Results.Processed(rc, h, M, out unverified))
+                {
+                    CmRequestInfo r = o == null ? null : new CmRequestInfo(o, requestId);
+                    if (unverified != null) throw CmServerUnverifiedResultException.For(unverified, r, "status change");
+                    return r;
+                }
+            }
+        }
+
+        /// <summary>The certificate requests to build for a request, one item per CSR (empty for server-generated keys).</summary>
+        public CmCsrOption[] GetCsrOptions(string requestId)
+        {
+            const string M = "CmSession.GetCsrOptions";
+            Args.Guid(requestId, "requestId", M, "request id");
+            CmSessionHandle sh = Handle(M);
+            using (var s = new Utf8Strings())
+            {
+                CmListHandle h;
+                int rc = NativeMethods.cm_session_get_csr_options(sh, s.Add(requestId), out h);
+                return Results.Map(rc, h, M, delegate(CmObject o) { return new CmCsrOption(o); });
+            }
+        }
+
+        /// <summary>
+        /// Submits the PKCS#10 requests (DER or PEM, one per CmCsrOption, in order; an empty array for templates with
+        /// server-generated keys) and returns the issued certificates
+        /// (PKCS#7, or PFX for server-generated keys; CM may return more than requested). pfxPassword and comments:
+        /// null or "" = none; the password's copies made here are wiped. Sent at most once, and CM returns the
+        /// certificates only once: on OutcomeUnknown no reconcile is possible (look at the request's certificates).
+        /// </summary>
+        public CmCertificateData[] SubmitCertificateRequests(string requestId, byte[][] csrs, string pfxPassword, string comments)
+        {
+            return Submit("CmSession.SubmitCertificateRequests", requestId, csrs, pfxPassword, null, comments);
+        }
+
+        /// <summary>SubmitCertificateRequests with the PFX password as a SecureString (no managed copy is made).</summary>
+        public CmCertificateData[] SubmitCertificateRequests(string requestId, byte[][] csrs, SecureString pfxPassword, string comments)
+        {
+            return Submit("CmSession.SubmitCertificateRequests", requestId, csrs, null, pfxPassword, comments);
+        }
+
+        private CmCertificateData[] Submit(string M, string requestId, byte[][] csrs, string password, SecureString securePassword, string comments)
+        {
+            Args.Guid(requestId, "requestId", M, "request id");
+            // An empty array is valid: templates with server-generated keys have no CSR options.
+            if (csrs == null) throw new ArgumentNullException("csrs", M + ": csrs is null (give an empty array for server-generated keys)");
+            for (int i = 0; i < csrs.Length; i++)
+                if (csrs[i] == null || csrs[i].Length == 0) throw new ArgumentException(M + ": csrs[" + i + "] is null or empty", "csrs");
+            CmSessionHandle sh = Handle(M);
+            using (var s = new Utf8Strings())
+            {
+                var items = new NativeBytes[csrs.Length];
+                for (int i = 0; i < csrs.Length; i++)
+                {
+                    items[i].data = s.AddRaw(csrs[i]);
+                    items[i].len = new UIntPtr((uint)csrs[i].Length);
+                }
+                IntPtr pw = securePassword != null ? s.Add(securePassword) : s.AddOptional(password);
+                CmListHandle h;
+                int rc = NativeMethods.cm_session_submit_certificate_requests(sh, s.Add(requestId), items.Length == 0 ? IntPtr.Zero : s.AddArray(items),
+                    new UIntPtr((uint)csrs.Length), pw, s.AddOptional(comments), out h);
+                CmException unverified;
+                using (CmList list = Results.ProcessedList(rc, h, M, out unverified))
+                {
+                    var certs = new CmCertificateData[list.Count];
+                    for (int i = 0; i < certs.Length; i++) certs[i] = new CmCertificateData(list[i]);
+                    if (unverified != null) throw CmServerUnverifiedResultException.For(unverified, certs, "certificate requests (CM returns the certificates once)");
+                    return certs;
+                }
+            }
+        }
+
+        private static void CardArgs(string requestId, bool requestOptional, string smartcardUuid, string cardId, string M)
+        {
+            if (requestOptional) Args.OptionalGuid(requestId, "requestId", M, "request id");
+            else Args.Guid(requestId, "requestId", M, "request id");
+            Args.Guid(smartcardUuid, "smartcardUuid", M, "smartcard uuid");
+            Args.Guid(cardId, "cardId", M, "card id");
+        }
+
+        /// <summary>
+        /// The card's 24-byte admin key (3DES), diversified for the card id (GET .../diversifiedkey). A secret:
+        /// the caller should Array.Clear the result when done; the binding's own copies are cleared. atr: null or ""
+        /// omits it.
+        /// </summary>
+        public byte[] GetAdminKey(string requestId, string smartcardUuid, string cardId, string atr)
+        {
+            const string M = "CmSession.GetAdminKey";
+            CardArgs(requestId, false, smartcardUuid, cardId, M);
+            CmSessionHandle sh = Handle(M);
+            using (var s = new Utf8Strings())
+            {
+                IntPtr r = s.Add(requestId), sc = s.Add(smartcardUuid), c = s.Add(cardId), a = s.AddOptional(atr);
+                byte[] key;
+                int rc = CmLibrary.TryReadBytes(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                    { return NativeMethods.cm_session_get_admin_key(sh, r, sc, c, a, b, l, out o); }, true, out key);
+                if (rc != 0) throw CmLibrary.LastError(rc, M);
+                return key;
+            }
+        }
+
+        /// <summary>
+        /// CM's answer to the card's admin challenge (Base CSP challenge/response: 3DES-ECB of the 8-byte challenge
+        /// under the admin key; diversified: under the card's diversified key, else the template's default key).
+        /// Base64 and URL escaping are done here. Also for Unblock requests.
+        /// </summary>
+        public byte[] GetAuthenticationResponse(string requestId, string smartcardUuid, string cardId, string atr, byte[] challenge, bool diversified)
+        {
+            const string M = "CmSession.GetAuthenticationResponse";
+            CardArgs(requestId, false, smartcardUuid, cardId, M);
+            if (challenge == null) throw new ArgumentNullException("challenge", M + ": challenge is null");
+            if (challenge.Length == 0) throw new ArgumentException(M + ": challenge is empty (the card's challenge is 8 bytes)", "challenge");
+            CmSessionHandle sh = Handle(M);
+            using (var s = new Utf8Strings())
+            {
+                IntPtr r = s.Add(requestId), sc = s.Add(smartcardUuid), c = s.Add(cardId), a = s.AddOptional(atr);
+                byte[] response;
+                int rc = CmLibrary.TryReadBytes(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                    { return NativeMethods.cm_session_get_authentication_response(sh, r, sc, c, a, challenge, new UIntPtr((uint)challenge.Length),
+                        diversified ? 1 : 0, b, l, out o); }, true, out response);
+                if (rc != 0) throw CmLibrary.LastError(rc, M);
+                return response;
+            }
+        }
+
+        /// <summary>
+        /// The PIN CM proposes for the card (templates with ServerProposedPin), as a read-only SecureString; the
+        /// binding's byte buffers are cleared. requestId null or "" = ask by card only; atr null or "" omits it.
+        /// </summary>
+        public SecureString GetServerProposedPin(string requestId, string smartcardUuid, string cardId, string atr)
+        {
+            const string M = "CmSession.GetServerProposedPin";
+            CardArgs(requestId, true, smartcardUuid, cardId, M);
+            CmSessionHandle sh = Handle(M);
+            using (var s = new Utf8Strings())
+            {
+                IntPtr r = s.AddOptional(requestId), sc = s.Add(smartcardUuid), c = s.Add(cardId), a = s.AddOptional(atr);
+                byte[] pin;
+                int rc = CmLibrary.TryReadBytes(delegate(byte[] b, UIntPtr l, out UIntPtr o)
+                    { return NativeMethods.cm_session_get_server_proposed_pin(sh, r, sc, c, a, b, l, out o); }, true, out pin);
+                if (rc != 0) throw CmLibrary.LastError(rc, M);
+                try
+                {
+                    var secure = new SecureString();
+                    foreach (byte b in pin) secure.AppendChar((char)b); // digits: ASCII
+                    secure.MakeReadOnly();
+                    return secure;
+                }
+                finally { Array.Clear(pin, 0, pin.Length); }
+            }
+        }
+
+        /// <summary>
+        /// Sets a smart card's status through a request (PUT /requests/{rid}/smartcards/{sid}): one of
+        /// CmNames.SettableSmartcardStatuses. Returns the updated smartcard. Sent at most once: on OutcomeUnknown,
+        /// GetSmartcard shows whether it took effect.
+        /// </summary>
+        public CmSmartcardInfo SetSmartcardStatus(string requestId, string smartcardUuid, string status)
+        {
+            const string M = "CmSession.SetSmartcardStatus";
+            Args.Guid(requestId, "requestId", M, "request id");
+            Args.Guid(smartcardUuid, "smartcardUuid", M, "smartcard uuid");
+            string st = Args.Name(status, CmNames.SettableSmartcardStatuses, "status", M, "smartcard status to set");
+            CmSessionHandle sh = Handle(M);
+            using (var s = new Utf8Strings())
+            {
+                CmObjectHandle h;
+                int rc = NativeMethods.cm_session_set_smartcard_status(sh, s.Add(requestId), s.Add(smartcardUuid), s.Add(st), out h);
+                CmException unverified;
+                using (CmObject o = Results.Processed(rc, h, M, out unverified))
+                {
+                    CmSmartcardInfo card = o == null ? null : new CmSmartcardInfo(o);
+                    if (unverified != null) throw CmServerUnverifiedResultException.For(unverified, card, "smart card status change");
+                    return card;
+                }
+            }
+        }
+
+        private delegate int ListByUuid(CmSessionHandle session, IntPtr uuid, out CmListHandle list);
+
+        private CmListHandle ByUuid(ListByUuid call, string uuid, string paramName, string what, string M, out int rc)
+        {
+            Args.Guid(uuid, paramName, M, what);
+            CmSessionHandle sh = Handle(M);
+            using (var s = new Utf8Strings())
+            {
+                CmListHandle h;
+                rc = call(sh, s.Add(uuid), out h);
+                return h;
+            }
+        }
+
+        /// <summary>The operations CM allows on a smart card now (lower-case names: "renew", "unblock", "retire", ...).</summary>
+        public string[] GetSmartcardOperations(string smartcardUuid)
+        {
+            const string M = "CmSession.GetSmartcardOperations";
+            int rc;
+            CmListHandle h = ByUuid(NativeMethods.cm_session_get_smartcard_operations, smartcardUuid, "smartcardUuid", "smartcard uuid", M, out rc);
+            return Results.Strings(rc, h, M);
+        }
+
+        /// <summary>The operations CM allows on a profile now.</summary>
+        public string[] GetProfileOperations(string profileUuid)
+        {
+            const string M = "CmSession.GetProfileOperations";
+            int rc;
+            CmListHandle h = ByUuid(NativeMethods.cm_session_get_profile_operations, profileUuid, "profileUuid", "profile uuid", M, out rc);
+            return Results.Strings(rc, h, M);
+        }
+
+        /// <summary>The certificates issued for a smart card (IsKeyHistory, TemplateCommonName, SerialNumber, Thumbprint, ...). Dispose the list.</summary>
+        public CmList GetSmartcardCertificates(string smartcardUuid)
+        {
+            const string M = "CmSession.GetSmartcardCertificates";
+            int rc;
+            CmListHandle h = ByUuid(NativeMethods.cm_session_get_smartcard_certificates, smartcardUuid, "smartcardUuid", "smartcard uuid", M, out rc);
+            return Results.List(rc, h, M);
+        }
+
+        /// <summary>The certificates issued for a profile. Dispose the list.</summary>
+        public CmList GetProfileCertificates(string profileUuid)
+        {
+            const string M = "CmSession.GetProfileCertificates";
+            int rc;
+            CmListHandle h = ByUuid(NativeMethods.cm_session_get_profile_certificates, profileUuid, "profileUuid", "profile uuid", M, out rc);
+            return Results.List(rc, h, M);
+        }
+
+        /// <summary>The caller's certificates (GET /certificates; with Issuer, NotBefore, NotAfter, Status). Dispose the list.</summary>
+        public CmList GetUserCertificates()
+        {
+            const string M = "CmSession.GetUserCertificates";
+            CmListHandle h;
+            int rc = NativeMethods.cm_session_get_user_certificates(Handle(M), out h);
+            return Results.List(rc, h, M);
+        }
+
+        /// <summary>Profiles (GET /profiles): status null or "" = all, else one of CmNames.ProfileStatuses. Dispose the list.</summary>
+        public CmList ListProfiles(string status)
+        {
+            const string M = "CmSession.ListProfiles";
+            string st = Args.OptionalName(status, CmNames.ProfileStatuses, "status", M, "profile status");
+            CmSessionHandle sh = Handle(M);
+            using (var s = new Utf8Strings())
+            {
+                CmListHandle h;
+                int rc = NativeMethods.cm_session_list_profiles(sh, s.Add(st), out h);
+                return Results.List(rc, h, M);
+            }
+        }
+
+        /// <summary>A profile by uuid, or null when CM does not know it. Dispose the result.</summary>
+        public CmObject GetProfile(string profileUuid)
+        {
+            const string M = "CmSession.GetProfile";
+            Args.Guid(profileUuid, "profileUuid", M, "profile uuid");
+            CmSessionHandle sh = Handle(M);
+            using (var s = new Utf8Strings())
+            {
+                CmObjectHandle h;
+                int rc = NativeMethods.cm_session_get_profile(sh, s.Add(profileUuid), out h);
+                return Results.Object(rc, h, M);
+            }
+        }
+
+        /// <summary>The profiles of a request (GET /requests/{id}/profiles). Dispose the list.</summary>
+        public CmList ListRequestProfiles(string requestId)
+        {
+            const string M = "CmSession.ListRequestProfiles";
+            int rc;
+            CmListHandle h = ByUuid(NativeMethods.cm_session_list_request_profiles, requestId, "requestId", "request id", M, out rc);
+            return Results.List(rc, h, M);
         }
     }
 }

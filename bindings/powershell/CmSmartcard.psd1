@@ -5,7 +5,7 @@
     Author               = 'cm-smartcard contributors'
     CompanyName          = 'cm-smartcard'
     Copyright            = 'MIT OR Apache-2.0'
-    Description          = 'Binds smart cards to Microsoft Identity Manager Certificate Management (MIM CM) requests through the CM REST API, using the cm_smartcard native library.'
+    Description          = 'Binds smart cards to Microsoft Identity Manager Certificate Management (MIM CM) requests and runs the whole CM enrollment and card lifecycle (templates, requests, admin keys, challenge/response, certificates, profiles) through the CM REST API, using the cm_smartcard native library.'
     PowerShellVersion    = '5.1'
     CompatiblePSEditions = @('Desktop', 'Core')
     FunctionsToExport    = @(
@@ -20,7 +20,23 @@
         'Get-CmSmartcardReader',
         'Get-CmSmartcardAtr',
         'Get-CmCardId',
-        'Register-CmSmartcardFromReader'
+        'Register-CmSmartcardFromReader',
+        'Get-CmProfileTemplate',
+        'Get-CmProfileTemplatePolicy',
+        'Get-CmSmartcardConfiguration',
+        'New-CmRequest',
+        'Find-CmCreatedRequest',
+        'Set-CmRequestStatus',
+        'Get-CmAdminKey',
+        'Get-CmAuthenticationResponse',
+        'Get-CmServerProposedPin',
+        'Get-CmCertificateRequestOption',
+        'Send-CmCertificateRequest',
+        'Set-CmSmartcardStatus',
+        'Get-CmSmartcardOperation',
+        'Get-CmSmartcardCertificate',
+        'Get-CmUserCertificate',
+        'Get-CmProfile'
     )
     CmdletsToExport      = @()
     VariablesToExport    = @()

@@ -54,6 +54,7 @@ function ConvertTo-CmErrorRecord {
         $code = $Exception.StatusCode
         $id = 'Cm' + $Exception.Status
         $category = switch ($true) {
+            ($code -ge 10 -and $code -le 13)    { [System.Management.Automation.ErrorCategory]::InvalidResult; break }  # a field of CM's answer
             ($code -ge 1 -and $code -lt 100)    { [System.Management.Automation.ErrorCategory]::InvalidArgument; break }
             ($code -ge 100 -and $code -lt 200)  { [System.Management.Automation.ErrorCategory]::DeviceError; break }
             ($code -eq 203)                     { [System.Management.Automation.ErrorCategory]::OperationTimeout; break }
@@ -81,7 +82,13 @@ function ConvertTo-CmErrorRecord {
         if ($Exception.CorrelationId) { $details += 'Correlation id (give it to the CM administrator): ' + $Exception.CorrelationId }
         if ($Exception.PcscCode -ne 0) { $details += ('PC/SC code: 0x{0:X8}' -f $Exception.PcscCode) }
         if ($Exception.Status -eq [CmSmartcard.CmStatus]::OutcomeUnknown) {
-            $details += 'The assignment may or may not have happened: run Test-CmSmartcardAssignment before trying again.'
+            $details += switch ($Exception.Function) {
+                'CmSession.CreateRequest' { 'The request may or may not have been created: run Find-CmCreatedRequest (same parameters, -SubmittedAfter a time before the attempt) before trying again.'; break }
+                'CmSession.SetRequestStatus' { 'The status may or may not have been set: Get-CmRequest shows it; do not send it blindly again.'; break }
+                'CmSession.SetSmartcardStatus' { 'The card status may or may not have been set: Get-CmSmartcard -SmartcardUuid shows it.'; break }
+                'CmSession.SubmitCertificateRequests' { 'The certificate requests may or may not have been processed. CM returns certificate data only once, so it cannot be fetched again: check Get-CmSmartcardCertificate and, if certificates were issued, have the request handled in CM.'; break }
+                default { 'The assignment may or may not have happened: run Test-CmSmartcardAssignment before trying again.' }
+            }
         }
         if ($Exception.Status -eq [CmSmartcard.CmStatus]::AuthServerUnverified) {
             $details += 'The server processed the request, but did not prove its identity (mutual authentication). Do NOT send it again. Have the server''s Kerberos set-up checked (SPN, IIS Negotiate provider, proxies).'
@@ -125,6 +132,77 @@ function Resolve-CmSession {
 function Write-CmAssignFailure {
     param([Parameter(Mandatory = $true)] $Cmdlet, [Parameter(Mandatory = $true)] [Exception] $Exception, [object] $TargetObject)
     if ($Exception -is [CmSmartcard.CmServerUnverifiedException]) { $Exception.Result }
+    $Cmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $Exception -TargetObject $TargetObject))
+}
+
+# Writes the ObjectNotFound error of a lookup CM answered with 204 (no such object).
+function Write-CmNotFound {
+    param([Parameter(Mandatory = $true)] $Cmdlet, [Parameter(Mandatory = $true)] [string] $What, [object] $Target)
+    $e = New-Object System.Management.Automation.ItemNotFoundException "CM has no $What."
+    $Cmdlet.WriteError((New-Object System.Management.Automation.ErrorRecord -ArgumentList $e, 'CmNotFound', ([System.Management.Automation.ErrorCategory]::ObjectNotFound), $Target))
+}
+
+# A CmObject as a PSCustomObject: CM's properties (typed as the JSON has them), $Extra, and the raw Json. The
+# CmObject is disposed. TypeName becomes the object's first type name (CmSmartcard.<TypeName>).
+function ConvertFrom-CmObject {
+    param([Parameter(Mandatory = $true)] [CmSmartcard.CmObject] $Object, [Parameter(Mandatory = $true)] [string] $TypeName,
+          [System.Collections.IDictionary] $Extra)
+    try {
+        $json = $Object.Json
+        $o = ConvertFrom-Json -InputObject $json
+        if ($Extra) { foreach ($k in $Extra.Keys) { Add-Member -InputObject $o -NotePropertyName $k -NotePropertyValue $Extra[$k] -Force } }
+        Add-Member -InputObject $o -NotePropertyName 'Json' -NotePropertyValue $json -Force
+        $o.PSObject.TypeNames.Insert(0, 'CmSmartcard.' + $TypeName)
+        $o
+    }
+    finally { $Object.Dispose() }
+}
+
+# Each object of a CmList as ConvertFrom-CmObject makes it; the list is disposed.
+function ConvertFrom-CmList {
+    param([Parameter(Mandatory = $true)] [CmSmartcard.CmList] $List, [Parameter(Mandatory = $true)] [string] $TypeName)
+    try { foreach ($item in $List) { ConvertFrom-CmObject -Object $item -TypeName $TypeName } }
+    finally { $List.Dispose() }
+}
+
+# The CmRequestSpec of New-CmRequest / Find-CmCreatedRequest. Omitted strings arrive as "" (= not given).
+function ConvertTo-CmRequestSpec {
+    param([string] $Type, [string] $ProfileTemplateUuid, [string] $SmartcardUuid, [string] $TargetUserUuid, [string] $Comment,
+          [int] $Priority = -1, [System.Collections.IDictionary] $DataCollection)
+    $spec = New-Object CmSmartcard.CmRequestSpec
+    $spec.Type = $Type
+    $spec.ProfileTemplateUuid = $ProfileTemplateUuid
+    $spec.SmartcardUuid = $SmartcardUuid
+    $spec.TargetUserUuid = $TargetUserUuid
+    $spec.Comment = $Comment
+    $spec.Priority = $Priority
+    if ($DataCollection) {
+        foreach ($k in $DataCollection.Keys) { [void]$spec.AddData([string]$k, [string]$DataCollection[$k]) }
+    }
+    $spec
+}
+
+# Hex text (validated by the caller) to one byte array, and back.
+function ConvertFrom-CmHex {
+    param([Parameter(Mandatory = $true)] [string] $Hex)
+    $bytes = New-Object byte[] ($Hex.Length / 2)
+    for ($i = 0; $i -lt $bytes.Length; $i++) { $bytes[$i] = [Convert]::ToByte($Hex.Substring(2 * $i, 2), 16) }
+    , $bytes
+}
+
+function ConvertTo-CmHex {
+    param([Parameter(Mandatory = $true)] [byte[]] $Bytes)
+    [BitConverter]::ToString($Bytes).Replace('-', '')
+}
+
+# Reports a failed state-changing call of the enrollment flow. CmServerUnverifiedResultException: the server
+# processed it, so its result goes to the pipeline, together with an error that says not to send it again.
+function Write-CmChangeFailure {
+    param([Parameter(Mandatory = $true)] $Cmdlet, [Parameter(Mandatory = $true)] [Exception] $Exception, [object] $TargetObject)
+    if ($Exception -is [CmSmartcard.CmServerUnverifiedResultException]) {
+        $r = $Exception.Result
+        if ($r -is [guid]) { [pscustomobject]@{ RequestId = $r.ToString(); Uuid = $r.ToString() } } else { $r }
+    }
     $Cmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $Exception -TargetObject $TargetObject))
 }
 
@@ -611,12 +689,20 @@ function Get-CmSmartcard {
 
 <#
 .SYNOPSIS
-Gets a MIM CM request by id.
+Gets MIM CM requests: one by id, or a list filtered by status and by requester.
 .DESCRIPTION
-Reads GET /requests/{id}: Status (3 = Approved, 8 = Completed), NewSmartcardUuid (the bound card, "" while
-none) and the whole object as Json. Writes an ObjectNotFound error when CM does not know the request.
+With -RequestId reads GET /requests/{id} (writes an ObjectNotFound error when CM does not know it); otherwise
+lists GET /requests, filtered by -Status and, with -Mine, to the caller's requests (targetuser=current). Each
+request has RequestId, RequestType and Status (numbers CM sends, named where documented: Enroll 1, Unblock 5,
+Approved 3, Completed 8; other numbers are kept as they are), StatusName, ProfileTemplateUuid, NewSmartcardUuid
+(the bound card, "" while none), Comment, Submitted and the whole object as Json. Pipeline-friendly: the output
+feeds Set-CmRequestStatus, Get-CmCertificateRequestOption, Send-CmCertificateRequest, ...
 .PARAMETER RequestId
-The CM request id.
+The CM request id. Accepts strings and objects with a RequestId property through the pipeline.
+.PARAMETER Status
+List only requests in this state: Approved, Canceled, Completed, Denied, Executing, Failed, None or Pending.
+.PARAMETER Mine
+List only the caller's requests.
 .PARAMETER Session
 A session from New-CmSession (connections are reused across calls and cmdlets).
 .PARAMETER Connection
@@ -634,17 +720,24 @@ Get-CmRequest -Connection $cm -RequestId 0a5c1f0e-2c4e-4a7c-9f43-3f4b2d5c6e7f
 .EXAMPLE
 $s = New-CmSession https://cm.contoso.com
 Get-Content .\requests.txt | Get-CmRequest -Session $s
+.EXAMPLE
+Get-CmRequest -Session $s -Status Pending | Set-CmRequestStatus -Session $s -Status Canceled -WhatIf
+.EXAMPLE
+Get-CmRequest -Session $s -Mine | Format-Table RequestId, RequestType, Status, Submitted
 .INPUTS
-Objects with a RequestId property.
+Strings (request ids) and objects with a RequestId property.
 .OUTPUTS
 CmSmartcard.CmRequestInfo
 #>
 function Get-CmRequest {
-    [CmdletBinding()]
+    [CmdletBinding(DefaultParameterSetName = 'List')]
     [OutputType('CmSmartcard.CmRequestInfo')]
     param(
-        [Parameter(Mandatory = $true, Position = 0, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
-        [ValidateNotNullOrEmpty()] [string] $RequestId,
+        [Parameter(Mandatory = $true, Position = 0, ParameterSetName = 'ById', ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Alias('Id')] [ValidateNotNullOrEmpty()] [string] $RequestId,
+        [Parameter(ParameterSetName = 'List')]
+        [ValidateSet('Approved', 'Canceled', 'Completed', 'Denied', 'Executing', 'Failed', 'None', 'Pending')] [string] $Status,
+        [Parameter(ParameterSetName = 'List')] [switch] $Mine,
         [CmSmartcard.CmSession] $Session,
         [CmSmartcard.CmConnection] $Connection,
         [string] $ServerUrl,
@@ -661,6 +754,11 @@ function Get-CmRequest {
         catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
     }
     process {
+        if ($PSCmdlet.ParameterSetName -eq 'List') {
+            try { $target.Session.ListRequests($Status, [bool]$Mine) }
+            catch { $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $Status)) }
+            return
+        }
         try {
             $r = $target.Session.GetRequest($RequestId)
             if ($null -eq $r) {
@@ -807,4 +905,1162 @@ function Register-CmSmartcardFromReader {
     }
 }
 
-Export-ModuleMember -Function Get-CmLibraryVersion, New-CmConnection, New-CmSession, Close-CmSession, Register-CmSmartcard, Test-CmSmartcardAssignment, Get-CmSmartcard, Get-CmRequest, Get-CmSmartcardReader, Get-CmSmartcardAtr, Get-CmCardId, Register-CmSmartcardFromReader
+<#
+.SYNOPSIS
+Lists the MIM CM profile templates.
+.DESCRIPTION
+Reads GET /profiletemplates: Name, Description, Uuid, IsSmartcardProfileTemplate, IsVirtualSmartcardProfileTemplate
+and the whole object as Json. -Name filters by name (wildcards allowed).
+.PARAMETER Name
+Only templates whose name matches (wildcards allowed, case-insensitive).
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
+.PARAMETER Connection
+Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
+.PARAMETER ServerUrl
+The CM URL when -Connection is not given.
+.PARAMETER Credential
+The account to authenticate as when -Connection is not given.
+.PARAMETER Authentication
+The authentication method when -Connection is not given.
+.PARAMETER AllowInsecureHttp
+Allows credentials over plain http:// when -Connection is not given (labs only).
+.EXAMPLE
+Get-CmProfileTemplate -Session $s
+.EXAMPLE
+$template = Get-CmProfileTemplate -Session $s -Name 'Smartcard User'
+.OUTPUTS
+CmSmartcard.CmProfileTemplateInfo
+#>
+function Get-CmProfileTemplate {
+    [CmdletBinding()]
+    [OutputType('CmSmartcard.CmProfileTemplateInfo')]
+    param(
+        [Parameter(Position = 0)] [SupportsWildcards()] [string] $Name,
+        [CmSmartcard.CmSession] $Session,
+        [CmSmartcard.CmConnection] $Connection,
+        [string] $ServerUrl,
+        [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $Credential = [System.Management.Automation.PSCredential]::Empty,
+        [CmSmartcard.CmAuthMethod] $Authentication,
+        [switch] $AllowInsecureHttp
+    )
+    begin {
+        if (-not $Session -and -not $Connection -and -not $ServerUrl) {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Session, -Connection or -ServerUrl.') -TargetObject $null))
+        }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
+        catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
+    }
+    process {
+        try {
+            foreach ($t in $target.Session.ListProfileTemplates()) {
+                if (-not $Name -or $t.Name -like $Name) { $t }
+            }
+        }
+        catch {
+            $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $Name))
+        }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
+    }
+}
+
+<#
+.SYNOPSIS
+Gets a profile template's workflow policy for a request type.
+.DESCRIPTION
+Reads GET /profiletemplates/{id}/policies/{type} (the library falls back to the /policy/workflow/{type} form):
+Enabled, ApprovalsNeeded, PolicyDataCollection (the data items a request must collect), CollectComments, ...
+Returned as an object with CM's properties plus TemplateUuid, PolicyType and Json. A template CM does not know
+gives an ObjectNotFound error.
+.PARAMETER TemplateUuid
+The profile template's uuid. Accepts template objects (Uuid) from Get-CmProfileTemplate through the pipeline.
+.PARAMETER Type
+The request type: Enroll, Duplicate, OfflineUnblock, OnlineUpdate, Renew, Recover, RecoverOnBehalf, Reinstate,
+Retire, Revoke, TemporaryEnroll (TemporaryCards) or Unblock.
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
+.PARAMETER Connection
+Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
+.PARAMETER ServerUrl
+The CM URL when -Connection is not given.
+.PARAMETER Credential
+The account to authenticate as when -Connection is not given.
+.PARAMETER Authentication
+The authentication method when -Connection is not given.
+.PARAMETER AllowInsecureHttp
+Allows credentials over plain http:// when -Connection is not given (labs only).
+.EXAMPLE
+Get-CmProfileTemplate -Session $s -Name 'Smartcard User' | Get-CmProfileTemplatePolicy -Session $s -Type Enroll
+.EXAMPLE
+(Get-CmProfileTemplatePolicy -Session $s -TemplateUuid $t -Type Enroll).PolicyDataCollection | Where-Object Required
+.INPUTS
+Objects with a TemplateUuid, ProfileTemplateUuid or Uuid property.
+.OUTPUTS
+PSCustomObject (CmSmartcard.Policy)
+#>
+function Get-CmProfileTemplatePolicy {
+    [CmdletBinding()]
+    [OutputType([pscustomobject])]
+    param(
+        [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [Alias('ProfileTemplateUuid', 'Uuid')]
+        [ValidateNotNullOrEmpty()] [string] $TemplateUuid,
+        [Parameter(Mandatory = $true)]
+        [ValidateSet('Enroll', 'Duplicate', 'OfflineUnblock', 'OnlineUpdate', 'Renew', 'Recover', 'RecoverOnBehalf', 'Reinstate', 'Retire', 'Revoke', 'TemporaryCards', 'TemporaryEnroll', 'Unblock')]
+        [string] $Type,
+        [CmSmartcard.CmSession] $Session,
+        [CmSmartcard.CmConnection] $Connection,
+        [string] $ServerUrl,
+        [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $Credential = [System.Management.Automation.PSCredential]::Empty,
+        [CmSmartcard.CmAuthMethod] $Authentication,
+        [switch] $AllowInsecureHttp
+    )
+    begin {
+        if (-not $Session -and -not $Connection -and -not $ServerUrl) {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Session, -Connection or -ServerUrl.') -TargetObject $null))
+        }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
+        catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
+    }
+    process {
+        try {
+            $o = $target.Session.GetProfileTemplatePolicy($TemplateUuid, $Type)
+            if ($null -eq $o) { Write-CmNotFound -Cmdlet $PSCmdlet -What "profile template '$TemplateUuid'" -Target $TemplateUuid }
+            else { ConvertFrom-CmObject -Object $o -TypeName 'Policy' -Extra ([ordered]@{ TemplateUuid = $TemplateUuid; PolicyType = $Type }) }
+        }
+        catch {
+            $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $TemplateUuid))
+        }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
+    }
+}
+
+<#
+.SYNOPSIS
+Gets a profile template's smart card configuration.
+.DESCRIPTION
+Reads GET /profiletemplates/{id}/configuration/smartcards: DefaultAdminKeyHex, DiversifyAdminKey, UserPinOption,
+ServerProposedPin, AdminPinPolicy, ... as an object with CM's properties plus TemplateUuid and Json.
+DefaultAdminKeyHex is the template's default card admin key: treat the output as a secret.
+.PARAMETER TemplateUuid
+The profile template's uuid. Accepts template objects (Uuid) through the pipeline.
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
+.PARAMETER Connection
+Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
+.PARAMETER ServerUrl
+The CM URL when -Connection is not given.
+.PARAMETER Credential
+The account to authenticate as when -Connection is not given.
+.PARAMETER Authentication
+The authentication method when -Connection is not given.
+.PARAMETER AllowInsecureHttp
+Allows credentials over plain http:// when -Connection is not given (labs only).
+.EXAMPLE
+Get-CmProfileTemplate -Session $s -Name 'Smartcard User' | Get-CmSmartcardConfiguration -Session $s
+.INPUTS
+Objects with a TemplateUuid, ProfileTemplateUuid or Uuid property.
+.OUTPUTS
+PSCustomObject (CmSmartcard.SmartcardConfig)
+#>
+function Get-CmSmartcardConfiguration {
+    [CmdletBinding()]
+    [OutputType([pscustomobject])]
+    param(
+        [Parameter(Mandatory = $true, Position = 0, ValueFromPipelineByPropertyName = $true)] [Alias('ProfileTemplateUuid', 'Uuid')]
+        [ValidateNotNullOrEmpty()] [string] $TemplateUuid,
+        [CmSmartcard.CmSession] $Session,
+        [CmSmartcard.CmConnection] $Connection,
+        [string] $ServerUrl,
+        [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $Credential = [System.Management.Automation.PSCredential]::Empty,
+        [CmSmartcard.CmAuthMethod] $Authentication,
+        [switch] $AllowInsecureHttp
+    )
+    begin {
+        if (-not $Session -and -not $Connection -and -not $ServerUrl) {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Session, -Connection or -ServerUrl.') -TargetObject $null))
+        }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
+        catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
+    }
+    process {
+        try {
+            $o = $target.Session.GetSmartcardConfig($TemplateUuid)
+            if ($null -eq $o) { Write-CmNotFound -Cmdlet $PSCmdlet -What "profile template '$TemplateUuid'" -Target $TemplateUuid }
+            else { ConvertFrom-CmObject -Object $o -TypeName 'SmartcardConfig' -Extra ([ordered]@{ TemplateUuid = $TemplateUuid }) }
+        }
+        catch {
+            $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $TemplateUuid))
+        }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
+    }
+}
+
+<#
+.SYNOPSIS
+Creates a MIM CM request (Enroll, Unblock, Retire, ...).
+.DESCRIPTION
+Sends POST /requests and writes the new request (read back with GET /requests/{id}). The POST is sent at most once:
+when the outcome is unknown (error CmOutcomeUnknown) the request may or may not exist; run Find-CmCreatedRequest
+with the same parameters and -SubmittedAfter (a time before the attempt) before trying again. Enroll names the
+profile template; Unblock, Retire, Revoke, ... name the card with -SmartcardUuid (the template is then the card's).
+.PARAMETER Type
+The request type: Enroll, Duplicate, OfflineUnblock, OnlineUpdate, Renew, Recover, RecoverOnBehalf, Reinstate,
+Retire, Revoke, TemporaryCards or Unblock.
+.PARAMETER ProfileTemplateUuid
+The profile template (Enroll). Accepts template objects (Uuid) through the pipeline.
+.PARAMETER SmartcardUuid
+The CM smartcard the request concerns (Unblock, Retire, ...).
+.PARAMETER TargetUserUuid
+The user the request is for; omitted: the caller.
+.PARAMETER Comment
+The request's comment.
+.PARAMETER Priority
+The request's priority; omitted: the policy's default.
+.PARAMETER DataCollection
+The data items the policy collects, as a hashtable of name = value (use [ordered]@{...} to keep the order).
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
+.PARAMETER Connection
+Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
+.PARAMETER ServerUrl
+The CM URL when -Connection is not given.
+.PARAMETER Credential
+The account to authenticate as when -Connection is not given.
+.PARAMETER Authentication
+The authentication method when -Connection is not given.
+.PARAMETER AllowInsecureHttp
+Allows credentials over plain http:// when -Connection is not given (labs only).
+.EXAMPLE
+$req = New-CmRequest -Session $s -Type Enroll -ProfileTemplateUuid $template.Uuid -DataCollection @{ 'Employee Number' = '4711' }
+.EXAMPLE
+New-CmRequest -Session $s -Type Unblock -SmartcardUuid $card.Uuid -Comment 'forgot the PIN'
+.EXAMPLE
+Get-CmProfileTemplate -Session $s -Name 'Smartcard User' | New-CmRequest -Session $s -Type Enroll -WhatIf
+.INPUTS
+Objects with a ProfileTemplateUuid / Uuid or SmartcardUuid property.
+.OUTPUTS
+CmSmartcard.CmRequestInfo
+#>
+function New-CmRequest {
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium')]
+    [OutputType('CmSmartcard.CmRequestInfo')]
+    param(
+        [Parameter(Mandatory = $true)]
+        [ValidateSet('Enroll', 'Duplicate', 'OfflineUnblock', 'OnlineUpdate', 'Renew', 'Recover', 'RecoverOnBehalf', 'Reinstate', 'Retire', 'Revoke', 'TemporaryCards', 'Unblock')]
+        [string] $Type,
+        [Parameter(ValueFromPipelineByPropertyName = $true)] [Alias('Uuid', 'TemplateUuid')] [string] $ProfileTemplateUuid,
+        [Parameter(ValueFromPipelineByPropertyName = $true)] [string] $SmartcardUuid,
+        [string] $TargetUserUuid,
+        [string] $Comment,
+        [ValidateRange(0, 2147483647)] [int] $Priority = -1,
+        [System.Collections.IDictionary] $DataCollection,
+        [CmSmartcard.CmSession] $Session,
+        [CmSmartcard.CmConnection] $Connection,
+        [string] $ServerUrl,
+        [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $Credential = [System.Management.Automation.PSCredential]::Empty,
+        [CmSmartcard.CmAuthMethod] $Authentication,
+        [switch] $AllowInsecureHttp
+    )
+    begin {
+        if (-not $Session -and -not $Connection -and -not $ServerUrl) {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Session, -Connection or -ServerUrl.') -TargetObject $null))
+        }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
+        catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
+    }
+    process {
+        $what = if ($SmartcardUuid) { "smartcard $SmartcardUuid" } else { "profile template $ProfileTemplateUuid" }
+        if (-not $PSCmdlet.ShouldProcess($what, "Create a $Type request")) { return }
+        try {
+            $spec = ConvertTo-CmRequestSpec -Type $Type -ProfileTemplateUuid $ProfileTemplateUuid -SmartcardUuid $SmartcardUuid -TargetUserUuid $TargetUserUuid -Comment $Comment -Priority $Priority -DataCollection $DataCollection
+            $id = $target.Session.CreateRequest($spec).ToString()
+        }
+        catch {
+            Write-CmChangeFailure -Cmdlet $PSCmdlet -Exception $_.Exception.GetBaseException() -TargetObject $what
+            return
+        }
+        $r = $null
+        try { $r = $target.Session.GetRequest($id) }
+        catch { Write-Warning "Request $id was created, but reading it back failed: $($_.Exception.GetBaseException().Message)" }
+        if ($null -ne $r) { $r } else { [pscustomobject]@{ RequestId = $id; Uuid = $id } }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
+    }
+}
+
+<#
+.SYNOPSIS
+Finds the request an interrupted New-CmRequest may have created.
+.DESCRIPTION
+After New-CmRequest failed with CmOutcomeUnknown: lists the caller's requests (GET only) and writes those that match
+the type, template, target and comment and were submitted at or after -SubmittedAfter (5 minutes of clock skew
+allowed). Nothing written: the request was not created and New-CmRequest may be run again.
+.PARAMETER Type
+The request type given to New-CmRequest.
+.PARAMETER ProfileTemplateUuid
+The profile template given to New-CmRequest.
+.PARAMETER SmartcardUuid
+The smartcard given to New-CmRequest.
+.PARAMETER TargetUserUuid
+The target user given to New-CmRequest.
+.PARAMETER Comment
+The comment given to New-CmRequest.
+.PARAMETER SubmittedAfter
+A time before the New-CmRequest attempt.
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
+.PARAMETER Connection
+Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
+.PARAMETER ServerUrl
+The CM URL when -Connection is not given.
+.PARAMETER Credential
+The account to authenticate as when -Connection is not given.
+.PARAMETER Authentication
+The authentication method when -Connection is not given.
+.PARAMETER AllowInsecureHttp
+Allows credentials over plain http:// when -Connection is not given (labs only).
+.EXAMPLE
+$t0 = Get-Date
+try { $req = New-CmRequest -Session $s -Type Enroll -ProfileTemplateUuid $tpl -Comment $c -ErrorAction Stop }
+catch { $req = Find-CmCreatedRequest -Session $s -Type Enroll -ProfileTemplateUuid $tpl -Comment $c -SubmittedAfter $t0 }
+.INPUTS
+Objects with a ProfileTemplateUuid / TemplateUuid or SmartcardUuid property.
+.OUTPUTS
+CmSmartcard.CmRequestInfo
+#>
+function Find-CmCreatedRequest {
+    [CmdletBinding()]
+    [OutputType('CmSmartcard.CmRequestInfo')]
+    param(
+        [Parameter(Mandatory = $true)]
+        [ValidateSet('Enroll', 'Duplicate', 'OfflineUnblock', 'OnlineUpdate', 'Renew', 'Recover', 'RecoverOnBehalf', 'Reinstate', 'Retire', 'Revoke', 'TemporaryCards', 'Unblock')]
+        [string] $Type,
+        [Parameter(ValueFromPipelineByPropertyName = $true)] [Alias('TemplateUuid')] [string] $ProfileTemplateUuid,
+        [Parameter(ValueFromPipelineByPropertyName = $true)] [string] $SmartcardUuid,
+        [string] $TargetUserUuid,
+        [string] $Comment,
+        [Parameter(Mandatory = $true)] [datetime] $SubmittedAfter,
+        [CmSmartcard.CmSession] $Session,
+        [CmSmartcard.CmConnection] $Connection,
+        [string] $ServerUrl,
+        [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $Credential = [System.Management.Automation.PSCredential]::Empty,
+        [CmSmartcard.CmAuthMethod] $Authentication,
+        [switch] $AllowInsecureHttp
+    )
+    begin {
+        if (-not $Session -and -not $Connection -and -not $ServerUrl) {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Session, -Connection or -ServerUrl.') -TargetObject $null))
+        }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
+        catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
+    }
+    process {
+        try {
+            $spec = ConvertTo-CmRequestSpec -Type $Type -ProfileTemplateUuid $ProfileTemplateUuid -SmartcardUuid $SmartcardUuid -TargetUserUuid $TargetUserUuid -Comment $Comment -Priority -1 -DataCollection $null
+            $target.Session.FindCreatedRequests($spec, $SubmittedAfter.ToUniversalTime())
+        }
+        catch {
+            $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $Type))
+        }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
+    }
+}
+
+<#
+.SYNOPSIS
+Completes, cancels or abandons a MIM CM request.
+.DESCRIPTION
+Sends PUT /requests/{id} with the new status and writes the updated request. Completing an Enroll request
+activates its card. The PUT is sent at most once: after CmOutcomeUnknown, Get-CmRequest shows whether it took effect.
+.PARAMETER RequestId
+The CM request id. Accepts request objects (RequestId) through the pipeline, e.g. from Get-CmRequest -Status Pending.
+.PARAMETER Status
+Completed, Canceled or Abandoned.
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
+.PARAMETER Connection
+Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
+.PARAMETER ServerUrl
+The CM URL when -Connection is not given.
+.PARAMETER Credential
+The account to authenticate as when -Connection is not given.
+.PARAMETER Authentication
+The authentication method when -Connection is not given.
+.PARAMETER AllowInsecureHttp
+Allows credentials over plain http:// when -Connection is not given (labs only).
+.EXAMPLE
+Set-CmRequestStatus -Session $s -RequestId $req.RequestId -Status Completed
+.EXAMPLE
+Get-CmRequest -Session $s -Status Pending | Set-CmRequestStatus -Session $s -Status Canceled -WhatIf
+.INPUTS
+Objects with a RequestId property.
+.OUTPUTS
+CmSmartcard.CmRequestInfo
+#>
+function Set-CmRequestStatus {
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium')]
+    [OutputType('CmSmartcard.CmRequestInfo')]
+    param(
+        [Parameter(Mandatory = $true, Position = 0, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [ValidateNotNullOrEmpty()] [string] $RequestId,
+        [Parameter(Mandatory = $true)] [ValidateSet('Completed', 'Canceled', 'Abandoned')] [string] $Status,
+        [CmSmartcard.CmSession] $Session,
+        [CmSmartcard.CmConnection] $Connection,
+        [string] $ServerUrl,
+        [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $Credential = [System.Management.Automation.PSCredential]::Empty,
+        [CmSmartcard.CmAuthMethod] $Authentication,
+        [switch] $AllowInsecureHttp
+    )
+    begin {
+        if (-not $Session -and -not $Connection -and -not $ServerUrl) {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Session, -Connection or -ServerUrl.') -TargetObject $null))
+        }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
+        catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
+    }
+    process {
+        if (-not $PSCmdlet.ShouldProcess("CM request $RequestId", "Set the status to $Status")) { return }
+        try { $target.Session.SetRequestStatus($RequestId, $Status) }
+        catch { Write-CmChangeFailure -Cmdlet $PSCmdlet -Exception $_.Exception.GetBaseException() -TargetObject $RequestId }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
+    }
+}
+
+<#
+.SYNOPSIS
+Gets the admin key of a smart card bound to a request.
+.DESCRIPTION
+Reads GET /requests/{rid}/smartcards/{sid}/diversifiedkey: the card's 24-byte 3DES admin key, diversified for the
+card id (templates with DiversifyAdminKey). Writes the key as one byte array. It is a secret: clear it when done
+([Array]::Clear($key, 0, $key.Length)) and never log it.
+.PARAMETER RequestId
+The CM request the card is bound to. Accepts objects with RequestId through the pipeline.
+.PARAMETER SmartcardUuid
+The CM smartcard uuid (Register-CmSmartcard's SmartcardUuid).
+.PARAMETER CardId
+The card id (Get-CmCardId).
+.PARAMETER Atr
+The card's ATR (optional).
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
+.PARAMETER Connection
+Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
+.PARAMETER ServerUrl
+The CM URL when -Connection is not given.
+.PARAMETER Credential
+The account to authenticate as when -Connection is not given.
+.PARAMETER Authentication
+The authentication method when -Connection is not given.
+.PARAMETER AllowInsecureHttp
+Allows credentials over plain http:// when -Connection is not given (labs only).
+.EXAMPLE
+$key = Get-CmAdminKey -Session $s -RequestId $req.RequestId -SmartcardUuid $bound.SmartcardUuid -CardId $cardId
+try { Write-Host "admin key: $($key.Length) bytes" } finally { [Array]::Clear($key, 0, $key.Length) }
+.INPUTS
+Objects with RequestId, SmartcardUuid and CardId properties (e.g. Register-CmSmartcard's result).
+.OUTPUTS
+System.Byte[]
+#>
+function Get-CmAdminKey {
+    [CmdletBinding()]
+    [OutputType([byte[]])]
+    param(
+        [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $RequestId,
+        [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $SmartcardUuid,
+        [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $CardId,
+        [Parameter(ValueFromPipelineByPropertyName = $true)] [string] $Atr,
+        [CmSmartcard.CmSession] $Session,
+        [CmSmartcard.CmConnection] $Connection,
+        [string] $ServerUrl,
+        [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $Credential = [System.Management.Automation.PSCredential]::Empty,
+        [CmSmartcard.CmAuthMethod] $Authentication,
+        [switch] $AllowInsecureHttp
+    )
+    begin {
+        if (-not $Session -and -not $Connection -and -not $ServerUrl) {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Session, -Connection or -ServerUrl.') -TargetObject $null))
+        }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
+        catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
+    }
+    process {
+        try { Write-Output -NoEnumerate $target.Session.GetAdminKey($RequestId, $SmartcardUuid, $CardId, $Atr) }
+        catch {
+            $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $RequestId))
+        }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
+    }
+}
+
+<#
+.SYNOPSIS
+Gets CM's answer to a smart card's admin challenge (Base CSP challenge/response).
+.DESCRIPTION
+Reads GET /requests/{rid}/smartcards/{sid}/authenticationresponse: CM encrypts the card's 8-byte challenge with
+3DES-ECB under the card's admin key (-Diversified: the diversified key; otherwise the template's default key).
+Base64 and URL escaping are done for you. Give the challenge as bytes (-Challenge) or as hex (-ChallengeHex, as
+the MIM walkthrough shows it). Works for Enroll and Unblock requests.
+.PARAMETER RequestId
+The CM request (Enroll or Unblock). Accepts objects with RequestId through the pipeline.
+.PARAMETER SmartcardUuid
+The CM smartcard uuid.
+.PARAMETER CardId
+The card id (Get-CmCardId).
+.PARAMETER Atr
+The card's ATR (optional).
+.PARAMETER Challenge
+The card's challenge as bytes (8 bytes for Base CSP cards).
+.PARAMETER ChallengeHex
+The card's challenge as hex, e.g. 'D61143F9CCFFD2CA'.
+.PARAMETER Diversified
+Answer under the diversified admin key (templates with DiversifyAdminKey).
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
+.PARAMETER Connection
+Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
+.PARAMETER ServerUrl
+The CM URL when -Connection is not given.
+.PARAMETER Credential
+The account to authenticate as when -Connection is not given.
+.PARAMETER Authentication
+The authentication method when -Connection is not given.
+.PARAMETER AllowInsecureHttp
+Allows credentials over plain http:// when -Connection is not given (labs only).
+.EXAMPLE
+$r = Get-CmAuthenticationResponse -Session $s -RequestId $req -SmartcardUuid $sc -CardId $cardId -ChallengeHex 'D61143F9CCFFD2CA' -Diversified
+$r.ResponseHex
+.INPUTS
+Objects with RequestId, SmartcardUuid and CardId properties (e.g. Register-CmSmartcard's result).
+.OUTPUTS
+PSCustomObject with RequestId, SmartcardUuid, Diversified, Challenge, Response (bytes), ResponseHex, ResponseBase64.
+#>
+function Get-CmAuthenticationResponse {
+    [CmdletBinding(DefaultParameterSetName = 'Bytes')]
+    [OutputType([pscustomobject])]
+    param(
+        [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $RequestId,
+        [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $SmartcardUuid,
+        [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $CardId,
+        [Parameter(ValueFromPipelineByPropertyName = $true)] [string] $Atr,
+        [Parameter(Mandatory = $true, ParameterSetName = 'Bytes')] [ValidateNotNullOrEmpty()] [byte[]] $Challenge,
+        [Parameter(Mandatory = $true, ParameterSetName = 'Hex')] [ValidatePattern('^([0-9A-Fa-f]{2})+$')] [string] $ChallengeHex,
+        [switch] $Diversified,
+        [CmSmartcard.CmSession] $Session,
+        [CmSmartcard.CmConnection] $Connection,
+        [string] $ServerUrl,
+        [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $Credential = [System.Management.Automation.PSCredential]::Empty,
+        [CmSmartcard.CmAuthMethod] $Authentication,
+        [switch] $AllowInsecureHttp
+    )
+    begin {
+        if (-not $Session -and -not $Connection -and -not $ServerUrl) {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Session, -Connection or -ServerUrl.') -TargetObject $null))
+        }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
+        catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
+    }
+    process {
+        try {
+            $bytes = if ($PSCmdlet.ParameterSetName -eq 'Hex') { ConvertFrom-CmHex -Hex $ChallengeHex } else { $Challenge }
+            $response = $target.Session.GetAuthenticationResponse($RequestId, $SmartcardUuid, $CardId, $Atr, $bytes, [bool]$Diversified)
+            [pscustomobject]@{
+                PSTypeName     = 'CmSmartcard.AuthenticationResponse'
+                RequestId      = $RequestId
+                SmartcardUuid  = $SmartcardUuid
+                Diversified    = [bool]$Diversified
+                Challenge      = $bytes
+                Response       = $response
+                ResponseHex    = ConvertTo-CmHex -Bytes $response
+                ResponseBase64 = [Convert]::ToBase64String($response)
+            }
+        }
+        catch {
+            $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $RequestId))
+        }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
+    }
+}
+
+<#
+.SYNOPSIS
+Gets the PIN CM proposes for a smart card.
+.DESCRIPTION
+Reads GET /requests/{rid}/smartcards/{sid}/serverproposedpin (or /smartcards/{sid}/serverproposedpin without
+-RequestId), for templates with ServerProposedPin. Writes a SecureString; -AsPlainText writes a string instead.
+.PARAMETER RequestId
+The CM request (optional). Accepts objects with RequestId through the pipeline.
+.PARAMETER SmartcardUuid
+The CM smartcard uuid.
+.PARAMETER CardId
+The card id (Get-CmCardId).
+.PARAMETER Atr
+The card's ATR (optional).
+.PARAMETER AsPlainText
+Write the PIN as a plain string (it cannot be wiped from memory then).
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
+.PARAMETER Connection
+Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
+.PARAMETER ServerUrl
+The CM URL when -Connection is not given.
+.PARAMETER Credential
+The account to authenticate as when -Connection is not given.
+.PARAMETER Authentication
+The authentication method when -Connection is not given.
+.PARAMETER AllowInsecureHttp
+Allows credentials over plain http:// when -Connection is not given (labs only).
+.EXAMPLE
+$pin = Get-CmServerProposedPin -Session $s -RequestId $req -SmartcardUuid $sc -CardId $cardId
+.EXAMPLE
+Get-CmServerProposedPin -Session $s -SmartcardUuid $sc -CardId $cardId -AsPlainText
+.INPUTS
+Objects with SmartcardUuid and CardId (and RequestId) properties.
+.OUTPUTS
+System.Security.SecureString, or System.String with -AsPlainText
+#>
+function Get-CmServerProposedPin {
+    [CmdletBinding()]
+    [OutputType([System.Security.SecureString], [string])]
+    param(
+        [Parameter(ValueFromPipelineByPropertyName = $true)] [string] $RequestId,
+        [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $SmartcardUuid,
+        [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $CardId,
+        [Parameter(ValueFromPipelineByPropertyName = $true)] [string] $Atr,
+        [switch] $AsPlainText,
+        [CmSmartcard.CmSession] $Session,
+        [CmSmartcard.CmConnection] $Connection,
+        [string] $ServerUrl,
+        [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $Credential = [System.Management.Automation.PSCredential]::Empty,
+        [CmSmartcard.CmAuthMethod] $Authentication,
+        [switch] $AllowInsecureHttp
+    )
+    begin {
+        if (-not $Session -and -not $Connection -and -not $ServerUrl) {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Session, -Connection or -ServerUrl.') -TargetObject $null))
+        }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
+        catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
+    }
+    process {
+        try {
+            $pin = $target.Session.GetServerProposedPin($RequestId, $SmartcardUuid, $CardId, $Atr)
+            if ($AsPlainText) {
+                $bstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($pin)
+                try { [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($bstr) }
+                finally { [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($bstr); $pin.Dispose() }
+            }
+            else { $pin }
+        }
+        catch {
+            $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $SmartcardUuid))
+        }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
+    }
+}
+
+<#
+.SYNOPSIS
+Gets the certificate requests to build for a MIM CM request.
+.DESCRIPTION
+Reads GET /requests/{id}/certificaterequestgenerationoptions: one object per PKCS#10 request to build, with
+Subject, KeyAlgorithmName, KeySize, HashAlgorithmName, KeyStorageProviderNames, KeyUsages, Exportable,
+KeyProtectionLevel and Json. Nothing is written for templates with server-generated keys.
+.PARAMETER RequestId
+The CM request id. Accepts objects with RequestId through the pipeline.
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
+.PARAMETER Connection
+Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
+.PARAMETER ServerUrl
+The CM URL when -Connection is not given.
+.PARAMETER Credential
+The account to authenticate as when -Connection is not given.
+.PARAMETER Authentication
+The authentication method when -Connection is not given.
+.PARAMETER AllowInsecureHttp
+Allows credentials over plain http:// when -Connection is not given (labs only).
+.EXAMPLE
+Get-CmCertificateRequestOption -Session $s -RequestId $req.RequestId | Format-Table Subject, KeyAlgorithmName, KeySize
+.INPUTS
+Objects with a RequestId property.
+.OUTPUTS
+CmSmartcard.CmCsrOption
+#>
+function Get-CmCertificateRequestOption {
+    [CmdletBinding()]
+    [OutputType('CmSmartcard.CmCsrOption')]
+    param(
+        [Parameter(Mandatory = $true, Position = 0, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [ValidateNotNullOrEmpty()] [string] $RequestId,
+        [CmSmartcard.CmSession] $Session,
+        [CmSmartcard.CmConnection] $Connection,
+        [string] $ServerUrl,
+        [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $Credential = [System.Management.Automation.PSCredential]::Empty,
+        [CmSmartcard.CmAuthMethod] $Authentication,
+        [switch] $AllowInsecureHttp
+    )
+    begin {
+        if (-not $Session -and -not $Connection -and -not $ServerUrl) {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Session, -Connection or -ServerUrl.') -TargetObject $null))
+        }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
+        catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
+    }
+    process {
+        try { $target.Session.GetCsrOptions($RequestId) }
+        catch {
+            $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $RequestId))
+        }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
+    }
+}
+
+<#
+.SYNOPSIS
+Submits PKCS#10 certificate requests to MIM CM and gets the issued certificates.
+.DESCRIPTION
+Sends POST /requests/{id}/certificatedata with one PKCS#10 request per option of Get-CmCertificateRequestOption,
+in the same order (files with -Path, DER or PEM; or bytes with -CertificateRequest; none for templates with
+server-generated keys). Writes one object per certificate CM returns (it may return more than requested): Pkcs7
+and Pfx as bytes, TemplateCommonName, IsPfx, IsKeyHistory, Error, Json. CM returns certificate data once: the
+POST is sent at most once, and after CmOutcomeUnknown it cannot be sent again (look at Get-CmSmartcardCertificate).
+.PARAMETER RequestId
+The CM request (Approved or Executing, its card bound). Accepts objects with RequestId through the pipeline.
+.PARAMETER Path
+PKCS#10 request files (DER or PEM), in the order of the options.
+.PARAMETER CertificateRequest
+PKCS#10 requests as byte arrays (one byte array, or several), in the order of the options.
+.PARAMETER PfxPassword
+The password CM encrypts server-generated keys (PFX) under.
+.PARAMETER Comment
+A comment for the certificate data.
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
+.PARAMETER Connection
+Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
+.PARAMETER ServerUrl
+The CM URL when -Connection is not given.
+.PARAMETER Credential
+The account to authenticate as when -Connection is not given.
+.PARAMETER Authentication
+The authentication method when -Connection is not given.
+.PARAMETER AllowInsecureHttp
+Allows credentials over plain http:// when -Connection is not given (labs only).
+.EXAMPLE
+$certs = Send-CmCertificateRequest -Session $s -RequestId $req.RequestId -Path .\sign.csr, .\enc.csr
+[IO.File]::WriteAllBytes("$PWD\sign.p7b", $certs[0].Pkcs7)
+.EXAMPLE
+Send-CmCertificateRequest -Session $s -RequestId $req.RequestId -PfxPassword (Read-Host -AsSecureString 'PFX password')
+.INPUTS
+Objects with a RequestId property.
+.OUTPUTS
+CmSmartcard.CmCertificateData
+#>
+function Send-CmCertificateRequest {
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', DefaultParameterSetName = 'Path')]
+    [OutputType('CmSmartcard.CmCertificateData')]
+    param(
+        [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $RequestId,
+        [Parameter(ParameterSetName = 'Path', Position = 0)] [string[]] $Path,
+        [Parameter(Mandatory = $true, ParameterSetName = 'Bytes')] [ValidateNotNullOrEmpty()] [object[]] $CertificateRequest,
+        [System.Security.SecureString] $PfxPassword,
+        [string] $Comment,
+        [CmSmartcard.CmSession] $Session,
+        [CmSmartcard.CmConnection] $Connection,
+        [string] $ServerUrl,
+        [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $Credential = [System.Management.Automation.PSCredential]::Empty,
+        [CmSmartcard.CmAuthMethod] $Authentication,
+        [switch] $AllowInsecureHttp
+    )
+    begin {
+        if (-not $Session -and -not $Connection -and -not $ServerUrl) {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Session, -Connection or -ServerUrl.') -TargetObject $null))
+        }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
+        catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
+    }
+    process {
+        try {
+            # byte[][] is built through a List: one byte array given alone binds as an array of bytes.
+            $list = New-Object 'System.Collections.Generic.List[byte[]]'
+            if ($PSCmdlet.ParameterSetName -eq 'Bytes') {
+                if ($CertificateRequest[0] -is [byte]) { $list.Add([byte[]]$CertificateRequest) }
+                else { foreach ($c in $CertificateRequest) { $list.Add([byte[]]$c) } }
+            }
+            else {
+                foreach ($p in @($Path | Where-Object { $_ })) { $list.Add([System.IO.File]::ReadAllBytes((Resolve-Path -LiteralPath $p -ErrorAction Stop).ProviderPath)) }
+            }
+            $csrs = $list.ToArray()
+            if (-not $PSCmdlet.ShouldProcess("CM request $RequestId", "Submit $($csrs.Length) certificate request(s) (certificate data is returned once)")) { return }
+            # Two overloads take the password (string, SecureString): pick one explicitly ("" = no password).
+            if ($PfxPassword) { $target.Session.SubmitCertificateRequests($RequestId, $csrs, [System.Security.SecureString]$PfxPassword, $Comment) }
+            else { $target.Session.SubmitCertificateRequests($RequestId, $csrs, [string]'', $Comment) }
+        }
+        catch { Write-CmChangeFailure -Cmdlet $PSCmdlet -Exception $_.Exception.GetBaseException() -TargetObject $RequestId }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
+    }
+}
+
+<#
+.SYNOPSIS
+Sets the status of a smart card through a MIM CM request (retire, disable, suspend, activate).
+.DESCRIPTION
+Sends PUT /requests/{rid}/smartcards/{sid} with the new status and writes the updated smartcard. The request must
+be Approved or Executing and concern that card (e.g. a Retire request). Sent at most once: after
+CmOutcomeUnknown, Get-CmSmartcard shows whether it took effect.
+.PARAMETER RequestId
+The CM request (e.g. a Retire request for the card). Accepts objects with RequestId through the pipeline.
+.PARAMETER SmartcardUuid
+The CM smartcard uuid.
+.PARAMETER Status
+Active, Assigned, Disabled, New, None, Retired or Suspended (CM decides which it allows).
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
+.PARAMETER Connection
+Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
+.PARAMETER ServerUrl
+The CM URL when -Connection is not given.
+.PARAMETER Credential
+The account to authenticate as when -Connection is not given.
+.PARAMETER Authentication
+The authentication method when -Connection is not given.
+.PARAMETER AllowInsecureHttp
+Allows credentials over plain http:// when -Connection is not given (labs only).
+.EXAMPLE
+$retire = New-CmRequest -Session $s -Type Retire -SmartcardUuid $sc
+Set-CmSmartcardStatus -Session $s -RequestId $retire.RequestId -SmartcardUuid $sc -Status Retired
+.INPUTS
+Objects with RequestId and SmartcardUuid properties.
+.OUTPUTS
+CmSmartcard.CmSmartcardInfo
+#>
+function Set-CmSmartcardStatus {
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    [OutputType('CmSmartcard.CmSmartcardInfo')]
+    param(
+        [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $RequestId,
+        [Parameter(Mandatory = $true, ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $SmartcardUuid,
+        [Parameter(Mandatory = $true)] [ValidateSet('Active', 'Assigned', 'Disabled', 'New', 'None', 'Retired', 'Suspended')] [string] $Status,
+        [CmSmartcard.CmSession] $Session,
+        [CmSmartcard.CmConnection] $Connection,
+        [string] $ServerUrl,
+        [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $Credential = [System.Management.Automation.PSCredential]::Empty,
+        [CmSmartcard.CmAuthMethod] $Authentication,
+        [switch] $AllowInsecureHttp
+    )
+    begin {
+        if (-not $Session -and -not $Connection -and -not $ServerUrl) {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Session, -Connection or -ServerUrl.') -TargetObject $null))
+        }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
+        catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
+    }
+    process {
+        if (-not $PSCmdlet.ShouldProcess("smartcard $SmartcardUuid (request $RequestId)", "Set the status to $Status")) { return }
+        try { $target.Session.SetSmartcardStatus($RequestId, $SmartcardUuid, $Status) }
+        catch { Write-CmChangeFailure -Cmdlet $PSCmdlet -Exception $_.Exception.GetBaseException() -TargetObject $SmartcardUuid }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
+    }
+}
+
+<#
+.SYNOPSIS
+Gets the operations MIM CM allows on a smart card or profile now.
+.DESCRIPTION
+Reads GET /smartcards/{id}/operations (or /profiles/{id}/operations with -ProfileUuid): lower-case names such as
+renew, unblock, retire, revoke, onlineupdate. Nothing is written when none is allowed.
+.PARAMETER SmartcardUuid
+The CM smartcard uuid. Accepts smartcard objects (Uuid) through the pipeline.
+.PARAMETER ProfileUuid
+A CM profile uuid instead.
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
+.PARAMETER Connection
+Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
+.PARAMETER ServerUrl
+The CM URL when -Connection is not given.
+.PARAMETER Credential
+The account to authenticate as when -Connection is not given.
+.PARAMETER Authentication
+The authentication method when -Connection is not given.
+.PARAMETER AllowInsecureHttp
+Allows credentials over plain http:// when -Connection is not given (labs only).
+.EXAMPLE
+Get-CmSmartcardOperation -Session $s -SmartcardUuid $sc
+.EXAMPLE
+if ((Get-CmSmartcardOperation -Session $s -SmartcardUuid $sc) -contains 'unblock') { 'can unblock' }
+.INPUTS
+Objects with a SmartcardUuid or Uuid property.
+.OUTPUTS
+System.String
+#>
+function Get-CmSmartcardOperation {
+    [CmdletBinding(DefaultParameterSetName = 'Smartcard')]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true, Position = 0, ParameterSetName = 'Smartcard', ValueFromPipelineByPropertyName = $true)] [Alias('Uuid')]
+        [ValidateNotNullOrEmpty()] [string] $SmartcardUuid,
+        [Parameter(Mandatory = $true, ParameterSetName = 'Profile', ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $ProfileUuid,
+        [CmSmartcard.CmSession] $Session,
+        [CmSmartcard.CmConnection] $Connection,
+        [string] $ServerUrl,
+        [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $Credential = [System.Management.Automation.PSCredential]::Empty,
+        [CmSmartcard.CmAuthMethod] $Authentication,
+        [switch] $AllowInsecureHttp
+    )
+    begin {
+        if (-not $Session -and -not $Connection -and -not $ServerUrl) {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Session, -Connection or -ServerUrl.') -TargetObject $null))
+        }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
+        catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
+    }
+    process {
+        $key = if ($PSCmdlet.ParameterSetName -eq 'Profile') { $ProfileUuid } else { $SmartcardUuid }
+        try {
+            if ($PSCmdlet.ParameterSetName -eq 'Profile') { $target.Session.GetProfileOperations($ProfileUuid) }
+            else { $target.Session.GetSmartcardOperations($SmartcardUuid) }
+        }
+        catch {
+            $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $key))
+        }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
+    }
+}
+
+<#
+.SYNOPSIS
+Gets the certificates MIM CM issued for a smart card or profile.
+.DESCRIPTION
+Reads GET /smartcards/{id}/certificates (or /profiles/{id}/certificates with -ProfileUuid): IsKeyHistory,
+ArchivedOnCa, CertificateType, TemplateCommonName, SerialNumber, Thumbprint and Json.
+.PARAMETER SmartcardUuid
+The CM smartcard uuid. Accepts smartcard objects (Uuid) through the pipeline.
+.PARAMETER ProfileUuid
+A CM profile uuid instead.
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
+.PARAMETER Connection
+Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
+.PARAMETER ServerUrl
+The CM URL when -Connection is not given.
+.PARAMETER Credential
+The account to authenticate as when -Connection is not given.
+.PARAMETER Authentication
+The authentication method when -Connection is not given.
+.PARAMETER AllowInsecureHttp
+Allows credentials over plain http:// when -Connection is not given (labs only).
+.EXAMPLE
+Get-CmSmartcardCertificate -Session $s -SmartcardUuid $sc | Format-Table TemplateCommonName, SerialNumber, Thumbprint
+.INPUTS
+Objects with a SmartcardUuid or Uuid property.
+.OUTPUTS
+PSCustomObject (CmSmartcard.CardCertificate)
+#>
+function Get-CmSmartcardCertificate {
+    [CmdletBinding(DefaultParameterSetName = 'Smartcard')]
+    [OutputType([pscustomobject])]
+    param(
+        [Parameter(Mandatory = $true, Position = 0, ParameterSetName = 'Smartcard', ValueFromPipelineByPropertyName = $true)] [Alias('Uuid')]
+        [ValidateNotNullOrEmpty()] [string] $SmartcardUuid,
+        [Parameter(Mandatory = $true, ParameterSetName = 'Profile', ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $ProfileUuid,
+        [CmSmartcard.CmSession] $Session,
+        [CmSmartcard.CmConnection] $Connection,
+        [string] $ServerUrl,
+        [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $Credential = [System.Management.Automation.PSCredential]::Empty,
+        [CmSmartcard.CmAuthMethod] $Authentication,
+        [switch] $AllowInsecureHttp
+    )
+    begin {
+        if (-not $Session -and -not $Connection -and -not $ServerUrl) {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Session, -Connection or -ServerUrl.') -TargetObject $null))
+        }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
+        catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
+    }
+    process {
+        $key = if ($PSCmdlet.ParameterSetName -eq 'Profile') { $ProfileUuid } else { $SmartcardUuid }
+        try {
+            $list = if ($PSCmdlet.ParameterSetName -eq 'Profile') { $target.Session.GetProfileCertificates($ProfileUuid) }
+                    else { $target.Session.GetSmartcardCertificates($SmartcardUuid) }
+            ConvertFrom-CmList -List $list -TypeName 'CardCertificate'
+        }
+        catch {
+            $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $key))
+        }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
+    }
+}
+
+<#
+.SYNOPSIS
+Gets the caller's certificates from MIM CM.
+.DESCRIPTION
+Reads GET /certificates: the certificates of the authenticated user (retired ones filtered out by CM), with
+TemplateCommonName, SerialNumber, Thumbprint, Issuer, NotBefore, NotAfter, RequesterName, Status and Json.
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
+.PARAMETER Connection
+Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
+.PARAMETER ServerUrl
+The CM URL when -Connection is not given.
+.PARAMETER Credential
+The account to authenticate as when -Connection is not given.
+.PARAMETER Authentication
+The authentication method when -Connection is not given.
+.PARAMETER AllowInsecureHttp
+Allows credentials over plain http:// when -Connection is not given (labs only).
+.EXAMPLE
+Get-CmUserCertificate -Session $s | Where-Object { [datetime]$_.NotAfter -lt (Get-Date).AddDays(30) }
+.OUTPUTS
+PSCustomObject (CmSmartcard.UserCertificate)
+#>
+function Get-CmUserCertificate {
+    [CmdletBinding()]
+    [OutputType([pscustomobject])]
+    param(
+        [CmSmartcard.CmSession] $Session,
+        [CmSmartcard.CmConnection] $Connection,
+        [string] $ServerUrl,
+        [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $Credential = [System.Management.Automation.PSCredential]::Empty,
+        [CmSmartcard.CmAuthMethod] $Authentication,
+        [switch] $AllowInsecureHttp
+    )
+    begin {
+        if (-not $Session -and -not $Connection -and -not $ServerUrl) {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Session, -Connection or -ServerUrl.') -TargetObject $null))
+        }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
+        catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
+    }
+    process {
+        try { ConvertFrom-CmList -List $target.Session.GetUserCertificates() -TypeName 'UserCertificate' }
+        catch {
+            $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $null))
+        }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
+    }
+}
+
+<#
+.SYNOPSIS
+Gets MIM CM profiles: all, by status, by uuid, or those of a request.
+.DESCRIPTION
+Reads GET /profiles[?status=], /profiles/{id} (-ProfileUuid) or /requests/{id}/profiles (-RequestId): Uuid,
+Status, Flags, AssignedUserUuid, ProfileTemplateUuid, ProfileOperations, ... and Json.
+.PARAMETER ProfileUuid
+One profile by uuid.
+.PARAMETER RequestId
+The profiles of a request. Accepts objects with RequestId through the pipeline.
+.PARAMETER Status
+Only profiles in this state: Active, Approved, Canceled, Completed, Denied, Executing, Failed, None or Pending.
+.PARAMETER Session
+A session from New-CmSession (connections are reused across calls and cmdlets).
+.PARAMETER Connection
+Settings from New-CmConnection. Or give -ServerUrl (and -Credential etc.) directly.
+.PARAMETER ServerUrl
+The CM URL when -Connection is not given.
+.PARAMETER Credential
+The account to authenticate as when -Connection is not given.
+.PARAMETER Authentication
+The authentication method when -Connection is not given.
+.PARAMETER AllowInsecureHttp
+Allows credentials over plain http:// when -Connection is not given (labs only).
+.EXAMPLE
+Get-CmProfile -Session $s -Status Active
+.EXAMPLE
+Get-CmRequest -Session $s -RequestId $req | Get-CmProfile -Session $s
+.INPUTS
+Objects with a RequestId property.
+.OUTPUTS
+PSCustomObject (CmSmartcard.Profile)
+#>
+function Get-CmProfile {
+    [CmdletBinding(DefaultParameterSetName = 'List')]
+    [OutputType([pscustomobject])]
+    param(
+        [Parameter(Mandatory = $true, Position = 0, ParameterSetName = 'ById')] [ValidateNotNullOrEmpty()] [string] $ProfileUuid,
+        [Parameter(Mandatory = $true, ParameterSetName = 'ByRequest', ValueFromPipelineByPropertyName = $true)] [ValidateNotNullOrEmpty()] [string] $RequestId,
+        [Parameter(ParameterSetName = 'List')]
+        [ValidateSet('Active', 'Approved', 'Canceled', 'Completed', 'Denied', 'Executing', 'Failed', 'None', 'Pending')] [string] $Status,
+        [CmSmartcard.CmSession] $Session,
+        [CmSmartcard.CmConnection] $Connection,
+        [string] $ServerUrl,
+        [System.Management.Automation.PSCredential] [System.Management.Automation.Credential()]
+        $Credential = [System.Management.Automation.PSCredential]::Empty,
+        [CmSmartcard.CmAuthMethod] $Authentication,
+        [switch] $AllowInsecureHttp
+    )
+    begin {
+        if (-not $Session -and -not $Connection -and -not $ServerUrl) {
+            $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception (New-Object ArgumentException 'Give -Session, -Connection or -ServerUrl.') -TargetObject $null))
+        }
+        try { $target = Resolve-CmSession -Bound $PSBoundParameters }
+        catch { $PSCmdlet.ThrowTerminatingError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $ServerUrl)) }
+    }
+    process {
+        try {
+            switch ($PSCmdlet.ParameterSetName) {
+                'ById' {
+                    $o = $target.Session.GetProfile($ProfileUuid)
+                    if ($null -eq $o) { Write-CmNotFound -Cmdlet $PSCmdlet -What "profile '$ProfileUuid'" -Target $ProfileUuid }
+                    else { ConvertFrom-CmObject -Object $o -TypeName 'Profile' }
+                }
+                'ByRequest' { ConvertFrom-CmList -List $target.Session.ListRequestProfiles($RequestId) -TypeName 'Profile' }
+                default { ConvertFrom-CmList -List $target.Session.ListProfiles($Status) -TypeName 'Profile' }
+            }
+        }
+        catch {
+            $PSCmdlet.WriteError((ConvertTo-CmErrorRecord -Exception $_.Exception.GetBaseException() -TargetObject $RequestId))
+        }
+    }
+    end {
+        if ($target.Owned) { $target.Session.Dispose() }
+    }
+}
+
+Export-ModuleMember -Function Get-CmLibraryVersion, New-CmConnection, New-CmSession, Close-CmSession, Register-CmSmartcard, Test-CmSmartcardAssignment, Get-CmSmartcard, Get-CmRequest, Get-CmSmartcardReader, Get-CmSmartcardAtr, Get-CmCardId, Register-CmSmartcardFromReader, Get-CmProfileTemplate, Get-CmProfileTemplatePolicy, Get-CmSmartcardConfiguration, New-CmRequest, Find-CmCreatedRequest, Set-CmRequestStatus, Get-CmAdminKey, Get-CmAuthenticationResponse, Get-CmServerProposedPin, Get-CmCertificateRequestOption, Send-CmCertificateRequest, Set-CmSmartcardStatus, Get-CmSmartcardOperation, Get-CmSmartcardCertificate, Get-CmUserCertificate, Get-CmProfile

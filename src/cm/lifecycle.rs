@@ -9,7 +9,7 @@
 
 use super::answer::{Operation, body_excerpt, status_error};
 use super::client::{CmClient, not_found};
-use super::object::{CmList, CmObject, ObjectKind, decode_base64_lenient};
+use super::object::{CmList, CmObject, ObjectKind, decode_base64_lenient, wipe_strings};
 use super::objects::parse_json;
 use super::transport::{HttpAnswer, Idempotency};
 use crate::error::{Error, Result};
@@ -337,18 +337,31 @@ fn der_sequence_len(der: &[u8]) -> Option<usize> {
 impl CmClient {
     /// A GET answered by one object (200) or nothing (204).
     fn get_object(&self, path: &str, kind: ObjectKind) -> Result<Option<CmObject>> {
-        let (url, answer) = self.call("GET", path, None, Idempotency::Safe)?;
+        let (url, mut answer) = self.call("GET", path, None, Idempotency::Safe)?;
+        let result = Self::object_answer(&url, &answer, kind);
+        if kind == ObjectKind::SmartcardConfig {
+            // It carries the default admin key.
+            answer.body.zeroize();
+        }
+        result
+    }
+
+    fn object_answer(url: &str, answer: &HttpAnswer, kind: ObjectKind) -> Result<Option<CmObject>> {
         match answer.status {
-            200 => match parse_body(&url, &answer)? {
-                Value::Null => not_found(&answer),
+            200 => match parse_body(url, answer)? {
+                Value::Null => not_found(answer),
                 Value::Array(mut items) if items.len() == 1 => {
-                    Ok(Some(object(kind, items.remove(0), &answer)))
+                    Ok(Some(object(kind, items.remove(0), answer)))
                 }
-                v @ Value::Object(_) => Ok(Some(object(kind, v, &answer))),
-                other => Err(unexpected_shape(&url, &answer, "an object", &other)),
+                v @ Value::Object(_) => Ok(Some(object(kind, v, answer))),
+                mut other => {
+                    let error = unexpected_shape(url, answer, "an object", &other);
+                    wipe_strings(&mut other);
+                    Err(error)
+                }
             },
-            204 => not_found(&answer),
-            _ => Err(status_error("GET", &url, &answer, Operation::Lookup)),
+            204 => not_found(answer),
+            _ => Err(status_error("GET", url, answer, Operation::Lookup)),
         }
     }
 

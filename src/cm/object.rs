@@ -113,7 +113,9 @@ fn wrong_type(field: &str, v: &Value, wanted: &str) -> Error {
 
 /// Decodes base64 as CM sends it: standard alphabet, padded or not, possibly wrapped in `\r\n` lines.
 pub(crate) fn decode_base64_lenient(text: &str) -> Option<Vec<u8>> {
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    // The text may be a secret (an admin key): the compacted copy is sized once and wiped.
+    let mut compact = zeroize::Zeroizing::new(String::with_capacity(text.len()));
+    compact.extend(text.chars().filter(|c| !c.is_ascii_whitespace()));
     let engine = base64::engine::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
         base64::engine::GeneralPurposeConfig::new()
@@ -301,6 +303,26 @@ impl CmObject {
             json: value.clone(),
             warning: None,
         })
+    }
+}
+
+/// Overwrites every string of a JSON value (a smart card configuration carries `DefaultAdminKeyHex`).
+pub(crate) fn wipe_strings(value: &mut Value) {
+    use zeroize::Zeroize;
+    match value {
+        Value::String(s) => s.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe_strings),
+        Value::Object(map) => map.values_mut().for_each(wipe_strings),
+        _ => {}
+    }
+}
+
+impl Drop for CmObject {
+    fn drop(&mut self) {
+        // The only object kind that holds a secret: the template's default admin key.
+        if self.kind == ObjectKind::SmartcardConfig {
+            wipe_strings(&mut self.json);
+        }
     }
 }
 

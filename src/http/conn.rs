@@ -174,11 +174,31 @@ impl Stream {
     }
 }
 
+/// Makes room for `extra` more bytes without leaving the old contents in freed memory (a plain `reserve` may
+/// move them and free the old block unwiped).
+fn grow_wiping(buf: &mut Vec<u8>, extra: usize) {
+    if buf.capacity() - buf.len() >= extra {
+        return;
+    }
+    let mut bigger = Vec::with_capacity((buf.len() + extra).max(2 * buf.capacity()));
+    bigger.extend_from_slice(buf);
+    zeroize::Zeroize::zeroize(buf);
+    *buf = bigger;
+}
+
+/// `extend_from_slice` that never leaves a copy behind when it grows `buf`.
+fn extend_wiping(buf: &mut Vec<u8>, data: &[u8]) {
+    grow_wiping(buf, data.len());
+    buf.extend_from_slice(data);
+}
+
 /// An open connection.
 pub struct Connection {
     stream: Stream,
-    /// Received bytes not yet consumed (kept between exchanges; never zeroed, so no per-call cost).
-    buf: Vec<u8>,
+    /// Received bytes not yet consumed. Answers can carry secrets (an admin key, a PIN, a PFX), so what an
+    /// exchange consumed is wiped when it ends, growth never leaves an old copy, and the buffer is wiped when
+    /// the connection is dropped.
+    buf: zeroize::Zeroizing<Vec<u8>>,
     start: usize,
     /// Taken from the pool (it carried an earlier exchange).
     pub reused: bool,
@@ -375,7 +395,7 @@ impl Connection {
         };
         Ok(Connection {
             stream,
-            buf: Vec::with_capacity(16 * 1024),
+            buf: zeroize::Zeroizing::new(Vec::with_capacity(16 * 1024)),
             start: 0,
             reused: false,
             authenticated: false,
@@ -637,6 +657,7 @@ impl Connection {
             if !keep || !body_sent {
                 self.poison();
             }
+            self.wipe_consumed();
             return Ok(Response {
                 head,
                 body: body_in,
@@ -662,8 +683,19 @@ impl Connection {
         })
     }
 
+    /// Wipes the bytes already consumed and moves what is left (bytes of a next answer) to the front.
+    fn wipe_consumed(&mut self) {
+        use zeroize::Zeroize;
+        let rest = self.buf.len() - self.start;
+        self.buf.copy_within(self.start.., 0);
+        self.buf[rest..].zeroize();
+        self.buf.truncate(rest);
+        self.start = 0;
+    }
+
     /// Marks the connection unusable for another exchange (the pool drops it).
     pub fn poison(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.buf[..]);
         self.buf.clear();
         self.start = 0;
         self.buf.push(0); // unconsumed byte: `is_alive` and `reusable` say no
@@ -676,12 +708,11 @@ impl Connection {
 
     fn fill(&mut self) -> io::Result<usize> {
         if self.start > 0 && self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
+            self.wipe_consumed();
         }
         let len = self.buf.len();
         if self.buf.capacity() - len < 4096 {
-            self.buf.reserve(16 * 1024);
+            grow_wiping(&mut self.buf, 16 * 1024);
         }
         let cap = self.buf.capacity();
         self.buf.resize(cap, 0); // only the newly reserved tail is zeroed, once
@@ -762,7 +793,7 @@ impl Connection {
                 }
             },
             BodyFraming::UntilClose => loop {
-                body.extend_from_slice(&self.buf[self.start..]);
+                extend_wiping(&mut body, &self.buf[self.start..]);
                 self.start = self.buf.len();
                 if body.len() as u64 > cap {
                     self.poison();
@@ -781,11 +812,11 @@ impl Connection {
     fn take_exact(&mut self, n: usize, into: &mut Vec<u8>) -> std::result::Result<(), BodyError> {
         // Grown as bytes arrive: an announced length is not a promise (and must not abort the host on a
         // failed allocation).
-        into.reserve(n.min(64 * 1024));
+        grow_wiping(into, n.min(64 * 1024));
         let mut left = n;
         loop {
             let have = (self.buf.len() - self.start).min(left);
-            into.extend_from_slice(&self.buf[self.start..self.start + have]);
+            extend_wiping(into, &self.buf[self.start..self.start + have]);
             self.start += have;
             left -= have;
             if left == 0 {

@@ -20,7 +20,7 @@ using System.Text.RegularExpressions;
 using System.Threading;
 using CmSmartcard;
 
-static class CmSmartcardTest
+static partial class CmSmartcardTest
 {
     const string Atr = "3B 8D 01 80 FB A0 00 00 03 97 42 54 46 59 03 01 C8";
     const string AtrNormalized = "3b8d0180fba000000397425446590301c8";
@@ -304,7 +304,8 @@ static class CmSmartcardTest
             Eq(scUuid, sc.Uuid, "Uuid");
             Eq("{" + card + "}", sc.SerialNumber, "SerialNumber");
             Eq(AtrNormalized, sc.Atr.ToLowerInvariant(), "Atr");
-            Eq(2, sc.Status, "Status");
+            Eq((CmSmartcardStatus)2, sc.Status, "Status (a number without a documented name is kept)");
+            Eq(null, sc.StatusName, "StatusName of an undocumented number");
             True(sc.Json.Length > 128 && sc.Json.Contains(scUuid), "Json (size-query loop beyond 128 bytes)");
             CmSmartcardInfo found = CmApi.FindSmartcard(Conn(), card.ToUpperInvariant());
             True(found != null, "FindSmartcard found");
@@ -317,7 +318,8 @@ static class CmSmartcardTest
         {
             CmRequestInfo r = CmApi.GetRequest(Conn(), req);
             True(r != null, "found");
-            Eq(3, r.Status, "Status (Approved)");
+            Eq(CmRequestStatus.Approved, r.Status, "Status (Approved)");
+            Eq(3, (int)r.Status, "Approved is 3");
             Eq(scUuid, r.NewSmartcardUuid, "NewSmartcardUuid");
             True(r.Json.Contains(scUuid), "Json");
             True(CmApi.GetRequest(Conn(), Guid.NewGuid().ToString()) == null, "unknown request gives null");
@@ -436,7 +438,7 @@ static class CmSmartcardTest
             foreach (string form in new[] { req, req.ToUpperInvariant(), "{" + req + "}", "{" + req.ToUpperInvariant() + "}", n, " urn:uuid:" + req + " ", "\t" + req + "\n" })
             {
                 CmRequestInfo r = CmApi.GetRequest(Conn(), form);
-                True(r != null && r.Status == 3, "GetRequest(" + form + ")");
+                True(r != null && r.Status == CmRequestStatus.Approved, "GetRequest(" + form + ")");
             }
         });
 
@@ -997,7 +999,7 @@ static class CmSmartcardTest
                 Eq(a.SmartcardUuid, session.FindSmartcard(c1).Uuid, "Get-CmSmartcard -CardId");
                 Eq(a.SmartcardUuid, session.GetSmartcard(a.SmartcardUuid).Uuid, "Get-CmSmartcard -SmartcardUuid");
                 // Get-CmRequest -RequestId r1
-                Eq(3, session.GetRequest(r1).Status, "Get-CmRequest");
+                Eq(CmRequestStatus.Approved, session.GetRequest(r1).Status, "Get-CmRequest");
                 // Register-CmSmartcardFromReader -RequestId r2 (no -Reader, -ByteOrder default Windows)
                 string r2 = NewRequest("Approved");
                 if (rig)
@@ -1024,6 +1026,8 @@ static class CmSmartcardTest
             Eq(idWindows, CmApi.ReadCardId("", CmGuidOrder.Windows), "Get-CmCardId");
             Eq(idRfc, CmApi.ReadCardId("", CmGuidOrder.Rfc4122), "Get-CmCardId -ByteOrder Rfc4122");
         });
+
+        EnrollmentTests();
 
         Console.WriteLine(passed + " passed, " + failed + " failed");
         return failed == 0 ? 0 : 1;

@@ -22,6 +22,142 @@
 static const char *const ATR = "3B 8D 01 80 FB A0 00 00 03 97 42 54 46 59 03 01 C8";
 static const char *CARD_ID = "6f9619ff-8b86-d011-b42d-00c04fc964ff";
 
+/* The enrollment exports: a short walk on the emulator's auto-approving template (found by name), every
+ * cm_session_* lifecycle call, every cm_object / cm_list accessor. card_id must be new to the emulator. */
+static void enrollment(const char *url, const char *card_id)
+{
+    cm_connection conn;
+    memset(&conn, 0, sizeof conn);
+    conn.struct_size = sizeof conn;
+    conn.server_url = url;
+    conn.auth_method = CM_AUTH_NONE;
+    conn.timeout_ms = 10000;
+    cm_session *s = NULL;
+    CHECK(cm_session_new(&conn, &s) == CM_STATUS_OK, "enrollment session");
+    char buf[1024], tmpl[CM_UUID_BUFFER_SIZE] = "", req[CM_UUID_BUFFER_SIZE] = "", sc[CM_UUID_BUFFER_SIZE] = "";
+    size_t len = 0, n = 0;
+    int64_t v = 0;
+    int32_t b = 0;
+    cm_list *list = NULL;
+    cm_object *o = NULL;
+
+    CHECK(cm_session_list_profile_templates(s, &list) == CM_STATUS_OK && cm_list_count(list, &n) == CM_STATUS_OK && n > 0,
+          "cm_session_list_profile_templates");
+    for (size_t i = 0; i < n; i++) {
+        if (cm_list_get(list, i, &o) != CM_STATUS_OK) continue;
+        if (cm_object_get_string(o, "Name", buf, sizeof buf, &len) == CM_STATUS_OK && strcmp(buf, "Smartcard User") == 0)
+            CHECK(cm_object_get_guid(o, "Uuid", tmpl, sizeof tmpl, &len) == CM_STATUS_OK, "template uuid");
+        cm_object_free(o);
+    }
+    CHECK(tmpl[0] != '\0', "the Smartcard User template");
+    CHECK(cm_list_json(list, buf, sizeof buf, &len) == CM_STATUS_OK || len >= sizeof buf, "cm_list_json");
+    CHECK(cm_list_get_string(list, 0, buf, sizeof buf, &len) == CM_STATUS_FIELD_TYPE, "cm_list_get_string on an object");
+    cm_list_free(list);
+
+    CHECK(cm_session_get_profile_template_policy(s, tmpl, "Enroll", &o) == CM_STATUS_OK && cm_object_kind(o) == CM_OBJECT_POLICY &&
+              cm_object_get_int(o, "ApprovalsNeeded", &v) == CM_STATUS_OK && v == 0,
+          "cm_session_get_profile_template_policy");
+    cm_object_free(o);
+    CHECK(cm_session_get_smartcard_config(s, tmpl, &o) == CM_STATUS_OK && cm_object_get_bool(o, "DiversifyAdminKey", &b) == CM_STATUS_OK &&
+              b == 1,
+          "cm_session_get_smartcard_config");
+    cm_object_free(o);
+
+    cm_data_item item = {"Sample", "value"};
+    cm_request_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.struct_size = sizeof spec;
+    spec.request_type = "Enroll";
+    spec.profile_template_uuid = tmpl;
+    spec.comment = card_id; /* unique per run: the reconcile below finds exactly this one */
+    spec.priority = -1;
+    spec.data_collection = &item;
+    spec.data_collection_count = 1;
+    CHECK(cm_session_create_request(s, &spec, &o) == CM_STATUS_OK && cm_object_kind(o) == CM_OBJECT_CREATED &&
+              cm_object_get_guid(o, "Uuid", req, sizeof req, &len) == CM_STATUS_OK,
+          "cm_session_create_request");
+    CHECK(cm_object_get_bytes(o, "Uuid", NULL, 0, &len) == CM_STATUS_FIELD_TYPE, "cm_object_get_bytes: not base64");
+    cm_object_free(o);
+    CHECK(cm_session_find_created_requests(s, &spec, 0, &list) == CM_STATUS_OK && cm_list_count(list, &n) == CM_STATUS_OK && n == 1,
+          "cm_session_find_created_requests: %zu", n);
+    cm_list_free(list);
+    CHECK(cm_session_list_requests(s, "Approved", 1, &list) == CM_STATUS_OK, "cm_session_list_requests");
+    cm_list_free(list);
+    cm_request *r = NULL;
+    CHECK(cm_session_get_request(s, req, &r) == CM_STATUS_OK && cm_request_to_object(r, &o) == CM_STATUS_OK &&
+              cm_object_get_enum_name(o, "Status", buf, sizeof buf, &len) == CM_STATUS_OK && strcmp(buf, "Approved") == 0,
+          "cm_request_to_object + cm_object_get_enum_name");
+    cm_request_free(r);
+    cm_object *data = NULL;
+    CHECK(cm_object_get_count(o, "DataCollection", &n) == CM_STATUS_OK && n >= 1 &&
+              cm_object_get_object_at(o, "DataCollection", 0, &data) == CM_STATUS_OK && cm_object_kind(data) == CM_OBJECT_DATA_ITEM,
+          "cm_object_get_count / _get_object_at");
+    cm_object_free(data);
+    CHECK(cm_object_json(o, NULL, 0, &len) == CM_STATUS_BUFFER_TOO_SMALL && len > 0, "cm_object_json");
+    cm_object_free(o);
+
+    cm_assignment a;
+    memset(&a, 0, sizeof a);
+    a.struct_size = sizeof a;
+    a.request_id = req;
+    a.card_id = card_id;
+    cm_assign_result *res = NULL;
+    CHECK(cm_session_assign_smartcard(s, &a, &res) == CM_STATUS_OK &&
+              cm_assign_result_smartcard_uuid(res, sc, sizeof sc, &len) == CM_STATUS_OK,
+          "bind for the enrollment");
+    cm_assign_result_free(res);
+    cm_smartcard *card = NULL;
+    CHECK(cm_session_get_smartcard(s, sc, &card) == CM_STATUS_OK && cm_smartcard_to_object(card, &o) == CM_STATUS_OK &&
+              cm_object_kind(o) == CM_OBJECT_SMARTCARD,
+          "cm_smartcard_to_object");
+    cm_smartcard_free(card);
+    cm_object_free(o);
+
+    uint8_t key[24], response[8];
+    const uint8_t challenge[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    CHECK(cm_session_get_admin_key(s, req, sc, card_id, NULL, key, sizeof key, &len) == CM_STATUS_OK && len == 24,
+          "cm_session_get_admin_key");
+    memset(key, 0, sizeof key);
+    CHECK(cm_session_get_authentication_response(s, req, sc, card_id, NULL, challenge, 8, 1, response, sizeof response, &len) ==
+                  CM_STATUS_OK && len == 8,
+          "cm_session_get_authentication_response");
+    CHECK(cm_session_get_server_proposed_pin(s, req, sc, card_id, NULL, buf, sizeof buf, &len) == CM_STATUS_HTTP_FORBIDDEN,
+          "cm_session_get_server_proposed_pin: not on this template (403)");
+    CHECK(cm_session_get_csr_options(s, req, &list) == CM_STATUS_OK && cm_list_get(list, 0, &o) == CM_STATUS_OK &&
+              cm_object_get_string_at(o, "KeyStorageProviderNames", 0, buf, sizeof buf, &len) == CM_STATUS_OK,
+          "cm_session_get_csr_options / cm_object_get_string_at");
+    cm_object_free(o);
+    cm_list_free(list);
+    list = (cm_list *)1;
+    CHECK(cm_session_submit_certificate_requests(s, req, NULL, 0, NULL, NULL, &list) == CM_STATUS_HTTP_FORBIDDEN && list == NULL,
+          "cm_session_submit_certificate_requests without the CSRs: 403");
+    CHECK(cm_session_set_smartcard_status(s, req, sc, "Disabled", &o) == CM_STATUS_OK, "cm_session_set_smartcard_status");
+    cm_object_free(o);
+    CHECK(cm_session_set_request_status(s, req, "Canceled", &o) == CM_STATUS_OK && cm_object_get_int(o, "Status", &v) == CM_STATUS_OK,
+          "cm_session_set_request_status");
+    cm_object_free(o);
+
+    const char *unknown = "00000000-0000-4000-8000-00000000e0e0";
+    CHECK(cm_session_get_smartcard_operations(s, sc, &list) == CM_STATUS_OK, "cm_session_get_smartcard_operations");
+    cm_list_free(list);
+    CHECK(cm_session_get_profile_operations(s, unknown, &list) == CM_STATUS_OK, "cm_session_get_profile_operations");
+    cm_list_free(list);
+    CHECK(cm_session_get_smartcard_certificates(s, sc, &list) == CM_STATUS_OK, "cm_session_get_smartcard_certificates");
+    cm_list_free(list);
+    CHECK(cm_session_get_profile_certificates(s, unknown, &list) == CM_STATUS_OK, "cm_session_get_profile_certificates");
+    cm_list_free(list);
+    CHECK(cm_session_get_user_certificates(s, &list) == CM_STATUS_OK, "cm_session_get_user_certificates");
+    cm_list_free(list);
+    CHECK(cm_session_list_profiles(s, NULL, &list) == CM_STATUS_OK, "cm_session_list_profiles");
+    cm_list_free(list);
+    o = (cm_object *)1;
+    CHECK(cm_session_get_profile(s, unknown, &o) == CM_STATUS_OK && o == NULL, "cm_session_get_profile (204)");
+    CHECK(cm_session_list_request_profiles(s, req, &list) == CM_STATUS_OK, "cm_session_list_request_profiles");
+    cm_list_free(list);
+    CHECK(cm_object_get_bool(NULL, "x", &b) == CM_STATUS_NULL_ARGUMENT, "cm_object_get_bool NULL");
+    cm_session_free(s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 6 && argc != 7) {
@@ -230,6 +366,12 @@ int main(int argc, char **argv)
     /* Not reached with a result above; call the accessors on a NULL result for the export coverage. */
     CHECK(cm_assign_result_card_id(NULL, buf, sizeof buf, &len) != CM_STATUS_OK, "NULL result card id");
     CHECK(cm_assign_result_atr(NULL, buf, sizeof buf, &len) != CM_STATUS_OK, "NULL result atr");
+
+    /* Another card id per run (the emulator registers a card once): CARD_ID with its first digit changed. */
+    char enroll_card[64];
+    snprintf(enroll_card, sizeof enroll_card, "%s", CARD_ID);
+    enroll_card[0] = enroll_card[0] == 'e' ? 'd' : 'e';
+    enrollment(url, enroll_card);
 
     return check_summary();
 }

@@ -126,7 +126,8 @@ check(re.search(r'^version\s*=\s*"%s"' % re.escape(version), cargo, re.M) is not
 
 exported_psd1 = set(re.findall(r"'([A-Za-z]+-Cm[A-Za-z]+)'", re.search(r"FunctionsToExport\s*=\s*@\(([^)]*)\)", psd1, re.S).group(1)))
 public = set(re.findall(r"^function\s+([A-Za-z]+-Cm[A-Za-z]+)\s*\{", psm1, re.M))
-internal = {"Find-CmNativeLibrary", "ConvertTo-CmErrorRecord", "Resolve-CmConnection", "Resolve-CmSession", "Write-CmAssignFailure"}
+internal = {"Find-CmNativeLibrary", "ConvertTo-CmErrorRecord", "Resolve-CmConnection", "Resolve-CmSession", "Write-CmAssignFailure",
+            "Write-CmNotFound", "Write-CmChangeFailure", "ConvertFrom-CmObject", "ConvertFrom-CmList", "ConvertTo-CmRequestSpec", "ConvertFrom-CmHex", "ConvertTo-CmHex"}
 public -= internal
 emm = set(re.findall(r"[A-Za-z]+-Cm[A-Za-z]+", re.search(r"^Export-ModuleMember\s+-Function\s+(.*)$", psm1, re.M).group(1)))
 check(exported_psd1 == public, "psd1 FunctionsToExport equals the public functions of the psm1 (%s)" % ", ".join(sorted(public ^ exported_psd1) or ["same"]))
@@ -194,7 +195,8 @@ for prop in sorted(set(re.findall(r"\$Exception\.(\w+)", psm1))):
 for fn in sorted(public):
     body = function_body(fn)
     if "catch" in body:
-        check(any(k in body for k in ("$PSCmdlet.WriteError(", "Write-CmAssignFailure -Cmdlet $PSCmdlet", "ThrowTerminatingError(")),
+        check(any(k in body for k in ("$PSCmdlet.WriteError(", "Write-CmAssignFailure -Cmdlet $PSCmdlet", "Write-CmChangeFailure -Cmdlet $PSCmdlet",
+                                      "ThrowTerminatingError(")),
               "%s reports failures as PowerShell errors" % fn)
 check("$Cmdlet.WriteError(" in function_body("Write-CmAssignFailure"), "Write-CmAssignFailure writes an error")
 check("-is [CmSmartcard.CmServerUnverifiedException]" in function_body("Write-CmAssignFailure")
@@ -203,7 +205,13 @@ check("-is [CmSmartcard.CmServerUnverifiedException]" in function_body("Write-Cm
 
 # Sessions (issue 8): every cmdlet that talks to the server takes -Session and goes through a session.
 NETWORK = ("AssignSmartcard", "AssignSmartcardFromReader", "ReconcileAssignment", "FindSmartcard", "GetSmartcard", "GetRequest")
-server_cmdlets = ["Register-CmSmartcard", "Test-CmSmartcardAssignment", "Get-CmSmartcard", "Get-CmRequest", "Register-CmSmartcardFromReader"]
+# Issue 10: the enrollment flow and card lifecycle cmdlets.
+ENROLL_CMDLETS = ["Get-CmProfileTemplate", "Get-CmProfileTemplatePolicy", "Get-CmSmartcardConfiguration", "New-CmRequest",
+                  "Find-CmCreatedRequest", "Set-CmRequestStatus", "Get-CmAdminKey", "Get-CmAuthenticationResponse",
+                  "Get-CmServerProposedPin", "Get-CmCertificateRequestOption", "Send-CmCertificateRequest",
+                  "Set-CmSmartcardStatus", "Get-CmSmartcardOperation", "Get-CmSmartcardCertificate", "Get-CmUserCertificate",
+                  "Get-CmProfile"]
+server_cmdlets = ["Register-CmSmartcard", "Test-CmSmartcardAssignment", "Get-CmSmartcard", "Get-CmRequest", "Register-CmSmartcardFromReader"] + ENROLL_CMDLETS
 for fn in sorted(public):
     body = function_body(fn)
     direct = [m for m in NETWORK if re.search(r"\[CmSmartcard\.CmApi\]::%s\(" % m, body)]
@@ -221,7 +229,7 @@ session_class = re.search(r"public sealed class CmSession\b(.*?)\n    \}", cs, r
 check(session_class is not None, "CmSmartcard.cs has the CmSession class")
 session_body = session_class.group(1) if session_class else ""
 for member in sorted(set(re.findall(r"\$target\.Session\.(\w+)\(", psm1))):
-    check(re.search(r"public [\w\.]+ %s\(" % member, session_body) is not None, "CmSession.%s exists" % member)
+    check(re.search(r"public [\w\.\[\]<>]+ %s\(" % member, session_body) is not None, "CmSession.%s exists" % member)
 check(re.search(r"public CmSession\(CmConnection connection\)", session_body) is not None, "CmSession(CmConnection) constructor exists")
 check(re.search(r"public void Dispose\(\)", session_body) is not None, "CmSession has Dispose()")
 conn_params = set(param_names(param_block(function_body("New-CmConnection"))))
@@ -238,6 +246,110 @@ for fn in ("Get-CmSmartcardAtr", "Get-CmCardId", "Register-CmSmartcardFromReader
 check("ThrowTerminatingError" in psm1, "setup failures are terminating errors")
 check("[CmSmartcard.CmLibrary]::Load($script:LibraryPath)" in psm1, "the DLL is preloaded by full path before first use")
 check("Is64BitProcess" in psm1, "the DLL is chosen by process bitness")
+
+# ---- Issue 10: the enrollment cmdlets ----
+for fn in ENROLL_CMDLETS:
+    check(fn in public, "%s exists and is exported" % fn)
+
+# Everything that changes state in CM supports -WhatIf/-Confirm and asks ShouldProcess before the call.
+STATE_CHANGING = ("CreateRequest", "SetRequestStatus", "SubmitCertificateRequests", "SetSmartcardStatus", "AssignSmartcard",
+                  "AssignSmartcardFromReader")
+for fn in sorted(public):
+    body = function_body(fn)
+    calls = [m.start() for m in re.finditer(r"\$target\.Session\.(?:%s)\(" % "|".join(STATE_CHANGING), body)]
+    if not calls:
+        continue
+    check("SupportsShouldProcess = $true" in body, "%s changes state and has SupportsShouldProcess" % fn)
+    ask = body.find("$PSCmdlet.ShouldProcess(")
+    check(ask >= 0 and all(ask < c for c in calls), "%s asks ShouldProcess before every state-changing call" % fn)
+for fn in ("New-CmRequest", "Set-CmRequestStatus", "Send-CmCertificateRequest", "Set-CmSmartcardStatus"):
+    check("SupportsShouldProcess = $true" in function_body(fn), "%s supports -WhatIf/-Confirm" % fn)
+for fn in sorted(public):
+    body = function_body(fn)
+    if "SupportsShouldProcess = $true" in body:
+        check("$PSCmdlet.ShouldProcess(" in body, "%s declares SupportsShouldProcess and calls ShouldProcess" % fn)
+
+# Pipeline: ids bind by property name (Get-CmRequest -Status Pending | Set-CmRequestStatus -Status Canceled).
+for fn in ENROLL_CMDLETS:
+    block = param_block(function_body(fn))
+    for pname in ("RequestId", "SmartcardUuid", "TemplateUuid", "ProfileTemplateUuid"):
+        m = re.search(r"\[Parameter\(([^)]*)\)\][^$]*\$%s\b" % pname, block)
+        if m:
+            check("ValueFromPipelineByPropertyName = $true" in m.group(1), "%s -%s binds from the pipeline by property name" % (fn, pname))
+    if "ValueFromPipeline" in block:
+        m = re.search(r"<#((?:(?!#>).)*)#>\s*function\s+%s\s*\{" % re.escape(fn), psm1, re.S)
+        check(m is not None and ".INPUTS" in m.group(1), "%s takes pipeline input and its help has .INPUTS" % fn)
+check("RequestId" in re.search(r"public sealed class CmRequestInfo\b(.*?)\n    \}", cs, re.S).group(1), "CmRequestInfo has RequestId (the pipeline key)")
+
+# The names a cmdlet offers (ValidateSet) are the ones the C# binding accepts (CmNames).
+def cs_names(field):
+    m = re.search(r"public static readonly string\[\] %s = \{(.*?)\};" % field, cs, re.S)
+    return set(re.findall(r'"(\w+)"', m.group(1))) if m else set()
+
+def validate_set(fn, pname):
+    m = re.search(r"\[ValidateSet\(([^)]*)\)\]\s*\[string\] \$%s\b" % pname, param_block(function_body(fn)))
+    return set(re.findall(r"'(\w+)'", m.group(1))) if m else set()
+
+
+for fn, pname, field in (("New-CmRequest", "Type", "RequestTypes"), ("Find-CmCreatedRequest", "Type", "RequestTypes"),
+                         ("Get-CmProfileTemplatePolicy", "Type", "PolicyTypes"), ("Get-CmRequest", "Status", "RequestStatuses"),
+                         ("Set-CmRequestStatus", "Status", "SettableRequestStatuses"),
+                         ("Set-CmSmartcardStatus", "Status", "SettableSmartcardStatuses"), ("Get-CmProfile", "Status", "ProfileStatuses")):
+    got, want = validate_set(fn, pname), cs_names(field)
+    check(got and got == want, "%s -%s offers exactly CmNames.%s (%s)" % (fn, pname, field, ", ".join(sorted(got ^ want)) or "same"))
+
+# Secrets: the admin key's help says to clear it; the PIN is a SecureString unless -AsPlainText, and the BSTR is wiped.
+admin_help = re.search(r"<#((?:(?!#>).)*)#>\s*function\s+Get-CmAdminKey\s*\{", psm1, re.S)
+check(admin_help is not None and "[Array]::Clear(" in admin_help.group(1), "Get-CmAdminKey's help shows clearing the key")
+pin = function_body("Get-CmServerProposedPin")
+check("ZeroFreeBSTR" in pin and "if ($AsPlainText)" in pin, "Get-CmServerProposedPin writes a SecureString unless -AsPlainText and wipes the BSTR")
+check("Write-Output -NoEnumerate" in function_body("Get-CmAdminKey"), "Get-CmAdminKey writes the key as one byte array")
+# No secret goes to the host or the verbose/debug streams.
+for fn in ("Get-CmAdminKey", "Get-CmServerProposedPin", "Send-CmCertificateRequest", "Get-CmSmartcardConfiguration"):
+    check(re.search(r"Write-(?:Verbose|Debug|Information)\b", function_body(fn)) is None, "%s writes no secret to other streams" % fn)
+
+# A change the server processed without proving itself still outputs its result (certificates come only once).
+for fn in ("New-CmRequest", "Set-CmRequestStatus", "Send-CmCertificateRequest", "Set-CmSmartcardStatus"):
+    check("Write-CmChangeFailure -Cmdlet $PSCmdlet" in function_body(fn), "%s outputs the result of a processed but unverified change" % fn)
+change = function_body("Write-CmChangeFailure")
+check("-is [CmSmartcard.CmServerUnverifiedResultException]" in change and "$Exception.Result" in change and "$Cmdlet.WriteError(" in change,
+      "Write-CmChangeFailure writes the result and an error")
+
+# "Outcome unknown" advice names the reconcile of every state-changing call.
+err = function_body("ConvertTo-CmErrorRecord")
+for method in ("CreateRequest", "SetRequestStatus", "SetSmartcardStatus", "SubmitCertificateRequests"):
+    check("'CmSession.%s'" % method in err, "the OutcomeUnknown advice covers CmSession.%s" % method)
+check("Find-CmCreatedRequest" in err, "the OutcomeUnknown advice of CreateRequest names Find-CmCreatedRequest")
+
+# Generic objects carry their raw Json and a type name; the CmObject is disposed.
+conv = function_body("ConvertFrom-CmObject")
+check("'Json'" in conv and "TypeNames.Insert(0" in conv and "$Object.Dispose()" in conv, "ConvertFrom-CmObject adds Json, a type name, and disposes")
+check("$List.Dispose()" in function_body("ConvertFrom-CmList"), "ConvertFrom-CmList disposes the list")
+for cls in ("CmRequestInfo", "CmSmartcardInfo", "CmProfileTemplateInfo", "CmCsrOption", "CmCertificateData"):
+    body = re.search(r"public sealed class %s\b(.*?)\n    \}" % cls, cs, re.S)
+    check(body is not None and "public string Json" in body.group(1), "%s (a cmdlet output) has Json" % cls)
+
+# The help examples and examples/enroll.ps1 use only cmdlets the module exports (or PowerShell's own).
+used = set()
+for m in re.finditer(r"^\.EXAMPLE\n(.*?)(?=^\.[A-Z]+|#>)", psm1, re.S | re.M):
+    used |= set(re.findall(r"\b[A-Z][a-z]+-Cm[A-Za-z]+\b", m.group(1)))
+check(len(used) > 10 and used <= public, "help examples use exported cmdlets only (%s)" % (", ".join(sorted(used - public)) or "all"))
+ENROLL_PS1 = os.path.join(ROOT, "examples", "enroll.ps1")
+if os.path.exists(ENROLL_PS1):
+    example = open(ENROLL_PS1, "rb").read()
+    check(all(b < 0x80 for b in example), "examples/enroll.ps1 is ASCII")
+    example = example.decode()
+    used = set(re.findall(r"\b[A-Z][a-z]+-Cm[A-Za-z]+\b", example))
+    check(used <= public, "examples/enroll.ps1 uses exported cmdlets only (%s)" % (", ".join(sorted(used - public)) or "all"))
+    walk = ["Get-CmCardId", "Get-CmProfileTemplate", "Get-CmProfileTemplatePolicy", "New-CmRequest", "Find-CmCreatedRequest",
+            "Register-CmSmartcard", "Get-CmSmartcardConfiguration", "Get-CmAdminKey", "Get-CmAuthenticationResponse",
+            "Get-CmCertificateRequestOption", "Send-CmCertificateRequest", "Set-CmRequestStatus", "Set-CmSmartcardStatus"]
+    check(all(c in used for c in walk), "examples/enroll.ps1 walks the whole enrollment (%s)" % (", ".join(c for c in walk if c not in used) or "all steps"))
+    try:
+        problem = balanced(strip_code(example))
+    except ValueError as e:
+        problem = str(e)
+    check(problem is None, "examples/enroll.ps1: strings, comments and brackets are terminated and balanced" + ("" if problem is None else ": " + problem))
 
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(0 if failed == 0 else 1)

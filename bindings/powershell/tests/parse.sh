@@ -1,5 +1,5 @@
 #!/bin/bash
-# Parses every .ps1/.psm1/.psd1 under bindings/powershell with a real PowerShell grammar (tree-sitter-powershell
+# Parses every .ps1/.psm1/.psd1 under bindings/powershell (and examples/enroll.ps1) with a real PowerShell grammar (tree-sitter-powershell
 # through tree-sitter's Node.js bindings; PowerShell itself cannot be installed here) and fails on any syntax
 # error, naming the file, line, column and text. One known false alarm of that grammar is allowed, exactly:
 # `Export-ModuleMember -Function A, B, ...` (a comma-separated argument list after a parameter) parses as an
@@ -28,7 +28,9 @@ if [ ! -f "$stamp" ]; then
 fi
 
 # PARSE_FILES (space-separated) replaces the file list, for checking the checker on a broken file.
-files=${PARSE_FILES:-$(find "$MODULE_DIR" \( -name '*.ps1' -o -name '*.psm1' -o -name '*.psd1' \) -not -path '*/node_modules/*' | sort)}
+# examples/enroll.ps1 (the module's example walk) is checked with the module.
+EXAMPLE=$(cd "$MODULE_DIR/../.." && pwd)/examples/enroll.ps1
+files=${PARSE_FILES:-$(find "$MODULE_DIR" \( -name '*.ps1' -o -name '*.psm1' -o -name '*.psd1' \) -not -path '*/node_modules/*' | sort; [ -f "$EXAMPLE" ] && echo "$EXAMPLE")}
 [ -n "$files" ] || { echo "FAIL no PowerShell files under $MODULE_DIR"; echo "0 passed, 1 failed"; exit 1; }
 
 # The checker: an ES module (the grammar's Node binding is one), run from the cache so imports resolve there.

@@ -96,7 +96,9 @@ pub fn parse_and_verify(csr_der: &[u8]) -> Result<VerifiedCsr, CsrError> {
 }
 
 /// `(algorithm OID content, parameters TLV raw if any, public key bytes)`.
-fn parse_spki(content: &[u8]) -> Result<(Vec<u8>, Option<&[u8]>, &[u8]), CsrError> {
+type SpkiParts<'a> = (Vec<u8>, Option<&'a [u8]>, &'a [u8]);
+
+fn parse_spki(content: &[u8]) -> Result<SpkiParts<'_>, CsrError> {
     let mut r = Reader::new(content);
     let alg = r.expect(tag::SEQUENCE, "SubjectPublicKeyInfo algorithm missing")?;
     let key = r.expect(tag::BIT_STRING, "subjectPublicKey missing")?;
@@ -285,14 +287,14 @@ fn value_text(value_tag: u8, content: &[u8], raw: &[u8]) -> String {
         }
         // T61String: treat as Latin-1, as Windows does in practice
         tag::T61_STRING => Some(content.iter().map(|b| *b as char).collect()),
-        tag::BMP_STRING if content.len() % 2 == 0 => String::from_utf16(
+        tag::BMP_STRING if content.len().is_multiple_of(2) => String::from_utf16(
             &content
                 .chunks_exact(2)
                 .map(|c| u16::from_be_bytes([c[0], c[1]]))
                 .collect::<Vec<_>>(),
         )
         .ok(),
-        tag::UNIVERSAL_STRING if content.len() % 4 == 0 => content
+        tag::UNIVERSAL_STRING if content.len().is_multiple_of(4) => content
             .chunks_exact(4)
             .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
             .collect(),

@@ -85,7 +85,7 @@ pub fn des3_cbc_decrypt(
     iv: &[u8; 8],
     ciphertext: &[u8],
 ) -> Option<Zeroizing<Vec<u8>>> {
-    if ciphertext.is_empty() || ciphertext.len() % 8 != 0 {
+    if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(8) {
         return None;
     }
     let cipher = cipher(key);

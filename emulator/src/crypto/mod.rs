@@ -41,6 +41,22 @@
 //!   optional padding), [`base64_crlf`]`(bytes) -> String` (64-char lines joined by `"\r\n"`),
 //!   [`pem`]`(label, der) -> String`, [`hex_upper`].
 //! - [`der`]: the DER writer and reader the rest is built on.
+//!
+//! [`TestCa`] is `Send + Sync`: one instance can serve every connection thread.
+//!
+//! ```
+//! use cm_emulator::crypto::{IssueSpec, TestCa, des3_ecb_encrypt, pkcs7_certs_only, pkcs12};
+//! let ca = TestCa::generate();
+//! // server-generated key → PFX; a CSR would go through ca.issue_from_csr(&der, &spec)
+//! let (issued, key) = ca.issue_with_new_key("Jane Doe", &IssueSpec::default()).unwrap();
+//! let p7 = pkcs7_certs_only(&[&issued.cert_der, ca.cert_der()]);
+//! let pfx = pkcs12(&key, &issued.cert_der, &[ca.cert_der()], "pfx password", Some("Jane")).unwrap();
+//! assert!(p7.len() > issued.cert_der.len() && pfx.len() > key.len());
+//! assert_eq!(issued.subject_text, "CN=Jane Doe");
+//! // Base CSP admin challenge-response
+//! let response = des3_ecb_encrypt(&[0x11; 24], &[1, 2, 3, 4, 5, 6, 7, 8]);
+//! assert_eq!(response.len(), 8);
+//! ```
 
 pub mod ca;
 pub mod csr;
@@ -61,3 +77,14 @@ pub use des3::{des3_ecb_decrypt, des3_ecb_encrypt, diversify_admin_key};
 pub use pkcs7::pkcs7_certs_only;
 pub use pkcs12::{PKCS12_ITERATIONS, Pkcs12Error, pkcs12};
 pub use text::{base64_crlf, base64_decode_lenient, hex_upper, pem};
+
+#[cfg(test)]
+mod send_sync {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn test_ca_is_shareable_between_threads() {
+        assert_send_sync::<super::TestCa>();
+        assert_send_sync::<super::Issued>();
+    }
+}
