@@ -38,13 +38,20 @@ fn now_unix() -> i64 {
 fn cell(obj: &CmObject, field: &str) -> String {
     match obj.field(field) {
         Err(_) => "-".into(),
-        Ok(Value::String(s)) => s.clone(),
+        Ok(Value::String(s)) => plain(s),
         Ok(v @ Value::Number(_)) => match obj.enum_name(field) {
             Ok(name) => format!("{v} ({name})"),
             Err(_) => v.to_string(),
         },
         Ok(v) => v.to_string(),
     }
+}
+
+/// Server text made safe for a terminal: control characters (escape sequences, line breaks) become `?`.
+fn plain(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// `{"found": true, key: object}` in JSON; every field as an aligned row otherwise.
@@ -55,11 +62,12 @@ fn print_object(o: &Output, key: &str, obj: &CmObject) {
         m.insert(key.into(), obj.json.clone());
         o.print_json(&Value::Object(m));
     } else {
-        let rows: Vec<(&str, String)> = obj
+        let rows: Vec<(String, String)> = obj
             .json
             .as_object()
-            .map(|m| m.keys().map(|k| (k.as_str(), cell(obj, k))).collect())
+            .map(|m| m.keys().map(|k| (plain(k), cell(obj, k))).collect())
             .unwrap_or_default();
+        let rows: Vec<(&str, String)> = rows.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         o.rows(&rows);
     }
 }
@@ -211,7 +219,7 @@ fn template_uuid(client: &CmClient, text: &str) -> Result<Uuid, Failure> {
         .collect();
     let names = all
         .iter()
-        .map(|(n, _)| format!("'{n}'"))
+        .map(|(n, _)| format!("'{}'", plain(n)))
         .collect::<Vec<_>>()
         .join(", ");
     match found.as_slice() {
@@ -332,11 +340,12 @@ fn hide_secret_fields(c: &mut CmObject) {
             .any(|f| f.eq_ignore_ascii_case(k))
             && let Value::String(s) = v
         {
-            let hidden = format!(
-                "[hidden: {} hex digits, {}; --show prints it]",
-                s.len(),
-                fingerprint(s.trim().to_ascii_lowercase().as_bytes())
-            );
+            // The fingerprint of the key's bytes, comparable with `smartcard admin-key`'s.
+            let fp = match cm_smartcard::atr::decode_hex_text(s) {
+                Ok(bytes) => fingerprint(&Zeroizing::new(bytes)),
+                Err(_) => fingerprint(s.as_bytes()),
+            };
+            let hidden = format!("[hidden: {} hex digits, {fp}; --show prints it]", s.len());
             s.zeroize();
             *v = Value::String(hidden);
         }
@@ -1387,6 +1396,25 @@ mod tests {
         ] {
             assert_eq!(check_csr_file(p, bad).unwrap_err().exit, exit::USAGE);
         }
+    }
+
+    #[test]
+    fn secret_config_fields_are_hidden_with_the_key_fingerprint() {
+        let mut c = CmObject::new(
+            cm_smartcard::cm::ObjectKind::SmartcardConfig,
+            json!({"defaultadminkeyhex": "0A0B0C", "DiversifyAdminKey": true}),
+        );
+        hide_secret_fields(&mut c);
+        let hidden = c.json["defaultadminkeyhex"].as_str().unwrap();
+        assert!(!hidden.to_lowercase().contains("0a0b0c"), "{hidden}");
+        assert!(hidden.contains(&fingerprint(&[10, 11, 12])), "{hidden}");
+        assert_eq!(c.json["DiversifyAdminKey"], true);
+    }
+
+    #[test]
+    fn server_text_cannot_drive_the_terminal() {
+        assert_eq!(plain("a\x1b[31mb\nc"), "a?[31mb?c");
+        assert_eq!(plain("Lecteur é"), "Lecteur é");
     }
 
     #[test]
