@@ -12,7 +12,7 @@ use std::time::Duration;
 #[command(
     name = "cm-smartcard",
     version,
-    about = "Read smart cards, bind them to MIM Certificate Management requests, and diagnose a CM server",
+    about = "Read smart cards, bind them to MIM Certificate Management requests, run the enrollment and card lifecycle, and diagnose a CM server",
     long_about = None,
     after_help = crate::EXIT_CODES_HELP,
     propagate_version = true,
