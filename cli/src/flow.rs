@@ -492,15 +492,17 @@ pub fn create_request(
             }
             done(o, created.warning.as_ref())
         }
-        Err(e) if e.status == Status::OutcomeUnknown => {
+        // Unknown outcome, or a success answer whose body is unusable (created, id unknown): look for it.
+        Err(e) if e.status == Status::OutcomeUnknown || (200..300).contains(&e.http_status) => {
             create_outcome_unknown(o, &client, &server.server, &spec, before, e)
         }
         Err(e) => Err(e.into()),
     }
 }
 
-/// After an unknown outcome: looks for the request (never resends) and says what it found. Exit 3 always:
-/// the create's own outcome was unknown; the reconcile says whether to send it again.
+/// After an unknown outcome (or a 2xx whose body is unusable): looks for the request (never resends) and says
+/// what it found. The exit code stays the create's own (3 for an unknown outcome, 1 for an unusable answer):
+/// the reconcile says whether to send it again.
 fn create_outcome_unknown(
     o: &Output,
     client: &CmClient,
@@ -509,6 +511,12 @@ fn create_outcome_unknown(
     before: i64,
     mut e: Error,
 ) -> CmdResult {
+    let exit_code = crate::exit_code_for(e.status);
+    let outcome = if e.status == Status::OutcomeUnknown {
+        "unknown".to_string()
+    } else {
+        format!("HTTP {} with an unusable answer", e.http_status)
+    };
     let again = find_created_command(server, spec, before);
     e.message.push_str(&format!(
         "\n  Looking for it now (never resending). To look again later: {again}"
@@ -551,7 +559,7 @@ fn create_outcome_unknown(
     if o.json {
         o.print_json(&json!({
             "error": error_json(&e),
-            "exit_code": exit::OUTCOME_UNKNOWN,
+            "exit_code": exit_code,
             "reconcile": {
                 "state": state,
                 "meaning": meaning,
@@ -568,14 +576,14 @@ fn create_outcome_unknown(
             _ => Tone::Bad,
         };
         let mut rows = vec![
-            ("outcome", o.color(Tone::Warn, "unknown")),
+            ("outcome", o.color(Tone::Warn, &outcome)),
             ("reconcile", o.color(tone, state)),
             ("meaning", meaning),
         ];
         rows.extend(ids.into_iter().map(|id| ("request", id)));
         o.rows(&rows);
     }
-    Ok(exit::OUTCOME_UNKNOWN)
+    Ok(exit_code)
 }
 
 pub fn find_created(

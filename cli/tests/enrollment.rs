@@ -856,6 +856,45 @@ fn outcome_unknown_on_create_is_reconciled_never_resent() {
     }
 }
 
+/// A 2xx to the create whose body is unusable: the request was created but its id is unknown; the CLI finds
+/// it (exit 1: the answer was a failure, never resent).
+#[test]
+fn a_garbled_create_answer_is_reconciled_too() {
+    let emu = emulator();
+    emu.set_fault(
+        Fault::new(FaultKind::Garbage)
+            .method("POST")
+            .path("/requests")
+            .times(1),
+    );
+    let r = cli(
+        &emu,
+        &[
+            "request",
+            "create",
+            "--type",
+            "Enroll",
+            "--template",
+            "Smartcard User",
+            "--comment",
+            "garbled",
+        ],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("CM_STATUS_MALFORMED_RESPONSE"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.contains("reconcile  created"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("HTTP 201 with an unusable answer"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(emu.count("POST", "/requests"), 1);
+}
+
 #[test]
 fn outcome_unknown_on_status_changes_and_certificate_data() {
     let emu = emulator();
