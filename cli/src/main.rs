@@ -9,6 +9,7 @@ mod cards;
 mod connect;
 mod der;
 mod doctor;
+mod flow;
 mod server_cmds;
 
 use args::{Cli, Command};
@@ -28,7 +29,7 @@ pub mod exit {
     pub const OUTCOME_UNKNOWN: u8 = 3;
     /// The server processed the request but did not prove its identity (mutual authentication). Do not resend.
     pub const UNVERIFIED: u8 = 4;
-    /// The server answered, but CM has no such object (smartcard, request).
+    /// The server answered, but CM has no such object (smartcard, request, profile, profile template).
     pub const NOT_FOUND: u8 = 5;
     /// Cancelled (Ctrl-C during `wait`).
     pub const CANCELLED: u8 = 130;
@@ -40,13 +41,16 @@ Exit codes:
   0    success
   1    failure (the error names the library status, e.g. CM_STATUS_HTTP_FORBIDDEN, and what to do)
   2    usage error: bad option or argument; nothing was sent
-  3    outcome unknown: the request may have reached the server; do NOT resend, run `reconcile`
+  3    outcome unknown: the request may have reached the server; do NOT resend. Find out with the
+       command the message names (`reconcile`, `request find-created`, `request get`, …);
+       `request create` runs its reconcile itself and prints what it found
   4    the server processed the request but did not prove its identity; do NOT resend
-  5    not found: the server answered, CM has no such smartcard or request
+  5    not found: the server answered, CM has no such smartcard, request, profile or template
   130  cancelled (Ctrl-C)
 
 Secrets are never taken from the command line: the password comes from CM_PASSWORD, --password-stdin or a
-prompt on the terminal; a bearer token from CM_BEARER_TOKEN or --token-stdin.
+prompt on the terminal; a bearer token from CM_BEARER_TOKEN or --token-stdin; a PFX password from
+CM_PFX_PASSWORD or --pfx-password-stdin. Secrets CM returns (admin keys, PINs) are printed only with --show.
 Colors only on a terminal, never with NO_COLOR set. Reference: docs/cli.md";
 
 /// A failure of a command: the exit code and what to print.
@@ -122,6 +126,10 @@ fn main() -> ExitCode {
         Command::Reconcile(a) => server_cmds::reconcile(&o, a),
         Command::Smartcard(a) => server_cmds::smartcard(&o, a),
         Command::Request(a) => server_cmds::request(&o, a),
+        Command::Template(a) => flow::template(&o, a),
+        Command::Csr(a) => flow::csr(&o, a),
+        Command::Profile(a) => flow::profile(&o, a),
+        Command::Certificates { server } => flow::user_certificates(&o, server),
         Command::Doctor(a) => doctor::run(&o, a),
         Command::Completions { shell } => {
             use clap::CommandFactory;

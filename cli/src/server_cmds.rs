@@ -1,13 +1,14 @@
-//! The CM server commands: assign, reconcile, smartcard get|find, request get.
+//! The CM server commands: assign, reconcile, smartcard get|find, request get|list; the rest of the
+//! smartcard and request commands are in `flow.rs`.
 
 use crate::args::{AssignArgs, ReconcileArgs, RequestCmd, ServerArgs, SmartcardCmd};
 use crate::out::Output;
-use crate::{CmdResult, Failure, cards, connect, exit};
-use cm_smartcard::cm::{Assignment, BindingState, CmClient, CmRequest, Smartcard};
+use crate::{CmdResult, Failure, cards, connect, exit, flow};
+use cm_smartcard::cm::{Assignment, BindingState, CmClient, CmRequest, Owner, Smartcard};
 use cm_smartcard::{Error, Status, card};
 use serde_json::json;
 
-fn client(o: &Output, args: &ServerArgs) -> Result<CmClient, Failure> {
+pub(crate) fn client(o: &Output, args: &ServerArgs) -> Result<CmClient, Failure> {
     let config = connect::config(args)?;
     if o.verbose {
         eprintln!(
@@ -29,7 +30,7 @@ fn client(o: &Output, args: &ServerArgs) -> Result<CmClient, Failure> {
 }
 
 /// Success, or 4 when the server processed the request without proving its identity (printed as a warning).
-fn done(o: &Output, warning: Option<&Error>) -> CmdResult {
+pub(crate) fn done(o: &Output, warning: Option<&Error>) -> CmdResult {
     match warning {
         Some(w) => {
             o.warning(w);
@@ -39,7 +40,7 @@ fn done(o: &Output, warning: Option<&Error>) -> CmdResult {
     }
 }
 
-fn not_found(o: &Output, what: String) -> CmdResult {
+pub(crate) fn not_found(o: &Output, what: String) -> CmdResult {
     if o.json {
         o.print_json(&json!({ "found": false, "message": what }));
     } else {
@@ -237,6 +238,38 @@ pub fn smartcard(o: &Output, cmd: SmartcardCmd) -> CmdResult {
                 None => not_found(o, format!("CM knows no smartcard with card id {card_id}")),
             }
         }
+        SmartcardCmd::AdminKey { server, card, show } => flow::admin_key(o, server, card, show),
+        SmartcardCmd::AuthResponse {
+            server,
+            card,
+            challenge,
+            diversified,
+        } => flow::auth_response(o, server, card, challenge, diversified),
+        SmartcardCmd::Pin {
+            server,
+            smartcard,
+            request,
+            card_id,
+            atr,
+            reader,
+            byte_order,
+            show,
+        } => flow::pin(
+            o, server, smartcard, request, card_id, atr, reader, byte_order, show,
+        ),
+        SmartcardCmd::SetStatus {
+            server,
+            request,
+            smartcard,
+            status,
+            dry_run,
+        } => flow::set_smartcard_status(o, server, request, smartcard, status, dry_run),
+        SmartcardCmd::Operations { server, smartcard } => {
+            flow::operations(o, server, Owner::Smartcard, smartcard)
+        }
+        SmartcardCmd::Certificates { server, smartcard } => {
+            flow::certificates(o, server, Owner::Smartcard, smartcard)
+        }
     }
 }
 
@@ -310,5 +343,22 @@ pub fn request(o: &Output, cmd: RequestCmd) -> CmdResult {
             }
             done(o, requests.first().and_then(|r| r.warning.as_ref()))
         }
+        RequestCmd::Create {
+            server,
+            spec,
+            dry_run,
+        } => flow::create_request(o, server, spec, dry_run),
+        RequestCmd::FindCreated {
+            server,
+            spec,
+            since,
+        } => flow::find_created(o, server, spec, since),
+        RequestCmd::SetStatus {
+            server,
+            id,
+            status,
+            dry_run,
+        } => flow::set_request_status(o, server, id, status, dry_run),
+        RequestCmd::Profiles { server, id } => flow::request_profiles(o, server, id),
     }
 }

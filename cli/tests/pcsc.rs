@@ -227,3 +227,181 @@ fn assign_from_the_reader_and_doctor_sees_the_card() {
     );
     assert_eq!(emu.count("POST", ""), 1, "doctor never POSTs");
 }
+
+/// The card's admin key and challenge response for the card in the reader: the card id and ATR read from the
+/// card are the ones CM checks against the binding (the key is the one diversified for that card id).
+#[test]
+fn card_secrets_for_the_card_in_the_reader() {
+    let r = pcsc_rig!("card_secrets_for_the_card_in_the_reader");
+    let emu = Emulator::start(Config {
+        quiet: true,
+        ..Config::default()
+    })
+    .unwrap();
+    let url = emu.base_url();
+    let reader0 = r["PCSC_READER0"].as_str();
+    let (windows, _) = default_card_id(&r);
+    let out = card_run(
+        &r,
+        &[
+            "request",
+            "create",
+            "--server",
+            &url,
+            "--type",
+            "Enroll",
+            "--template",
+            "Smartcard User",
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let req = out.json()["request"].as_str().unwrap().to_string();
+    let out = card_run(
+        &r,
+        &[
+            "assign",
+            "--server",
+            &url,
+            "--request",
+            &req,
+            "--reader",
+            reader0,
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let smartcard = out.json()["smartcard_uuid"].as_str().unwrap().to_string();
+
+    let out = card_run(
+        &r,
+        &[
+            "card",
+            "admin-key",
+            "--server",
+            &url,
+            &req,
+            &smartcard,
+            "--reader",
+            reader0,
+            "--show",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let key = emu.diversified_admin_key(windows.parse().unwrap());
+    let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(out.stdout.contains(&key_hex), "{}", out.stdout);
+    assert!(
+        out.stderr.contains(&windows) && out.stderr.contains(&r["PCSC_DEFAULT_ATR"]),
+        "says which card it read: {}",
+        out.stderr
+    );
+    let sent = emu.request_log().last().unwrap().path.clone();
+    assert!(
+        sent.contains(&format!("cardid={windows}"))
+            && sent.contains(&format!("atr={}", r["PCSC_DEFAULT_ATR"])),
+        "{sent}"
+    );
+
+    let challenge = [1u8, 2, 3, 4, 5, 6, 7, 8];
+    let out = card_run(
+        &r,
+        &[
+            "card",
+            "auth-response",
+            "--server",
+            &url,
+            &req,
+            &smartcard,
+            "--reader",
+            reader0,
+            "--challenge",
+            "0102030405060708",
+            "--diversified",
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let want = cm_emulator::crypto::des3_ecb_encrypt(&key, &challenge);
+    let want_hex: String = want.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(out.json()["response_hex"], want_hex.as_str());
+
+    // The empty reader: a PC/SC failure (exit 1), nothing sent.
+    emu.clear_log();
+    let out = card_run(
+        &r,
+        &[
+            "card",
+            "admin-key",
+            "--server",
+            &url,
+            &req,
+            &smartcard,
+            "--reader",
+            r["PCSC_READER1"].as_str(),
+        ],
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("CM_STATUS_PCSC_"), "{}", out.stderr);
+    assert!(emu.request_log().is_empty());
+
+    // The server-proposed PIN (a template that proposes one) for the card in the reader.
+    let emu = Emulator::start(Config {
+        quiet: true,
+        ..Config::default()
+    })
+    .unwrap();
+    let url = emu.base_url();
+    let out = card_run(
+        &r,
+        &[
+            "request",
+            "create",
+            "--server",
+            &url,
+            "--type",
+            "Enroll",
+            "--template",
+            "Smartcard Manager Approval",
+            "--json",
+        ],
+    );
+    let req = out.json()["request"].as_str().unwrap().to_string();
+    emu.approve(req.parse().unwrap()).unwrap();
+    let out = card_run(
+        &r,
+        &[
+            "assign",
+            "--server",
+            &url,
+            "--request",
+            &req,
+            "--reader",
+            reader0,
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let smartcard = out.json()["smartcard_uuid"].as_str().unwrap().to_string();
+    let out = card_run(
+        &r,
+        &[
+            "card",
+            "pin",
+            "--server",
+            &url,
+            &smartcard,
+            "--request",
+            &req,
+            "--reader",
+            reader0,
+            "--show",
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        out.json()["pin"],
+        emu.server_proposed_pin(windows.parse().unwrap()).as_str()
+    );
+}
