@@ -115,6 +115,7 @@ fn raw(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> (u16, V
                 headers: &all,
                 body: Some(body.as_bytes()),
                 max_body: 1 << 20,
+                secret_bodies: false,
             },
             false,
             std::time::Instant::now() + std::time::Duration::from_secs(30),
@@ -148,7 +149,13 @@ fn body(r: &HashMap<String, String>) -> String {
 fn post(t: &Via, url: &str) -> cm_smartcard::Result<HttpAnswer> {
     let r = rig().expect("rig loaded");
     let (transport, path) = one_shot(t, url);
-    transport.send("POST", &path, Some(&body(r)), Idempotency::AtMostOnce)
+    transport.send(
+        "POST",
+        &path,
+        Some(&body(r)),
+        Idempotency::AtMostOnce,
+        false,
+    )
 }
 
 fn nonce() -> String {

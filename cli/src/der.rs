@@ -161,20 +161,7 @@ fn time(tlv: &Tlv<'_>) -> Option<i64> {
     unix_time(year, num(0)?, num(2)?, num(4)?, num(6)?, num(8)?)
 }
 
-/// Civil date and time (UTC) to Unix seconds (Howard Hinnant's days_from_civil).
-pub fn unix_time(y: i64, m: i64, d: i64, h: i64, min: i64, s: i64) -> Option<i64> {
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || h > 23 || min > 59 || s > 60 {
-        return None;
-    }
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + min * 60 + s)
-}
+pub use cm_smartcard::cm::time::unix_time;
 
 /// Parses an HTTP date (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`) to Unix seconds.
 pub fn http_date(text: &str) -> Option<i64> {

@@ -418,6 +418,7 @@ fn get(
         headers: &headers,
         body: None,
         max_body: 1024 * 1024,
+        secret_bodies: false,
     };
     let response = conn
         .exchange(&request, false, Instant::now() + timeout)

@@ -65,6 +65,19 @@ impl CmClient {
         &self.transport
     }
 
+    /// A call whose request or answer carries a secret: traced without its bodies.
+    pub(super) fn call_secret(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        idempotency: Idempotency,
+    ) -> Result<(String, HttpAnswer)> {
+        let url = self.transport.server().api_url(path);
+        let answer = self.transport.send(method, path, body, idempotency, true)?;
+        Ok((url, answer))
+    }
+
     pub(super) fn call(
         &self,
         method: &str,
@@ -73,7 +86,9 @@ impl CmClient {
         idempotency: Idempotency,
     ) -> Result<(String, HttpAnswer)> {
         let url = self.transport.server().api_url(path);
-        let answer = self.transport.send(method, path, body, idempotency)?;
+        let answer = self
+            .transport
+            .send(method, path, body, idempotency, false)?;
         Ok((url, answer))
     }
 
@@ -169,34 +184,15 @@ impl CmClient {
     /// case) and only the caller's own (`mine`: CM supports only `targetuser=current`). A single object or
     /// an array is accepted; 204 is an empty list.
     pub fn list_requests(&self, status: Option<&str>, mine: bool) -> Result<Vec<CmRequest>> {
-        const STATUSES: [&str; 8] = [
-            "Approved",
-            "Canceled",
-            "Completed",
-            "Denied",
-            "Executing",
-            "Failed",
-            "None",
-            "Pending",
-        ];
-        let status = match status {
-            None => None,
-            Some(s) => Some(
-                *STATUSES
-                    .iter()
-                    .find(|k| k.eq_ignore_ascii_case(s.trim()))
-                    .ok_or_else(|| {
-                        Error::new(
-                            Status::InvalidArgument,
-                            format!(
-                                "request status '{}' is not one of {}",
-                                crate::guid::printable(s),
-                                STATUSES.join(", ")
-                            ),
-                        )
-                    })?,
-            ),
-        };
+        let status = status
+            .map(|s| {
+                super::lifecycle::enum_value(
+                    s,
+                    &super::lifecycle::REQUEST_STATUSES,
+                    "request status",
+                )
+            })
+            .transpose()?;
         let mut query = Vec::new();
         if let Some(s) = status {
             query.push(format!("status={s}"));

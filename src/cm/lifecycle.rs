@@ -54,6 +54,18 @@ pub const POLICY_TYPES: [&str; 12] = [
     "Unblock",
 ];
 
+/// The `status` filter of `GET /requests` (RequestStatus members, MSDN bb490434).
+pub const REQUEST_STATUSES: [&str; 8] = [
+    "Approved",
+    "Canceled",
+    "Completed",
+    "Denied",
+    "Executing",
+    "Failed",
+    "None",
+    "Pending",
+];
+
 /// States `PUT /requests/{id}` may set.
 pub const SETTABLE_REQUEST_STATUSES: [&str; 3] = ["Completed", "Canceled", "Abandoned"];
 
@@ -337,10 +349,15 @@ fn der_sequence_len(der: &[u8]) -> Option<usize> {
 impl CmClient {
     /// A GET answered by one object (200) or nothing (204).
     fn get_object(&self, path: &str, kind: ObjectKind) -> Result<Option<CmObject>> {
-        let (url, mut answer) = self.call("GET", path, None, Idempotency::Safe)?;
+        // A smart card configuration carries the default admin key.
+        let secret = kind == ObjectKind::SmartcardConfig;
+        let (url, mut answer) = if secret {
+            self.call_secret("GET", path, None, Idempotency::Safe)?
+        } else {
+            self.call("GET", path, None, Idempotency::Safe)?
+        };
         let result = Self::object_answer(&url, &answer, kind);
-        if kind == ObjectKind::SmartcardConfig {
-            // It carries the default admin key.
+        if secret {
             answer.body.zeroize();
         }
         result
@@ -396,7 +413,7 @@ impl CmClient {
         path: &str,
         what: &str,
     ) -> Result<(Zeroizing<String>, Option<Error>)> {
-        let (url, mut answer) = self.call("GET", path, None, Idempotency::Safe)?;
+        let (url, mut answer) = self.call_secret("GET", path, None, Idempotency::Safe)?;
         let result = match answer.status {
             200 => secret_text(&url, &answer, what),
             204 => Err(Error::new(
@@ -615,7 +632,7 @@ impl CmClient {
         body.push_str("],\"comments\":");
         push_json_string(&mut body, comments);
         body.push('}');
-        let (url, mut answer) = self.call(
+        let (url, mut answer) = self.call_secret(
             "POST",
             &format!("/requests/{request}/certificatedata"),
             Some(&body),

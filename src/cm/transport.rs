@@ -220,6 +220,7 @@ impl Transport {
         path: &str,
         json_body: Option<&str>,
         idempotency: Idempotency,
+        secret_bodies: bool,
     ) -> Result<HttpAnswer> {
         let url = self.server.api_url(path);
         let target = self.client.target(&self.server.api_target(path));
@@ -250,6 +251,7 @@ impl Transport {
                 headers: &headers,
                 body: json_body.map(str::as_bytes),
                 max_body: self.config.max_response_bytes,
+                secret_bodies,
             };
             // On a reused connection a state-changing request withholds its body until the server shows the
             // connection is alive (100 Continue): a connection the server closed can never take the POST.

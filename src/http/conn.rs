@@ -97,6 +97,9 @@ pub struct Request<'a> {
     pub body: Option<&'a [u8]>,
     /// Largest body accepted in the answer.
     pub max_body: u64,
+    /// The request or its answer carries a secret (an admin key, a PIN, a PFX or its password): the trace
+    /// shows the bodies' sizes, never their text.
+    pub secret_bodies: bool,
 }
 
 /// A complete answer.
@@ -287,13 +290,13 @@ fn trace_request(conn_id: u64, req: &Request<'_>, headers: &[(&str, &[u8])]) {
         emit(&format!(
             "> ({} body bytes) {}",
             body.len(),
-            body_preview(body)
+            body_preview(body, req.secret_bodies)
         ));
     }
 }
 
 /// Trace lines for an answer (headers redacted, body shortened).
-fn trace_response(conn_id: u64, head: &ResponseHead, body: &[u8]) {
+fn trace_response(conn_id: u64, head: &ResponseHead, body: &[u8], secret: bool) {
     use super::trace::{emit, redact_header};
     emit(&format!("< [connection {conn_id}] HTTP {}", head.status));
     for (name, value) in &head.headers {
@@ -303,13 +306,16 @@ fn trace_response(conn_id: u64, head: &ResponseHead, body: &[u8]) {
         emit(&format!(
             "< ({} body bytes) {}",
             body.len(),
-            body_preview(body)
+            body_preview(body, secret)
         ));
     }
 }
 
-fn body_preview(body: &[u8]) -> String {
+fn body_preview(body: &[u8], secret: bool) -> String {
     const MAX: usize = 300;
+    if secret {
+        return "[not shown: it may hold a secret]".into();
+    }
     let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
     let mut shown = codec::printable(&text);
     if body.len() > MAX {
@@ -644,7 +650,7 @@ impl Connection {
                 ),
             })?;
             if super::trace::enabled() {
-                trace_response(self.id, &head, &body_in);
+                trace_response(self.id, &head, &body_in, req.secret_bodies);
             }
             if !body_sent {
                 // A final answer before the body (a 401 or 417 to `Expect`): the request was not processed. Send

@@ -4,7 +4,8 @@
 //! one line per request line, header, status line and body summary, **already redacted**: the value of
 //! every `Authorization`, `Proxy-Authorization`, `Cookie` and `Set-Cookie` header is replaced before the
 //! line is built, and the tokens in `WWW-Authenticate`/`Proxy-Authenticate` challenges are reduced to their
-//! length. No secret ever reaches the hook, whatever it does with the text.
+//! length; the bodies of calls that carry card secrets (admin keys, PINs, PFX files and passwords, a template's
+//! default admin key) are shown by size only. No secret ever reaches the hook, whatever it does with the text.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
