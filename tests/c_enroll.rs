@@ -62,6 +62,18 @@ fn c_program_walks_the_enrollment_and_its_bad_inputs() {
             .path("/api/v1.0/requests"),
     );
     breaking.add_fault(Fault::new(drop_after()).method("PUT"));
+    let correlation_id = Uuid::new_v4();
+    breaking.add_fault(
+        Fault::new(FaultKind::ServerError { correlation_id })
+            .method("GET")
+            .path("/api/v1.0/certificates"),
+    );
+    let disabled = Emulator::start(Config {
+        quiet: true,
+        ..Config::default()
+    })
+    .unwrap();
+    disabled.set_api_disabled(true);
 
     let mut child = Command::new(&exe)
         .arg(emu.base_url())
@@ -70,6 +82,8 @@ fn c_program_walks_the_enrollment_and_its_bad_inputs() {
         .arg(SMARTCARD_USER_TEMPLATE.to_string())
         .arg(MANAGER_APPROVAL_TEMPLATE.to_string())
         .arg(SERVER_KEYS_TEMPLATE.to_string())
+        .arg(disabled.base_url())
+        .arg(correlation_id.to_string())
         .env("LD_LIBRARY_PATH", &lib_dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -121,6 +135,11 @@ fn c_program_walks_the_enrollment_and_its_bad_inputs() {
     assert_eq!(breaking.count("POST", "/certificatedata"), 1);
     assert_eq!(breaking.count("PUT", "/smartcards/"), 1);
     assert_eq!(breaking.count("PUT", &format!("/requests/{once}")), 2);
+    assert_eq!(
+        disabled.count("GET", "/policy/workflow/"),
+        1,
+        "both documented policy paths were tried"
+    );
     let request = breaking
         .request_json(Uuid::parse_str(once).unwrap())
         .unwrap();

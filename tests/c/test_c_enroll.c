@@ -3,7 +3,10 @@
  * sizes, small buffers, indexes), CM's documented statuses (204, 403, 500), and at most once for every
  * state-changing call against a server whose connections break after it read the request.
  * Usage: test_c_enroll URL BREAKING_URL CSR_DER_FILE TEMPLATE_UUID APPROVAL_TEMPLATE_UUID SERVER_KEYS_TEMPLATE_UUID
+ *                       DISABLED_URL CORRELATION_ID
  *   URL           the emulator
+ *   DISABLED_URL  an emulator whose API is switched off (Clm.WebApi.Enabled=false: 404 everywhere)
+ *   CORRELATION_ID  the correlation id of the 500 BREAKING_URL answers to GET /certificates
  *   BREAKING_URL  an emulator that applies every POST to /requests... and every PUT, then closes the connection
  *                 without answering
  * Prints "AUTH <key hex> <challenge hex> <response hex> <diversified>" lines for the runner to recompute, one
@@ -601,9 +604,32 @@ static void at_most_once(const char *breaking_url, const char *template_uuid, co
   cm_session_free(s);
 }
 
+/* The statuses CM documents besides 200/201/204/403: a 500 with its correlation id, and the 404 of a server whose
+ * REST API is switched off. */
+static void documented_statuses(const char *breaking_url, const char *disabled_url, const char *correlation_id) {
+  cm_session *s = open_session(breaking_url);
+  cm_list *list = (cm_list *)1;
+  char buf[128];
+  size_t len = 0;
+  CHECK(cm_session_get_user_certificates(s, &list) == CM_STATUS_HTTP_SERVER_ERROR && list == NULL, "500");
+  CHECK(cm_last_error_http_status() == 500, "HTTP 500 recorded");
+  CHECK(cm_last_error_correlation_id(buf, sizeof buf, &len) == CM_STATUS_OK && strcmp(buf, correlation_id) == 0,
+        "correlation id %s", buf);
+  cm_session_free(s);
+  s = open_session(disabled_url);
+  CHECK(cm_session_list_profile_templates(s, &list) == CM_STATUS_HTTP_NOT_FOUND && list == NULL, "API off: 404");
+  CHECK(strstr(last_message(), "Clm.WebApi.Enabled") != NULL, "404 advice names the switch: %s", last_message());
+  cm_object *o = (cm_object *)1;
+  CHECK(cm_session_get_profile_template_policy(s, "6b8c1e4a-0f2d-4c37-9a51-2d7e0c3b5a10", "Enroll", &o) ==
+                CM_STATUS_HTTP_NOT_FOUND && o == NULL,
+        "API off: the policy under either path is 404");
+  cm_session_free(s);
+}
+
 int main(int argc, char **argv) {
-  if (argc != 7) {
-    fprintf(stderr, "usage: %s URL BREAKING_URL CSR_DER_FILE TEMPLATE APPROVAL_TEMPLATE SERVER_KEYS_TEMPLATE\n", argv[0]);
+  if (argc != 9) {
+    fprintf(stderr, "usage: %s URL BREAKING_URL CSR_DER_FILE TEMPLATE APPROVAL_TEMPLATE SERVER_KEYS_TEMPLATE DISABLED_URL "
+                    "CORRELATION_ID\n", argv[0]);
     return 2;
   }
   size_t csr_len = 0;
@@ -620,6 +646,7 @@ int main(int argc, char **argv) {
   server_keys(s, argv[6]);
   cm_session_free(s);
   at_most_once(argv[2], argv[4], csr, csr_len);
+  documented_statuses(argv[2], argv[7], argv[8]);
   free(csr);
   return check_summary();
 }
