@@ -177,6 +177,28 @@ impl Stream {
     }
 }
 
+/// A receive buffer that wipes its `len()` bytes when dropped (bytes past `len()` are always zero).
+struct RecvBuf(Vec<u8>);
+
+impl std::ops::Deref for RecvBuf {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for RecvBuf {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
+impl Drop for RecvBuf {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(self.0.as_mut_slice());
+    }
+}
+
 /// Makes room for `extra` more bytes without leaving the old contents in freed memory (a plain `reserve` may
 /// move them and free the old block unwiped).
 fn grow_wiping(buf: &mut Vec<u8>, extra: usize) {
@@ -185,7 +207,8 @@ fn grow_wiping(buf: &mut Vec<u8>, extra: usize) {
     }
     let mut bigger = Vec::with_capacity((buf.len() + extra).max(2 * buf.capacity()));
     bigger.extend_from_slice(buf);
-    zeroize::Zeroize::zeroize(buf);
+    // Only the first len() bytes can hold data (the rest is never written, or already wiped).
+    zeroize::Zeroize::zeroize(buf.as_mut_slice());
     *buf = bigger;
 }
 
@@ -199,9 +222,10 @@ fn extend_wiping(buf: &mut Vec<u8>, data: &[u8]) {
 pub struct Connection {
     stream: Stream,
     /// Received bytes not yet consumed. Answers can carry secrets (an admin key, a PIN, a PFX), so what an
-    /// exchange consumed is wiped when it ends, growth never leaves an old copy, and the buffer is wiped when
-    /// the connection is dropped.
-    buf: zeroize::Zeroizing<Vec<u8>>,
+    /// exchange consumed is wiped when it ends, growth never leaves an old copy, and what is left is wiped when
+    /// the connection is dropped. Bytes past `len()` are always zero, so only `len()` bytes are ever wiped
+    /// (not the whole capacity: a one-shot call would pay for 16 KiB of volatile writes).
+    buf: RecvBuf,
     start: usize,
     /// Taken from the pool (it carried an earlier exchange).
     pub reused: bool,
@@ -401,7 +425,7 @@ impl Connection {
         };
         Ok(Connection {
             stream,
-            buf: zeroize::Zeroizing::new(Vec::with_capacity(16 * 1024)),
+            buf: RecvBuf(Vec::with_capacity(16 * 1024)),
             start: 0,
             reused: false,
             authenticated: false,
