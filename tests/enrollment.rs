@@ -577,25 +577,25 @@ fn every_state_change_is_sent_at_most_once() {
 fn a_garbled_success_answer_is_reported_as_processed() {
     let emu = emulator();
     let client = session(&emu);
-    emu.set_fault(
-        Fault::new(FaultKind::Garbage)
-            .method("POST")
-            .path("/requests")
-            .times(1),
-    );
-    let spec = enroll_spec(SMARTCARD_USER_TEMPLATE, "garbled");
-    let before = now();
-    let e = client.create_request(&spec).unwrap_err();
-    assert_eq!(e.status, Status::MalformedResponse);
-    assert!(
-        e.message.contains("WAS most likely created"),
-        "{}",
-        e.message
-    );
-    assert_eq!(
-        client.find_created_requests(&spec, before).unwrap().len(),
-        1
-    );
+    for (i, fault) in [FaultKind::Garbage, FaultKind::NoContent]
+        .into_iter()
+        .enumerate()
+    {
+        emu.set_fault(Fault::new(fault).method("POST").path("/requests").times(1));
+        let spec = enroll_spec(SMARTCARD_USER_TEMPLATE, &format!("garbled {i}"));
+        let before = now();
+        let e = client.create_request(&spec).unwrap_err();
+        assert_eq!(e.status, Status::MalformedResponse);
+        assert!(
+            e.message.contains("WAS most likely created"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            client.find_created_requests(&spec, before).unwrap().len(),
+            1
+        );
+    }
 }
 
 /// A session whose pooled connections the server closes at random: many creates, each exactly once.

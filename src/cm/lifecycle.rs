@@ -497,6 +497,16 @@ impl CmClient {
         let (url, answer) = self.call("POST", "/requests", Some(&body), Idempotency::AtMostOnce)?;
         match answer.status {
             200 | 201 => created(&url, &answer, "requests"),
+            // Undocumented success statuses (a 204 without the URI, say): the request was most likely created.
+            202..=299 => Err(Error::new(
+                Status::MalformedResponse,
+                format!(
+                    "POST {url} answered HTTP {} without the new request's URI: the request WAS most likely \
+                     created. Do not send it again: find it with cm_session_find_created_requests()",
+                    answer.status
+                ),
+            )
+            .with_http_status(answer.status)),
             _ => Err(status_error(
                 "POST",
                 &url,
@@ -897,6 +907,18 @@ fn created(url: &str, answer: &HttpAnswer, resource: &str) -> Result<CmObject> {
     };
     let uri = match parse_json(&answer.body) {
         Ok(Value::String(s)) => s,
+        // Not the documented form, but unambiguous: the created request itself. `Uri` stays absent.
+        Ok(v @ Value::Object(_)) => {
+            let object = CmObject::new(ObjectKind::Request, v);
+            let uuid = object
+                .guid("Uuid")
+                .map_err(|_| malformed("the body is an object without a Uuid".into()))?;
+            return Ok(CmObject {
+                kind: ObjectKind::Created,
+                json: json!({"Uuid": uuid.hyphenated().to_string()}),
+                warning: answer.warning.clone(),
+            });
+        }
         Ok(_) => return Err(malformed("the body is not a URI string".into())),
         Err(_) => return Err(malformed("the body is not JSON".into())),
     };
@@ -1052,6 +1074,46 @@ mod tests {
                     .unwrap_err()
                     .status,
                 Status::MalformedResponse,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn created_answers_in_either_form() {
+        let a = |status: u16, body: &str| HttpAnswer::for_test(status, "application/json", body);
+        let id = "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099";
+        let uri = created(
+            "u",
+            &a(201, &format!("\"api/v1.0/requests/{id}\"")),
+            "requests",
+        )
+        .unwrap();
+        assert_eq!(uri.guid("Uuid").unwrap().to_string(), id);
+        assert!(uri.string("Uri").unwrap().ends_with(id));
+        let object = created(
+            "u",
+            &a(201, &format!("{{\"Uuid\":\"{id}\",\"Status\":3}}")),
+            "requests",
+        )
+        .unwrap();
+        assert_eq!(object.guid("Uuid").unwrap().to_string(), id);
+        assert_eq!(
+            object.string("Uri").unwrap_err().status,
+            Status::FieldMissing
+        );
+        let wrong_resource = format!("\"api/v1.0/smartcards/{id}\"");
+        for bad in [
+            "\"api/v1.0/requests/x\"",
+            "{\"Status\":3}",
+            "[]",
+            "<html>",
+            wrong_resource.as_str(),
+        ] {
+            let e = created("u", &a(201, bad), "requests").unwrap_err();
+            assert_eq!(e.status, Status::MalformedResponse, "{bad}");
+            assert!(
+                e.message.contains("cm_session_find_created_requests"),
                 "{bad}"
             );
         }
