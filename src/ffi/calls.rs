@@ -28,7 +28,7 @@ impl Via {
     ///
     /// # Safety
     /// The pointer inside must be NULL or valid for the call.
-    unsafe fn with<T>(self, f: impl FnOnce(&CmClient) -> Result<T>) -> Result<T> {
+    pub(crate) unsafe fn with<T>(self, f: impl FnOnce(&CmClient) -> Result<T>) -> Result<T> {
         match self {
             Via::Connection(c) => {
                 // SAFETY: forwarded caller contract.

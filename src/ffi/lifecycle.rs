@@ -6,21 +6,20 @@
 //! success (a 204 answer is an empty list); a single object is NULL on success when CM answered 204 (nothing
 //! to show). `CM_STATUS_AUTH_SERVER_UNVERIFIED` comes with the outputs filled, as everywhere.
 
-use super::calls::deliver;
+use super::calls::{Via, deliver};
 use super::list::cm_list;
 use super::object::cm_object;
 use super::session::cm_session;
 use super::structs::{byte_slice, cm_bytes, cm_request_spec, request_spec};
 use super::{
-    guard, optional_str, required_out, required_ref, required_str, reset_out, write_binary_out,
-    write_str_out,
+    guard, optional_str, required_out, required_str, reset_out, write_binary_out, write_str_out,
 };
 use crate::cm::{CmClient, CmList, CmObject, Owner};
 use crate::error::{Error, Result};
 use crate::status::Status;
 use core::ffi::c_char;
 
-/// Runs a session call.
+/// Runs a session call (the session checked as every session export checks it).
 ///
 /// # Safety
 /// `session` NULL or live.
@@ -28,11 +27,8 @@ unsafe fn on_session(
     session: *const cm_session,
     call: impl FnOnce(&CmClient) -> Result<()>,
 ) -> Status {
-    guard(|| {
-        // SAFETY: forwarded caller contract.
-        let s = unsafe { required_ref(session, "session") }?;
-        call(&s.client)
-    })
+    // SAFETY: forwarded caller contract.
+    guard(|| unsafe { Via::Session(session).with(call) })
 }
 
 /// Hands a list out (its warning becomes the status).
@@ -52,14 +48,6 @@ fn give_object(out: *mut *mut cm_object, object: Option<CmObject>) -> Result<()>
     }
 }
 
-/// A required output location for a list or object, checked before anything is sent.
-fn out_required<T>(out: *mut *mut T, name: &str) -> Result<()> {
-    if out.is_null() {
-        return Err(Error::new(Status::NullArgument, format!("{name} is NULL")));
-    }
-    Ok(())
-}
-
 /// `GET /profiletemplates`: the profile templates the caller may use (`CM_OBJECT_PROFILE_TEMPLATE`: `Name`,
 /// `Description`, `Uuid`, `IsSmartcardProfileTemplate`, `IsVirtualSmartcardProfileTemplate`).
 ///
@@ -75,7 +63,7 @@ pub unsafe extern "C" fn cm_session_list_profile_templates(
     // SAFETY: forwarded.
     unsafe {
         on_session(session, |c| {
-            out_required(templates_out, "templates_out")?;
+            required_out(templates_out, "templates_out")?;
             give_list(templates_out, c.list_profile_templates()?)
         })
     }
@@ -102,7 +90,7 @@ pub unsafe extern "C" fn cm_session_get_profile_template_policy(
         on_session(session, |c| {
             let template = required_str(profile_template_uuid, "profile_template_uuid")?;
             let policy_type = required_str(policy_type, "policy_type")?;
-            out_required(policy_out, "policy_out")?;
+            required_out(policy_out, "policy_out")?;
             give_object(
                 policy_out,
                 c.profile_template_policy(template, policy_type)?,
@@ -128,7 +116,7 @@ pub unsafe extern "C" fn cm_session_get_smartcard_config(
     unsafe {
         on_session(session, |c| {
             let template = required_str(profile_template_uuid, "profile_template_uuid")?;
-            out_required(config_out, "config_out")?;
+            required_out(config_out, "config_out")?;
             give_object(config_out, c.smartcard_config(template)?)
         })
     }
@@ -155,7 +143,7 @@ pub unsafe extern "C" fn cm_session_create_request(
     unsafe {
         on_session(session, |c| {
             let spec = request_spec(spec)?;
-            out_required(created_out, "created_out")?;
+            required_out(created_out, "created_out")?;
             give_object(created_out, Some(c.create_request(&spec)?))
         })
     }
@@ -182,7 +170,7 @@ pub unsafe extern "C" fn cm_session_find_created_requests(
     unsafe {
         on_session(session, |c| {
             let spec = request_spec(spec)?;
-            out_required(requests_out, "requests_out")?;
+            required_out(requests_out, "requests_out")?;
             give_list(
                 requests_out,
                 c.find_created_requests(&spec, submitted_after_unix)?,
@@ -210,7 +198,7 @@ pub unsafe extern "C" fn cm_session_list_requests(
     unsafe {
         on_session(session, |c| {
             let status = optional_str(status, "status")?;
-            out_required(requests_out, "requests_out")?;
+            required_out(requests_out, "requests_out")?;
             give_list(requests_out, c.list_request_objects(status, mine != 0)?)
         })
     }
@@ -284,14 +272,16 @@ pub unsafe extern "C" fn cm_session_get_csr_options(
     request_uuid: *const c_char,
     options_out: *mut *mut cm_list,
 ) -> Status {
-    reset_out(options_out);
     // SAFETY: forwarded.
     unsafe {
-        on_session(session, |c| {
-            let request = required_str(request_uuid, "request_uuid")?;
-            out_required(options_out, "options_out")?;
-            give_list(options_out, c.csr_options(request)?)
-        })
+        list_by_id(
+            session,
+            request_uuid,
+            "request_uuid",
+            options_out,
+            "options_out",
+            |c, id| c.csr_options(id),
+        )
     }
 }
 
@@ -341,7 +331,7 @@ pub unsafe extern "C" fn cm_session_submit_certificate_requests(
                 .collect::<Result<Vec<_>>>()?;
             let password = optional_str(pfx_password, "pfx_password")?;
             let comments = optional_str(comments, "comments")?;
-            out_required(certificates_out, "certificates_out")?;
+            required_out(certificates_out, "certificates_out")?;
             give_list(
                 certificates_out,
                 c.submit_certificate_requests(request, &slices, password, comments)?,
@@ -466,15 +456,16 @@ pub unsafe extern "C" fn cm_session_get_server_proposed_pin(
     }
 }
 
-/// Shared body of the list-by-owner exports.
+/// Shared body of the exports that list what belongs to one id.
 ///
 /// # Safety
 /// As the exports.
-unsafe fn owner_list(
+unsafe fn list_by_id(
     session: *mut cm_session,
     uuid: *const c_char,
     name: &str,
     out: *mut *mut cm_list,
+    out_name: &str,
     call: impl FnOnce(&CmClient, &str) -> Result<CmList>,
 ) -> Status {
     reset_out(out);
@@ -482,7 +473,7 @@ unsafe fn owner_list(
     unsafe {
         on_session(session, |c| {
             let id = required_str(uuid, name)?;
-            out_required(out, "list_out")?;
+            required_out(out, out_name)?;
             give_list(out, call(c, id)?)
         })
     }
@@ -502,11 +493,12 @@ pub unsafe extern "C" fn cm_session_get_smartcard_operations(
 ) -> Status {
     // SAFETY: forwarded.
     unsafe {
-        owner_list(
+        list_by_id(
             session,
             smartcard_uuid,
             "smartcard_uuid",
             operations_out,
+            "operations_out",
             |c, id| c.operations(Owner::Smartcard, id),
         )
     }
@@ -525,11 +517,12 @@ pub unsafe extern "C" fn cm_session_get_profile_operations(
 ) -> Status {
     // SAFETY: forwarded.
     unsafe {
-        owner_list(
+        list_by_id(
             session,
             profile_uuid,
             "profile_uuid",
             operations_out,
+            "operations_out",
             |c, id| c.operations(Owner::Profile, id),
         )
     }
@@ -549,11 +542,12 @@ pub unsafe extern "C" fn cm_session_get_smartcard_certificates(
 ) -> Status {
     // SAFETY: forwarded.
     unsafe {
-        owner_list(
+        list_by_id(
             session,
             smartcard_uuid,
             "smartcard_uuid",
             certificates_out,
+            "certificates_out",
             |c, id| c.certificates(Owner::Smartcard, id),
         )
     }
@@ -572,11 +566,12 @@ pub unsafe extern "C" fn cm_session_get_profile_certificates(
 ) -> Status {
     // SAFETY: forwarded.
     unsafe {
-        owner_list(
+        list_by_id(
             session,
             profile_uuid,
             "profile_uuid",
             certificates_out,
+            "certificates_out",
             |c, id| c.certificates(Owner::Profile, id),
         )
     }
@@ -598,7 +593,7 @@ pub unsafe extern "C" fn cm_session_get_user_certificates(
     // SAFETY: forwarded.
     unsafe {
         on_session(session, |c| {
-            out_required(certificates_out, "certificates_out")?;
+            required_out(certificates_out, "certificates_out")?;
             give_list(certificates_out, c.user_certificates()?)
         })
     }
@@ -621,7 +616,7 @@ pub unsafe extern "C" fn cm_session_list_profiles(
     unsafe {
         on_session(session, |c| {
             let status = optional_str(status, "status")?;
-            out_required(profiles_out, "profiles_out")?;
+            required_out(profiles_out, "profiles_out")?;
             give_list(profiles_out, c.list_profiles(status)?)
         })
     }
@@ -643,7 +638,7 @@ pub unsafe extern "C" fn cm_session_get_profile(
     unsafe {
         on_session(session, |c| {
             let id = required_str(profile_uuid, "profile_uuid")?;
-            out_required(profile_out, "profile_out")?;
+            required_out(profile_out, "profile_out")?;
             give_object(profile_out, c.get_profile(id)?)
         })
     }
@@ -662,11 +657,12 @@ pub unsafe extern "C" fn cm_session_list_request_profiles(
 ) -> Status {
     // SAFETY: forwarded.
     unsafe {
-        owner_list(
+        list_by_id(
             session,
             request_uuid,
             "request_uuid",
             profiles_out,
+            "profiles_out",
             |c, id| c.request_profiles(id),
         )
     }
