@@ -100,7 +100,7 @@ fn secret_bodies_never_reach_the_trace() {
     }
     let hidden = lines
         .iter()
-        .filter(|l| l.contains("[not shown: it may hold a secret]"))
+        .filter(|l| l.contains("[not shown: it holds a secret]"))
         .count();
     assert!(
         hidden >= 5,

@@ -304,7 +304,6 @@ pub fn template(o: &Output, cmd: TemplateCmd) -> CmdResult {
             template,
             show,
         } => {
-            crate::out::hide_bodies();
             nonblank(&template, "profile template")?;
             let client = client(o, &server)?;
             let uuid = template_uuid(&client, &template)?;
@@ -789,7 +788,6 @@ fn parse_challenge(text: &str) -> Result<Vec<u8>, Failure> {
 }
 
 pub fn admin_key(o: &Output, server: ServerArgs, c: CardSecretArgs, show: bool) -> CmdResult {
-    crate::out::hide_bodies();
     let (card_id, atr) = check_card(o, &server, &c)?;
     let client = client(o, &server)?;
     let (key, warning) = client.admin_key(&c.request, &c.smartcard, &card_id, atr.as_deref())?;
@@ -853,7 +851,6 @@ pub fn pin(
     byte_order: ByteOrder,
     show: bool,
 ) -> CmdResult {
-    crate::out::hide_bodies();
     guid(&smartcard, "smartcard uuid")?;
     if let Some(r) = &request {
         guid(r, "request id")?;
@@ -1190,7 +1187,6 @@ fn submit(
     out_dir: PathBuf,
     dry: bool,
 ) -> CmdResult {
-    crate::out::hide_bodies();
     let request = guid(&request, "request id")?;
     if pfx_password_stdin && (server.password_stdin || server.token_stdin) {
         return Err(Failure::usage(

@@ -13,7 +13,6 @@ macro_rules! say {
 
 use serde_json::{Value, json};
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How to print.
 pub struct Output {
@@ -168,52 +167,8 @@ pub fn status_name(status: Status) -> String {
     name
 }
 
-/// Set by the commands whose HTTP bodies carry secrets (admin keys, PINs, the PFX password, PFX files).
-static HIDE_BODIES: AtomicBool = AtomicBool::new(false);
-
-/// From now on `--verbose` shows the size of each HTTP body, not its text: the library's trace redacts
-/// credential headers but previews bodies, and these bodies are secrets.
-pub fn hide_bodies() {
-    HIDE_BODIES.store(true, Ordering::Relaxed);
-}
-
-/// The end of the `> (N body bytes)` / `< (N body bytes)` part of a body trace line, when it is one.
-fn body_summary_end(line: &str) -> Option<usize> {
-    if !(line.starts_with("> (") || line.starts_with("< (")) {
-        return None;
-    }
-    let end = line.find(" body bytes)")? + " body bytes)".len();
-    line[3..end - " body bytes)".len()]
-        .bytes()
-        .all(|b| b.is_ascii_digit())
-        .then_some(end)
-}
-
-/// The `--verbose` hook: the library hands over lines whose headers are already redacted.
+/// The `--verbose` hook: the library hands over lines that are already redacted.
 pub fn trace_line(line: &str) {
-    match body_summary_end(line) {
-        Some(end) if HIDE_BODIES.load(Ordering::Relaxed) => {
-            eprintln!("  {} [not shown: it holds a secret]", &line[..end]);
-        }
-        _ => eprintln!("  {line}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn body_lines_are_recognized() {
-        assert_eq!(body_summary_end("< (10 body bytes) \"07202580\""), Some(17));
-        assert_eq!(body_summary_end("> (3 body bytes) {}"), Some(16));
-        for other in [
-            "< Content-Length: 10",
-            "< (x body bytes) a",
-            "  (10 body bytes) a",
-            "<",
-        ] {
-            assert_eq!(body_summary_end(other), None, "{other}");
-        }
-    }
+    // Bodies that carry card secrets (admin keys, PINs, PFX files and passwords) arrive as their size only.
+    eprintln!("  {line}");
 }

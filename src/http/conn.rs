@@ -338,7 +338,7 @@ fn trace_response(conn_id: u64, head: &ResponseHead, body: &[u8], secret: bool) 
 fn body_preview(body: &[u8], secret: bool) -> String {
     const MAX: usize = 300;
     if secret {
-        return "[not shown: it may hold a secret]".into();
+        return "[not shown: it holds a secret]".into();
     }
     let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
     let mut shown = codec::printable(&text);
