@@ -10,7 +10,7 @@ use super::calls::{Via, deliver};
 use super::list::cm_list;
 use super::object::cm_object;
 use super::session::cm_session;
-use super::structs::{byte_slice, cm_bytes, cm_request_spec, request_spec};
+use super::structs::{caller_slice, cm_bytes, cm_request_spec, request_spec};
 use super::{
     guard, optional_str, required_out, required_str, reset_out, write_binary_out, write_str_out,
 };
@@ -313,21 +313,18 @@ pub unsafe extern "C" fn cm_session_submit_certificate_requests(
     unsafe {
         on_session(session, |c| {
             let request = required_str(request_uuid, "request_uuid")?;
-            if csr_count > 0 && csrs.is_null() {
-                return Err(Error::new(
-                    Status::NullArgument,
-                    format!("csrs is NULL but csr_count is {csr_count}"),
-                ));
-            }
-            let items: &[cm_bytes] = if csr_count == 0 {
-                &[]
-            } else {
-                std::slice::from_raw_parts(csrs, csr_count)
-            };
+            let items = caller_slice(csrs, csr_count, "csrs", "csr_count")?;
             let slices = items
                 .iter()
                 .enumerate()
-                .map(|(i, b)| byte_slice(b.data, b.len, &format!("csrs[{i}].data")))
+                .map(|(i, b)| {
+                    caller_slice(
+                        b.data,
+                        b.len,
+                        &format!("csrs[{i}].data"),
+                        &format!("csrs[{i}].len"),
+                    )
+                })
                 .collect::<Result<Vec<_>>>()?;
             let password = optional_str(pfx_password, "pfx_password")?;
             let comments = optional_str(comments, "comments")?;
@@ -406,7 +403,7 @@ pub unsafe extern "C" fn cm_session_get_authentication_response(
             if challenge.is_null() {
                 return Err(Error::new(Status::NullArgument, "challenge is NULL"));
             }
-            let challenge = byte_slice(challenge, challenge_len, "challenge")?;
+            let challenge = caller_slice(challenge, challenge_len, "challenge", "challenge_len")?;
             required_out(response_len_out, "response_len_out")?;
             let (response, warning) = c.authentication_response(
                 request,

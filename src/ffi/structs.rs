@@ -333,22 +333,28 @@ pub struct cm_bytes {
     pub len: usize,
 }
 
-/// A caller's byte array as a slice; NULL with length 0 is the empty slice.
+/// A caller's array (`count` items at `data`) as a slice; NULL with a count of 0 is the empty slice.
+/// `name` and `count_name` name the pointer and its count in the error.
 ///
 /// # Safety
-/// `data` must be NULL or point to `len` readable bytes valid for the call.
-pub(crate) unsafe fn byte_slice<'a>(data: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
-    if len == 0 {
+/// `data` must be NULL or point to `count` readable items valid for the call.
+pub(crate) unsafe fn caller_slice<'a, T>(
+    data: *const T,
+    count: usize,
+    name: &str,
+    count_name: &str,
+) -> Result<&'a [T]> {
+    if count == 0 {
         return Ok(&[]);
     }
     if data.is_null() {
         return Err(Error::new(
             Status::NullArgument,
-            format!("{name} is NULL but its length is {len}"),
+            format!("{name} is NULL but {count_name} is {count}"),
         ));
     }
-    // SAFETY: the caller promises `len` readable bytes.
-    Ok(unsafe { std::slice::from_raw_parts(data, len) })
+    // SAFETY: the caller promises `count` readable items.
+    Ok(unsafe { std::slice::from_raw_parts(data, count) })
 }
 
 /// Converts and validates a caller's request spec.
@@ -370,27 +376,26 @@ pub(crate) unsafe fn request_spec(spec: *const cm_request_spec) -> Result<Reques
     out.smartcard = guid(s.smartcard_uuid, "spec->smartcard_uuid")?;
     out.comment = text(s.comment, "spec->comment")?.unwrap_or("").to_string();
     out.priority = (s.priority >= 0).then_some(s.priority);
-    if s.data_collection_count > 0 && s.data_collection.is_null() {
-        return Err(Error::new(
-            Status::NullArgument,
-            format!(
-                "spec->data_collection is NULL but spec->data_collection_count is {}",
-                s.data_collection_count
-            ),
-        ));
-    }
-    for i in 0..s.data_collection_count {
-        // SAFETY: the caller promises data_collection_count readable items.
-        let item = unsafe { *s.data_collection.add(i) };
+    // SAFETY: the caller promises data_collection_count readable items.
+    let items = unsafe {
+        caller_slice(
+            s.data_collection,
+            s.data_collection_count,
+            "spec->data_collection",
+            "spec->data_collection_count",
+        )
+    }?;
+    for (i, item) in items.iter().enumerate() {
         let name = format!("spec->data_collection[{i}].name");
         // SAFETY: forwarded string contracts.
         let key = unsafe { required_str(item.name, &name) }?.to_string();
-        let value = text(item.value, &format!("spec->data_collection[{i}].value"))?;
-        // NULL is null; "" stays "" (optional_str folds it into None, so look again).
-        let value = match (value, item.value.is_null()) {
-            (Some(v), _) => Some(v.to_string()),
-            (None, false) => Some(String::new()),
-            (None, true) => None,
+        // NULL is null; "" stays "".
+        let value = if item.value.is_null() {
+            None
+        } else {
+            let name = format!("spec->data_collection[{i}].value");
+            // SAFETY: forwarded string contracts.
+            Some(unsafe { required_str(item.value, &name) }?.to_string())
         };
         out.data_collection.push((key, value));
     }
