@@ -9,8 +9,8 @@
 
 use super::answer::{Operation, body_excerpt, status_error};
 use super::client::{CmClient, not_found};
-use super::object::{CmList, CmObject, ObjectKind, decode_base64_lenient, wipe_strings};
-use super::objects::parse_json;
+use super::object::{CmList, CmObject, ObjectKind, decode_base64_lenient, json_type, wipe_strings};
+use super::objects::{parse_json, parse_json_body};
 use super::transport::{HttpAnswer, Idempotency};
 use crate::error::{Error, Result};
 use crate::guid::{parse_guid, printable};
@@ -365,7 +365,7 @@ impl CmClient {
 
     fn object_answer(url: &str, answer: &HttpAnswer, kind: ObjectKind) -> Result<Option<CmObject>> {
         match answer.status {
-            200 => match parse_body(url, answer)? {
+            200 => match parse_json_body(url, answer)? {
                 Value::Null => not_found(answer),
                 Value::Array(mut items) if items.len() == 1 => {
                     Ok(Some(object(kind, items.remove(0), answer)))
@@ -387,7 +387,7 @@ impl CmClient {
         let (url, answer) = self.call("GET", path, None, Idempotency::Safe)?;
         match answer.status {
             200 => {
-                let items = match parse_body(&url, &answer)? {
+                let items = match parse_json_body(&url, &answer)? {
                     Value::Array(items) => items,
                     Value::Null => Vec::new(),
                     one => vec![one],
@@ -835,17 +835,10 @@ fn object(kind: ObjectKind, json: Value, answer: &HttpAnswer) -> CmObject {
     }
 }
 
-fn parse_body(url: &str, answer: &HttpAnswer) -> Result<Value> {
-    super::objects::parse_json_body(url, answer)
-}
-
 fn unexpected_shape(url: &str, answer: &HttpAnswer, wanted: &str, got: &Value) -> Error {
     let kind = match got {
         Value::Array(a) => format!("an array of {}", a.len()),
-        Value::String(_) => "a string".into(),
-        Value::Number(_) => "a number".into(),
-        Value::Bool(_) => "a boolean".into(),
-        _ => "something else".into(),
+        other => json_type(other).to_string(),
     };
     Error::new(
         Status::MalformedResponse,

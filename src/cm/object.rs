@@ -89,7 +89,8 @@ fn nested_kind(parent: ObjectKind, field: &str) -> ObjectKind {
     }
 }
 
-fn json_type(v: &Value) -> &'static str {
+/// The JSON type of a value, with its article, for messages ("an array").
+pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -145,8 +145,8 @@ pub(crate) fn parse_created_body(url: &str, answer: &HttpAnswer) -> Result<Assig
         Ok(Value::String(s)) => s,
         Ok(other) => {
             return Err(malformed(format!(
-                "the body is JSON {} instead of a URI string",
-                json_kind(&other)
+                "the body is {} instead of a URI string",
+                super::object::json_type(&other)
             )));
         }
         Err(_) => {
@@ -175,17 +175,6 @@ pub(crate) fn parse_created_body(url: &str, answer: &HttpAnswer) -> Result<Assig
         smartcard_uuid: Some(uuid),
         warning: answer.warning.clone(),
     })
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 pub(crate) fn parse_json_body(url: &str, answer: &HttpAnswer) -> Result<Value> {
