@@ -2,16 +2,15 @@
 //! emulator: the documented walkthrough end to end, then at most once for every state-changing call under
 //! the emulator's faults, and the reconcile of a created request.
 
+mod common;
+
 use cm_emulator::crypto::des3_ecb_encrypt;
 use cm_emulator::{
     BASE_CSP_DEFAULT_ADMIN_KEY, Config, Emulator, Fault, FaultKind, MANAGER_APPROVAL_TEMPLATE,
     RequestStatus, SERVER_KEYS_TEMPLATE, SMARTCARD_USER_TEMPLATE,
 };
 use cm_smartcard::Status;
-use cm_smartcard::auth::{AuthConfig, AuthMethod};
-use cm_smartcard::cm::{
-    Assignment, CmClient, ConnectionConfig, ObjectKind, Owner, RequestSpec, TransportConfig,
-};
+use cm_smartcard::cm::{Assignment, CmClient, ObjectKind, Owner, RequestSpec};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,18 +27,7 @@ fn emulator() -> Emulator {
 }
 
 fn session(emu: &Emulator) -> CmClient {
-    CmClient::session(ConnectionConfig {
-        server_url: emu.base_url(),
-        transport: TransportConfig {
-            auth: AuthConfig {
-                method: AuthMethod::None,
-                ..AuthConfig::default()
-            },
-            timeout: Duration::from_secs(5),
-            ..TransportConfig::default()
-        },
-    })
-    .unwrap()
+    common::plain_session(&emu.base_url())
 }
 
 fn now() -> i64 {

@@ -1,11 +1,12 @@
 //! The `--verbose` trace hook never receives a card secret: the bodies of the calls that carry one are shown
 //! by size only, while ordinary bodies stay readable (they are what a diagnosis needs).
 
+mod common;
+
 use cm_emulator::{
     Config, Emulator, MANAGER_APPROVAL_TEMPLATE, SERVER_KEYS_TEMPLATE, SMARTCARD_USER_TEMPLATE,
 };
-use cm_smartcard::auth::{AuthConfig, AuthMethod};
-use cm_smartcard::cm::{Assignment, CmClient, ConnectionConfig, RequestSpec, TransportConfig};
+use cm_smartcard::cm::{Assignment, RequestSpec};
 use std::sync::Mutex;
 
 static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -22,17 +23,7 @@ fn secret_bodies_never_reach_the_trace() {
         ..Config::default()
     })
     .unwrap();
-    let client = CmClient::session(ConnectionConfig {
-        server_url: emu.base_url(),
-        transport: TransportConfig {
-            auth: AuthConfig {
-                method: AuthMethod::None,
-                ..AuthConfig::default()
-            },
-            ..TransportConfig::default()
-        },
-    })
-    .unwrap();
+    let client = common::plain_session(&emu.base_url());
     let create = |template: uuid::Uuid| {
         let mut spec = RequestSpec::new("Enroll").unwrap();
         spec.profile_template = Some(template);

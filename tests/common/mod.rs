@@ -1,5 +1,5 @@
-//! Shared by the integration tests: the rule for a missing rig, the rig env-file parser, and the build of
-//! the C test programs against the header and the shared library.
+//! Shared by the integration tests: the rule for a missing rig, the rig env-file parser, the build of the C
+//! test programs against the header and the shared library, and a plain session to the emulator.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
@@ -8,6 +8,24 @@ pub mod tls_server;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
+
+/// A session to a test server without authentication (the in-process emulator), with a 5 s timeout.
+pub fn plain_session(url: &str) -> cm_smartcard::cm::CmClient {
+    use cm_smartcard::auth::{AuthConfig, AuthMethod};
+    use cm_smartcard::cm::{CmClient, ConnectionConfig, TransportConfig};
+    CmClient::session(ConnectionConfig {
+        server_url: url.to_string(),
+        transport: TransportConfig {
+            auth: AuthConfig {
+                method: AuthMethod::None,
+                ..AuthConfig::default()
+            },
+            timeout: std::time::Duration::from_secs(5),
+            ..TransportConfig::default()
+        },
+    })
+    .unwrap()
+}
 
 /// Whether a missing rig or tool is a failure rather than a skip: `CM_REQUIRE_RIGS=1`, which
 /// `tests/run_all.sh` (and so CI) sets.
