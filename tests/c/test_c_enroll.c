@@ -604,6 +604,63 @@ static void at_most_once(const char *breaking_url, const char *template_uuid, co
   cm_session_free(s);
 }
 
+/* Every session export with a NULL session, and the list accessors with a NULL list: CM_STATUS_NULL_ARGUMENT, and
+ * the output reset to NULL before anything else. */
+static void null_session_everywhere(void) {
+  const char *g = "00000000-0000-4000-8000-000000000001";
+  cm_request_spec spec = spec_of("Enroll", g, "");
+  cm_list *l = (cm_list *)1;
+  cm_object *o = (cm_object *)1;
+  uint8_t b[32];
+  char buf[64];
+  size_t len = 0;
+#define NULL_LIST(call)                                                                     \
+  do {                                                                                      \
+    l = (cm_list *)1;                                                                       \
+    CHECK((call) == CM_STATUS_NULL_ARGUMENT && l == NULL, "%s with a NULL session", #call); \
+  } while (0)
+#define NULL_OBJECT(call)                                                                   \
+  do {                                                                                      \
+    o = (cm_object *)1;                                                                     \
+    CHECK((call) == CM_STATUS_NULL_ARGUMENT && o == NULL, "%s with a NULL session", #call); \
+  } while (0)
+  NULL_LIST(cm_session_list_profile_templates(NULL, &l));
+  NULL_OBJECT(cm_session_get_profile_template_policy(NULL, g, "Enroll", &o));
+  NULL_OBJECT(cm_session_get_smartcard_config(NULL, g, &o));
+  NULL_OBJECT(cm_session_create_request(NULL, &spec, &o));
+  NULL_LIST(cm_session_find_created_requests(NULL, &spec, 0, &l));
+  NULL_LIST(cm_session_list_requests(NULL, NULL, 0, &l));
+  NULL_OBJECT(cm_session_set_request_status(NULL, g, "Completed", &o));
+  NULL_OBJECT(cm_session_set_smartcard_status(NULL, g, g, "Retired", &o));
+  NULL_LIST(cm_session_get_csr_options(NULL, g, &l));
+  NULL_LIST(cm_session_submit_certificate_requests(NULL, g, NULL, 0, NULL, NULL, &l));
+  NULL_LIST(cm_session_get_smartcard_operations(NULL, g, &l));
+  NULL_LIST(cm_session_get_profile_operations(NULL, g, &l));
+  NULL_LIST(cm_session_get_smartcard_certificates(NULL, g, &l));
+  NULL_LIST(cm_session_get_profile_certificates(NULL, g, &l));
+  NULL_LIST(cm_session_get_user_certificates(NULL, &l));
+  NULL_LIST(cm_session_list_profiles(NULL, NULL, &l));
+  NULL_OBJECT(cm_session_get_profile(NULL, g, &o));
+  NULL_LIST(cm_session_list_request_profiles(NULL, g, &l));
+#undef NULL_LIST
+#undef NULL_OBJECT
+  CHECK(cm_session_get_admin_key(NULL, g, g, g, NULL, b, sizeof b, &len) == CM_STATUS_NULL_ARGUMENT, "admin key: NULL session");
+  CHECK(cm_session_get_authentication_response(NULL, g, g, g, NULL, b, 8, 1, b, sizeof b, &len) == CM_STATUS_NULL_ARGUMENT,
+        "authentication response: NULL session");
+  CHECK(cm_session_get_server_proposed_pin(NULL, g, g, g, NULL, buf, sizeof buf, &len) == CM_STATUS_NULL_ARGUMENT,
+        "PIN: NULL session");
+  CHECK(cm_list_json(NULL, buf, sizeof buf, &len) == CM_STATUS_NULL_ARGUMENT, "cm_list_json NULL");
+  CHECK(cm_list_get_string(NULL, 0, buf, sizeof buf, &len) == CM_STATUS_NULL_ARGUMENT, "cm_list_get_string NULL");
+  CHECK(cm_object_get_string_at(NULL, "x", 0, buf, sizeof buf, &len) == CM_STATUS_NULL_ARGUMENT, "get_string_at NULL");
+  CHECK(cm_object_get_guid(NULL, "x", buf, sizeof buf, &len) == CM_STATUS_NULL_ARGUMENT, "get_guid NULL");
+  CHECK(cm_object_get_bytes(NULL, "x", b, sizeof b, &len) == CM_STATUS_NULL_ARGUMENT, "get_bytes NULL");
+  CHECK(cm_object_get_enum_name(NULL, "x", buf, sizeof buf, &len) == CM_STATUS_NULL_ARGUMENT, "get_enum_name NULL");
+  CHECK(cm_object_get_count(NULL, "x", &len) == CM_STATUS_NULL_ARGUMENT, "get_count NULL");
+  CHECK(cm_object_get_string(NULL, "x", buf, sizeof buf, &len) == CM_STATUS_NULL_ARGUMENT, "get_string NULL");
+  cm_list_free(NULL);
+  cm_object_free(NULL);
+}
+
 /* The statuses CM documents besides 200/201/204/403: a 500 with its correlation id, and the 404 of a server whose
  * REST API is switched off. */
 static void documented_statuses(const char *breaking_url, const char *disabled_url, const char *correlation_id) {
@@ -647,6 +704,7 @@ int main(int argc, char **argv) {
   cm_session_free(s);
   at_most_once(argv[2], argv[4], csr, csr_len);
   documented_statuses(argv[2], argv[7], argv[8]);
+  null_session_everywhere();
   free(csr);
   return check_summary();
 }
